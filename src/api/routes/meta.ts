@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import type { Store } from '../../store/store.ts';
+import { openApiDocument } from '../openapi.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+
+/** Health probes (public) and the OpenAPI document (token). `all` is the full table, for the document. */
+export function metaRoutes(store: Store, version: string, all: () => RouteDef[]): RouteDef[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/healthz',
+      auth: 'public',
+      tag: 'meta',
+      summary: 'Liveness: the process is serving',
+      response: z.object({ status: z.literal('ok') }),
+      handler: async () => ({ status: 'ok' as const }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/readyz',
+      auth: 'public',
+      tag: 'meta',
+      summary: 'Readiness: the store answers',
+      response: z.object({ status: z.literal('ready'), store: z.enum(['embedded', 'postgres']) }),
+      handler: async () => {
+        await store.settings.get('tenancy.defaults');
+        return { status: 'ready' as const, store: store.kind };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      auth: 'token',
+      tag: 'meta',
+      summary: 'This API, as OpenAPI 3.0',
+      response: z.record(z.string(), z.unknown()),
+      handler: async () => openApiDocument(all(), version),
+    }),
+  ];
+}

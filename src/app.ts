@@ -1,0 +1,163 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { clusterRoutes } from './api/routes/clusters.ts';
+import { issuerRoutes } from './api/routes/issuer.ts';
+import { metaRoutes } from './api/routes/meta.ts';
+import type { RouteDef } from './api/route.ts';
+import { createHttpServer } from './api/server.ts';
+import { createApiTokenService, type ApiTokenService } from './auth/api-tokens.ts';
+import { createClusterService, type ClusterService } from './clusters/service.ts';
+import type { Config } from './config/schema.ts';
+import { createSealer, type Sealer } from './crypto/envelope.ts';
+import { loadMasterKey } from './crypto/master-key.ts';
+import { AppError } from './errors/index.ts';
+import { createKeyring, type Keyring } from './issuer/keyring.ts';
+import { createMinter, type Minter } from './issuer/minter.ts';
+import { systemClock, type Clock } from './lib/clock.ts';
+import { createLogger, type Logger } from './lib/logger.ts';
+import { createStore, type Store } from './store/store.ts';
+import { ensureDefaultTenancy, type Tenancy } from './tenancy/service.ts';
+import { VERSION } from './version.ts';
+
+export interface AppOptions {
+  config: Config;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  logger?: Logger;
+  /** Skip the background rotation timer (tests drive `keyring.tick()` themselves). */
+  manualRotation?: boolean;
+}
+
+/** Everything the server is made of, built once in dependency order. */
+export interface App {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  store: Store;
+  sealer: Sealer;
+  tenancy: Tenancy;
+  tokens: ApiTokenService;
+  keyring: Keyring;
+  minter: Minter;
+  clusters: ClusterService;
+  routes: RouteDef[];
+  http: FastifyInstance;
+  /** Path of the admin token file when this start created it. */
+  adminTokenFile: string | undefined;
+  /** The URL the server is reached at (known for sure after `listen`). */
+  publicUrl(): string;
+  issuerUrl(clusterId: string): string;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const CANARY_KEY = 'crypto.canary';
+
+export async function createApp(o: AppOptions): Promise<App> {
+  const { config } = o;
+  const env = o.env ?? process.env;
+  const clock = o.clock ?? systemClock;
+  const logger = o.logger ?? createLogger(config.logLevel);
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  const master = loadMasterKey({ env, dataDir, file: config.masterKeyFile });
+  const sealer = createSealer(master.key);
+  if (master.origin === 'created') {
+    logger.warn(
+      'created a new master key; it encrypts every private key at rest. Protect it (mode 0600, never in version control) and back it up: without it the stored keys cannot be read. In production set AIRLOCK_MASTER_KEY from a secret manager instead.',
+      { file: master.path, fingerprint: sealer.fingerprint },
+    );
+  } else {
+    logger.info('master key loaded', { origin: master.origin, fingerprint: sealer.fingerprint });
+  }
+
+  const store = await createStore({ databaseUrl: config.databaseUrl, dataDir });
+  try {
+    // Fail at start, not at the first mint, when the master key is not the one the store was sealed with.
+    const canary = await store.settings.get<string>(CANARY_KEY);
+    if (canary) sealer.open(canary, CANARY_KEY);
+    else await store.settings.put(CANARY_KEY, sealer.seal(Buffer.from('airlock'), CANARY_KEY));
+  } catch (err) {
+    await store.close();
+    throw err instanceof AppError ? err : new AppError('ERR_MASTER_KEY', 'cannot check the master key against the store', { cause: err });
+  }
+
+  const tenancy = await ensureDefaultTenancy(store, clock);
+  const tokens = createApiTokenService(store, clock);
+  const adminTokenFile = await tokens.ensureAdminToken(dataDir);
+
+  let publicUrl = (config.publicUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
+  const issuerUrl = (clusterId: string) => `${publicUrl}/clusters/${clusterId}`;
+
+  const schedule = {
+    rotationPeriodSeconds: config.keyRotationPeriod,
+    prepublishSeconds: config.keyPrepublish,
+    clockSkewSeconds: config.clockSkew,
+  };
+  const keyring = createKeyring({ store, sealer, clock, maxTokenTtlSeconds: config.tokenTtlMax, ...schedule });
+  const minter = createMinter({
+    keyring,
+    clock,
+    issuerUrl,
+    defaultTtlSeconds: config.tokenTtlDefault,
+    maxTtlSeconds: config.tokenTtlMax,
+  });
+  const clusters = createClusterService({ store, keyring, clock, tenancy, issuerUrl });
+
+  const routes: RouteDef[] = [];
+  routes.push(...metaRoutes(store, VERSION, () => routes), ...issuerRoutes(clusters, keyring), ...clusterRoutes(clusters));
+  const http = createHttpServer({ routes, tokens, logger });
+
+  let timer: NodeJS.Timeout | undefined;
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      const created = await keyring.tick();
+      if (created.length) logger.info('scheduled signing keys created', { kids: created });
+    } catch (err) {
+      logger.error('key rotation check failed', { err });
+    } finally {
+      ticking = false;
+    }
+  };
+
+  return {
+    config,
+    logger,
+    clock,
+    store,
+    sealer,
+    tenancy,
+    tokens,
+    keyring,
+    minter,
+    clusters,
+    routes,
+    http,
+    adminTokenFile,
+    publicUrl: () => publicUrl,
+    issuerUrl,
+    async listen() {
+      const address = await http.listen({ host: config.host, port: config.port });
+      if (!config.publicUrl) {
+        const port = (http.server.address() as { port: number }).port;
+        publicUrl = `http://127.0.0.1:${port}`;
+      }
+      if (!o.manualRotation) {
+        await tick();
+        timer = setInterval(() => void tick(), config.rotationCheckInterval * 1000);
+        timer.unref();
+      }
+      return address;
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await http.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import type { Command } from 'commander';
+import { createClient } from '../client.ts';
+import { parseFormat, print, type Column } from '../output.ts';
+
+interface ClusterJson {
+  id: string;
+  name: string;
+  cloud: string;
+  type: string;
+  region: string;
+  issuerMode: string;
+  oidcIssuerUrl: string;
+  createdAt: string;
+}
+
+const columns: Column<ClusterJson>[] = [
+  { header: 'NAME', get: (c) => c.name },
+  { header: 'ID', get: (c) => c.id },
+  { header: 'CLOUD', get: (c) => c.cloud },
+  { header: 'TYPE', get: (c) => c.type },
+  { header: 'REGION', get: (c) => c.region },
+  { header: 'OIDC ISSUER', get: (c) => c.oidcIssuerUrl },
+];
+
+const enc = encodeURIComponent;
+
+export function registerClusterCommands(program: Command): void {
+  const cluster = program.command('cluster').description('Manage clusters and their OIDC issuers');
+  const out = (cmd: Command) => cmd.option('-o, --output <format>', 'table | json | yaml', 'table');
+
+  out(
+    cluster
+      .command('create')
+      .description('Create a cluster; Airlock becomes its OIDC issuer')
+      .requiredOption('--name <name>', 'DNS-1123 label, e.g. prod-aws')
+      .requiredOption('--cloud <cloud>', 'aws | gcp | azure')
+      .option('--type <type>', 'standard | dedicated', 'standard')
+      .requiredOption('--region <region>', 'cloud region, e.g. us-east-1'),
+  ).action(async (o) => {
+    const c = await createClient().request<ClusterJson>('POST', '/api/v1/clusters', { name: o.name, cloud: o.cloud, type: o.type, region: o.region });
+    print(parseFormat(o.output), c, columns);
+  });
+
+  out(cluster.command('list').description('List clusters')).action(async (o) => {
+    const client = createClient();
+    const items: ClusterJson[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.request<{ items: ClusterJson[]; nextCursor?: string }>('GET', `/api/v1/clusters?limit=100${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    print(parseFormat(o.output), items, columns);
+  });
+
+  out(cluster.command('get').argument('<cluster>', 'id or name').description('Show one cluster')).action(async (ref, o) => {
+    print(parseFormat(o.output), await createClient().request<ClusterJson>('GET', `/api/v1/clusters/${enc(ref)}`), columns);
+  });
+
+  out(cluster.command('update').argument('<cluster>', 'id or name').option('--region <region>', 'new region').description('Update a cluster')).action(
+    async (ref, o) => {
+      const body: Record<string, unknown> = {};
+      if (o.region !== undefined) body.region = o.region;
+      print(parseFormat(o.output), await createClient().request<ClusterJson>('PATCH', `/api/v1/clusters/${enc(ref)}`, body), columns);
+    },
+  );
+
+  cluster
+    .command('delete')
+    .argument('<cluster>', 'id or name')
+    .description('Delete a cluster and its signing keys')
+    .action(async (ref) => {
+      await createClient().request('DELETE', `/api/v1/clusters/${enc(ref)}`);
+      process.stdout.write(`cluster ${ref} deleted\n`);
+    });
+
+  out(
+    cluster
+      .command('rotate-keys')
+      .argument('<cluster>', 'id or name')
+      .description('Publish a new signing key now; it signs after the prepublication lead (default 24h)')
+      .option('--immediate', 'sign with the new key now (relying parties with a cached JWKS reject tokens until they refetch)')
+      .option('--revoke-previous', 'with --immediate: withdraw the old key at once, invalidating its tokens (key compromise)'),
+  ).action(async (ref, o) => {
+    const r = await createClient().request<{ kid: string; publishAt: string; activateAt: string; created: boolean }>(
+      'POST',
+      `/api/v1/clusters/${enc(ref)}/rotate-keys`,
+      { immediate: Boolean(o.immediate), revokePrevious: Boolean(o.revokePrevious) },
+    );
+    print(parseFormat(o.output), r, [
+      { header: 'KID', get: (x) => x.kid },
+      { header: 'PUBLISHED', get: (x) => x.publishAt },
+      { header: 'SIGNS FROM', get: (x) => x.activateAt },
+      { header: 'NEW', get: (x) => (x.created ? 'yes' : 'no (already scheduled)') },
+    ]);
+  });
+
+  out(cluster.command('keys').argument('<cluster>', 'id or name').description('Show the issuer keys and their lifecycle')).action(async (ref, o) => {
+    const r = await createClient().request<{ items: Record<string, string>[] }>('GET', `/api/v1/clusters/${enc(ref)}/keys`);
+    print(parseFormat(o.output), r.items, [
+      { header: 'KID', get: (k) => k.kid },
+      { header: 'STATE', get: (k) => k.state },
+      { header: 'PUBLISHED', get: (k) => k.publishAt },
+      { header: 'SIGNS FROM', get: (k) => k.activateAt },
+      { header: 'LEAVES JWKS', get: (k) => k.removeAt },
+    ]);
+  });
+}

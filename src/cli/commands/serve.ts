@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { createApp } from '../../app.ts';
+import { envName, loadConfig } from '../../config/load.ts';
+import { CONFIG_KEYS, configSchema, type ConfigInput } from '../../config/schema.ts';
+import { AppError } from '../../errors/index.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { CliError } from '../client.ts';
+
+/** `--public-url` ↔ `publicUrl` for every setting, so flags stay in step with the schema. */
+const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+function addConfigFlags(cmd: Command): Command {
+  cmd.option('-c, --config <file>', 'YAML or JSON config file (also AIRLOCK_CONFIG)');
+  for (const key of CONFIG_KEYS) {
+    const desc = configSchema.shape[key].description ?? '';
+    cmd.option(`${flagName(key)} <value>`, `${desc} [env ${envName(key)}]`);
+  }
+  return cmd;
+}
+
+function configFrom(opts: Record<string, unknown>) {
+  const flags: Partial<Record<keyof ConfigInput, unknown>> = {};
+  for (const key of CONFIG_KEYS) if (opts[key] !== undefined) flags[key] = opts[key];
+  try {
+    return loadConfig({ file: opts.config as string | undefined, flags });
+  } catch (err) {
+    if (err instanceof AppError) throw new CliError(err.message, err.code, undefined, undefined, 2);
+    throw err;
+  }
+}
+
+const DURATION_KEYS = new Set(['tokenTtlDefault', 'tokenTtlMax', 'keyRotationPeriod', 'keyPrepublish', 'clockSkew', 'rotationCheckInterval']);
+
+export function registerServeCommands(program: Command): void {
+  addConfigFlags(program.command('serve').description('Run the server: API, OIDC issuers, embedded store by default')).action(async (opts) => {
+    const config = configFrom(opts);
+    const app = await createApp({ config });
+    await app.listen();
+    app.logger.info('airlock is serving', {
+      url: app.publicUrl(),
+      store: app.store.kind === 'embedded' ? `embedded (${config.dataDir}/db)` : 'postgres',
+      adminTokenFile: app.adminTokenFile,
+    });
+    if (app.adminTokenFile) {
+      app.logger.warn('created the admin API token; it was written once to the file named here and is not shown again', { file: app.adminTokenFile });
+    }
+    let closing = false;
+    const stop = async (signal: string) => {
+      if (closing) return;
+      closing = true;
+      app.logger.info('shutting down', { signal });
+      await app.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+  const config = program.command('config').description('Inspect the server configuration');
+  addConfigFlags(config.command('validate').description('Check the configuration (file, env, flags) and print the result'))
+    .option('-o, --output <format>', 'yaml | json', 'yaml')
+    .option('--explain', 'print every setting with its description and default')
+    .action((opts) => {
+      if (opts.explain) {
+        for (const key of CONFIG_KEYS) {
+          const s = configSchema.shape[key];
+          process.stdout.write(`${key} (${envName(key)}, ${flagName(key)})\n    ${s.description ?? ''}\n`);
+        }
+        return;
+      }
+      const c = configFrom(opts);
+      const shown: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(c)) shown[k] = DURATION_KEYS.has(k) && typeof v === 'number' ? formatDuration(v) : v;
+      if (shown.databaseUrl) shown.databaseUrl = String(shown.databaseUrl).replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:****@');
+      process.stderr.write('configuration is valid\n');
+      process.stdout.write(opts.output === 'json' ? JSON.stringify(shown, null, 2) + '\n' : toYaml(shown));
+    });
+}

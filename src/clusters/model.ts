@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { CLOUDS, CLUSTER_TYPES, ISSUER_MODES, type Cloud } from '../store/records.ts';
+
+/** Cluster names are DNS-1123 labels: they end up in URLs, resource names and Terraform ids. */
+export const clusterNameSchema = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label: lowercase letters, digits and "-", 1–63 characters, starting and ending with a letter or digit')
+  .meta({ example: 'prod-aws' });
+
+/** What each cloud calls its regions; checked so a typo fails here, not in generated setup. */
+export const REGION_FORMS: Record<Cloud, { pattern: RegExp; example: string }> = {
+  aws: { pattern: /^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-[a-z]+-\d{1,2}$/, example: 'us-east-1' },
+  gcp: { pattern: /^[a-z]+-[a-z]+\d{1,2}$/, example: 'us-central1' },
+  azure: { pattern: /^[a-z]+[a-z0-9]*$/, example: 'eastus2' },
+};
+
+export const clusterCreateSchema = z
+  .object({
+    name: clusterNameSchema,
+    cloud: z.enum(CLOUDS).meta({ example: 'aws' }),
+    type: z.enum(CLUSTER_TYPES).default('standard').meta({ example: 'dedicated' }),
+    region: z.string().min(1).max(64).meta({ example: 'us-east-1' }),
+    issuerMode: z.enum(ISSUER_MODES).default('airlock').meta({ example: 'airlock' }),
+  })
+  .strict();
+
+export type ClusterCreateInput = z.input<typeof clusterCreateSchema>;
+
+export const clusterUpdateSchema = z
+  .object({
+    region: z.string().min(1).max(64).optional().meta({ example: 'us-west-2' }),
+  })
+  .strict();
+export type ClusterUpdateInput = z.input<typeof clusterUpdateSchema>;

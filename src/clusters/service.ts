@@ -1,0 +1,110 @@
+import { AppError } from '../errors/index.ts';
+import type { Keyring, RotateResult } from '../issuer/keyring.ts';
+import type { KeyStatus } from '../issuer/key-schedule.ts';
+import type { Clock } from '../lib/clock.ts';
+import { isId, newId } from '../lib/ids.ts';
+import type { Cluster, Page, PageRequest } from '../store/records.ts';
+import type { Store } from '../store/store.ts';
+import type { Tenancy } from '../tenancy/service.ts';
+import { REGION_FORMS, clusterCreateSchema, clusterUpdateSchema, type ClusterCreateInput, type ClusterUpdateInput } from './model.ts';
+
+/** A cluster as callers see it: the record plus the issuer URL it is known by. */
+const CLOUD_LABEL = { aws: 'AWS', gcp: 'GCP', azure: 'Azure' } as const;
+
+export interface ClusterView extends Cluster {
+  oidcIssuerUrl: string;
+}
+
+export interface ClusterService {
+  create(input: ClusterCreateInput): Promise<ClusterView>;
+  list(page: PageRequest): Promise<Page<ClusterView>>;
+  /** By id (`cl_…`) or name. */
+  get(ref: string): Promise<ClusterView>;
+  update(ref: string, input: ClusterUpdateInput): Promise<ClusterView>;
+  delete(ref: string): Promise<void>;
+  rotateKeys(ref: string, opts: { immediate?: boolean; revokePrevious?: boolean }): Promise<RotateResult>;
+  keys(ref: string): Promise<KeyStatus[]>;
+}
+
+export interface ClusterServiceDeps {
+  store: Store;
+  keyring: Keyring;
+  clock: Clock;
+  tenancy: Tenancy;
+  issuerUrl: (clusterId: string) => string;
+}
+
+export function createClusterService(d: ClusterServiceDeps): ClusterService {
+  const view = (c: Cluster): ClusterView => ({ ...c, oidcIssuerUrl: c.externalIssuerUrl ?? d.issuerUrl(c.id) });
+
+  async function find(ref: string): Promise<Cluster> {
+    const c = isId('cluster', ref) ? await d.store.clusters.get(ref) : await d.store.clusters.getByName(ref);
+    if (!c) throw new AppError('ERR_NOT_FOUND', `no cluster with id or name "${ref}"`, { field: 'cluster', example: 'prod-aws' });
+    return c;
+  }
+
+  function checkRegion(cloud: Cluster['cloud'], region: string) {
+    const form = REGION_FORMS[cloud];
+    if (!form.pattern.test(region)) {
+      throw new AppError('ERR_VALIDATION', `"${region}" is not a region name ${CLOUD_LABEL[cloud]} uses`, { field: 'body.region', example: form.example });
+    }
+  }
+
+  return {
+    async create(raw) {
+      const input = clusterCreateSchema.parse(raw);
+      checkRegion(input.cloud, input.region);
+      if (input.issuerMode === 'kubernetes') {
+        throw new AppError('ERR_RULE_VIOLATION', 'issuer mode "kubernetes" (the cluster\'s own OIDC issuer) is not supported yet; use "airlock"', {
+          field: 'body.issuerMode',
+          example: 'airlock',
+        });
+      }
+      const now = new Date(d.clock.now());
+      const cluster: Cluster = {
+        id: newId('cluster'),
+        organizationId: d.tenancy.organization.id,
+        name: input.name,
+        cloud: input.cloud,
+        type: input.type,
+        region: input.region,
+        issuerMode: input.issuerMode,
+        externalIssuerUrl: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await d.store.transaction(async (tx) => {
+        await tx.clusters.insert(cluster);
+        await d.keyring.createInitialKey(tx, cluster.id);
+      });
+      return view(cluster);
+    },
+    async list(page) {
+      const p = await d.store.clusters.list(page);
+      return { ...p, items: p.items.map(view) };
+    },
+    async get(ref) {
+      return view(await find(ref));
+    },
+    async update(ref, raw) {
+      const input = clusterUpdateSchema.parse(raw);
+      const c = await find(ref);
+      if (input.region !== undefined) checkRegion(c.cloud, input.region);
+      const updated = await d.store.clusters.update(c.id, { ...input, updatedAt: new Date(d.clock.now()) });
+      if (!updated) throw new AppError('ERR_NOT_FOUND', `cluster "${ref}" was deleted`, { field: 'cluster' });
+      return view(updated);
+    },
+    async delete(ref) {
+      const c = await find(ref);
+      await d.store.clusters.delete(c.id);
+      d.keyring.forget(c.id);
+    },
+    async rotateKeys(ref, opts) {
+      const c = await find(ref);
+      return d.keyring.rotate(c.id, opts);
+    },
+    async keys(ref) {
+      return d.keyring.statuses((await find(ref)).id);
+    },
+  };
+}

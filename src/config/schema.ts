@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { parseDuration } from '../lib/duration.ts';
+
+const duration = (description: string, def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const s = parseDuration(v);
+      if (s === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 15m, 1h or 30d; got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return s;
+    })
+    .describe(description);
+
+/**
+ * The server's settings: one flat object so every key maps 1:1 to an environment variable
+ * (`publicUrl` ↔ `AIRLOCK_PUBLIC_URL`) and a flag (`--public-url`). Each default is documented
+ * here and `airlock config validate --explain` prints these descriptions.
+ */
+export const configSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server binds to.'),
+    port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port of the HTTP server (0 picks a free one).'),
+    publicUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('URL clients and clouds reach the server at; issuer URLs derive from it. Default http://127.0.0.1:<port>.'),
+    dataDir: z.string().min(1).default('./.airlock').describe('Directory for the embedded store, the master key file and the admin token.'),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected postgres://user:pass@host:5432/db')
+      .optional()
+      .describe('PostgreSQL connection URL; absent means the embedded store in <dataDir>/db.'),
+    tokenTtlDefault: duration('Lifetime of a minted token when the caller does not ask for one.', '1h'),
+    tokenTtlMax: duration('Longest lifetime a minted token may have (hard ceiling 24h).', '24h'),
+    keyRotationPeriod: duration('How long a signing key signs before its successor takes over.', '30d'),
+    keyPrepublish: duration(
+      'How long a new key is published in the JWKS before it signs. Must cover relying parties\' JWKS caches (Entra ID caches up to 24h).',
+      '24h',
+    ),
+    clockSkew: duration('Leeway for clocks that disagree; retired keys stay published this much past their last token.', '5m'),
+    rotationCheckInterval: duration('How often the server checks whether a cluster needs a new key.', '1m'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log verbosity.'),
+    masterKeyFile: z
+      .string()
+      .optional()
+      .describe('File holding the base64 master key. Default <dataDir>/master.key, created on first start. AIRLOCK_MASTER_KEY overrides.'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.tokenTtlMax > 86400) ctx.addIssue({ code: 'custom', path: ['tokenTtlMax'], message: 'must be at most 24h' });
+    if (c.tokenTtlMax < 600) ctx.addIssue({ code: 'custom', path: ['tokenTtlMax'], message: 'must be at least 10m' });
+    if (c.tokenTtlDefault < 600 || c.tokenTtlDefault > c.tokenTtlMax)
+      ctx.addIssue({ code: 'custom', path: ['tokenTtlDefault'], message: 'must be between 10m and tokenTtlMax' });
+    if (c.keyPrepublish < 900)
+      ctx.addIssue({ code: 'custom', path: ['keyPrepublish'], message: 'must be at least 15m (the shortest JWKS cache lifetime served)' });
+    if (c.keyRotationPeriod <= c.keyPrepublish)
+      ctx.addIssue({ code: 'custom', path: ['keyRotationPeriod'], message: 'must be longer than keyPrepublish' });
+    if (c.rotationCheckInterval < 1) ctx.addIssue({ code: 'custom', path: ['rotationCheckInterval'], message: 'must be at least 1s' });
+  });
+
+/** Parsed, defaulted, frozen configuration. Durations are whole seconds. */
+export type Config = Readonly<z.output<typeof configSchema>>;
+/** What a config file, the environment or flags may set. */
+export type ConfigInput = z.input<typeof configSchema>;
+
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof ConfigInput)[];

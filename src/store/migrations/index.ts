@@ -1,0 +1,68 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+
+/**
+ * Every schema change, in order. Names are versions: append a new entry, never edit one that has
+ * shipped. The same list runs on the embedded store and on PostgreSQL.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('organizations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('workspaces')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('workspaces_org_name_key', ['organization_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('clusters')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id'))
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('cloud', 'text', (c) => c.notNull().check(sql`cloud in ('aws','gcp','azure')`))
+        .addColumn('type', 'text', (c) => c.notNull().check(sql`type in ('standard','dedicated')`))
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('issuer_mode', 'text', (c) => c.notNull().check(sql`issuer_mode in ('airlock','kubernetes')`))
+        .addColumn('external_issuer_url', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('cluster_id', 'text', (c) => c.notNull().references('clusters.id').onDelete('cascade'))
+        .addColumn('kid', 'text', (c) => c.notNull())
+        .addColumn('alg', 'text', (c) => c.notNull())
+        .addColumn('public_jwk', 'jsonb', (c) => c.notNull())
+        .addColumn('private_key_enc', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('publish_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('activate_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('max_token_ttl_seconds', 'integer', (c) => c.notNull())
+        .addColumn('revoked_at', 'timestamptz')
+        .addPrimaryKeyConstraint('signing_keys_pkey', ['cluster_id', 'kid'])
+        .execute();
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('last_used_at', 'timestamptz')
+        .addColumn('revoked_at', 'timestamptz')
+        .execute();
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'jsonb', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * The records the store keeps, as domain code sees them. Each repository reads and writes these;
+ * no SQL row shape leaks past src/store.
+ */
+export const CLOUDS = ['aws', 'gcp', 'azure'] as const;
+export type Cloud = (typeof CLOUDS)[number];
+export const CLUSTER_TYPES = ['standard', 'dedicated'] as const;
+export type ClusterType = (typeof CLUSTER_TYPES)[number];
+export const ISSUER_MODES = ['airlock', 'kubernetes'] as const;
+export type IssuerMode = (typeof ISSUER_MODES)[number];
+
+export interface Organization {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Workspace {
+  id: string;
+  organizationId: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Cluster {
+  id: string;
+  organizationId: string;
+  name: string;
+  cloud: Cloud;
+  type: ClusterType;
+  region: string;
+  /** `airlock`: Airlock is the cluster's OIDC issuer. `kubernetes`: the cluster's own issuer (e.g. EKS), not yet served. */
+  issuerMode: IssuerMode;
+  externalIssuerUrl: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SigningKeyRecord {
+  clusterId: string;
+  /** RFC 7638 thumbprint of the public key. */
+  kid: string;
+  alg: 'RS256';
+  publicJwk: Record<string, unknown>;
+  /** Envelope-encrypted PKCS#8 private key (see src/crypto/envelope.ts). Never leaves the server. */
+  privateKeyEnc: string;
+  createdAt: Date;
+  /** From this instant the key is in the JWKS. */
+  publishAt: Date;
+  /** From this instant the key signs (until a successor activates). */
+  activateAt: Date;
+  /** The longest token lifetime in force when the key was made; bounds how long it stays published after retiring. */
+  maxTokenTtlSeconds: number;
+  /** Set when the key was withdrawn at once (compromise): no longer published nor used. */
+  revokedAt: Date | null;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  /** SHA-256 of the token's secret part, hex. The token itself is never stored. */
+  secretHash: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** A page of results and the cursor for the next one (absent on the last page). */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | undefined;
+}

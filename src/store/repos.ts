@@ -1,0 +1,300 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { AppError } from '../errors/index.ts';
+import type { Database } from './schema.ts';
+import type {
+  ApiTokenRecord,
+  Cloud,
+  Cluster,
+  ClusterType,
+  IssuerMode,
+  Organization,
+  Page,
+  PageRequest,
+  SigningKeyRecord,
+  Workspace,
+} from './records.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** The repositories; the same interface whether bound to the pool or to one transaction. */
+export interface Repos {
+  organizations: {
+    insert(o: Organization): Promise<void>;
+    get(id: string): Promise<Organization | undefined>;
+    list(): Promise<Organization[]>;
+  };
+  workspaces: {
+    insert(w: Workspace): Promise<void>;
+    get(id: string): Promise<Workspace | undefined>;
+    list(organizationId: string): Promise<Workspace[]>;
+  };
+  clusters: {
+    insert(c: Cluster): Promise<void>;
+    get(id: string): Promise<Cluster | undefined>;
+    getByName(name: string): Promise<Cluster | undefined>;
+    /** Locks the cluster row until the transaction ends (serialises key changes across replicas). */
+    lock(id: string): Promise<boolean>;
+    list(page: PageRequest): Promise<Page<Cluster>>;
+    listAll(): Promise<Cluster[]>;
+    update(id: string, patch: Partial<Pick<Cluster, 'region' | 'updatedAt'>>): Promise<Cluster | undefined>;
+    delete(id: string): Promise<boolean>;
+  };
+  signingKeys: {
+    insert(k: SigningKeyRecord): Promise<void>;
+    /** Every key of a cluster, oldest activation first, revoked ones included. */
+    listForCluster(clusterId: string): Promise<SigningKeyRecord[]>;
+    revoke(clusterId: string, kid: string, at: Date): Promise<boolean>;
+  };
+  apiTokens: {
+    insert(t: ApiTokenRecord): Promise<void>;
+    get(id: string): Promise<ApiTokenRecord | undefined>;
+    list(): Promise<ApiTokenRecord[]>;
+    touch(id: string, at: Date): Promise<void>;
+  };
+  settings: {
+    get<T>(key: string): Promise<T | undefined>;
+    put(key: string, value: unknown): Promise<void>;
+  };
+}
+
+/** PostgreSQL's unique_violation; PGlite reports the same SQLSTATE. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}
+
+const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
+const toDateOrNull = (v: Date | string | null): Date | null => (v === null ? null : toDate(v));
+
+function mapCluster(r: Selectable<Database['clusters']>): Cluster {
+  return {
+    id: r.id,
+    organizationId: r.organization_id,
+    name: r.name,
+    cloud: r.cloud as Cloud,
+    type: r.type as ClusterType,
+    region: r.region,
+    issuerMode: r.issuer_mode as IssuerMode,
+    externalIssuerUrl: r.external_issuer_url,
+    createdAt: toDate(r.created_at),
+    updatedAt: toDate(r.updated_at),
+  };
+}
+
+function mapKey(r: Selectable<Database['signing_keys']>): SigningKeyRecord {
+  return {
+    clusterId: r.cluster_id,
+    kid: r.kid,
+    alg: r.alg as 'RS256',
+    publicJwk: typeof r.public_jwk === 'string' ? JSON.parse(r.public_jwk) : r.public_jwk,
+    privateKeyEnc: r.private_key_enc,
+    createdAt: toDate(r.created_at),
+    publishAt: toDate(r.publish_at),
+    activateAt: toDate(r.activate_at),
+    maxTokenTtlSeconds: r.max_token_ttl_seconds,
+    revokedAt: toDateOrNull(r.revoked_at),
+  };
+}
+
+function mapToken(r: Selectable<Database['api_tokens']>): ApiTokenRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    secretHash: r.secret_hash,
+    createdAt: toDate(r.created_at),
+    lastUsedAt: toDateOrNull(r.last_used_at),
+    revokedAt: toDateOrNull(r.revoked_at),
+  };
+}
+
+/** Cursors are the last id seen, base64url-wrapped so callers treat them as opaque. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[a-z]+_[0-9a-z]+$/.test(id)) {
+    throw new AppError('ERR_VALIDATION', 'cursor is not one this server issued', { field: 'query.cursor', example: 'use nextCursor from the previous page' });
+  }
+  return id;
+}
+
+export function createRepos(db: Db): Repos {
+  return {
+    organizations: {
+      async insert(o) {
+        await db.insertInto('organizations').values({ id: o.id, name: o.name, created_at: o.createdAt }).execute();
+      },
+      async get(id) {
+        const r = await db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && { id: r.id, name: r.name, createdAt: toDate(r.created_at) };
+      },
+      async list() {
+        const rows = await db.selectFrom('organizations').selectAll().orderBy('created_at').orderBy('id').execute();
+        return rows.map((r) => ({ id: r.id, name: r.name, createdAt: toDate(r.created_at) }));
+      },
+    },
+    workspaces: {
+      async insert(w) {
+        await db
+          .insertInto('workspaces')
+          .values({ id: w.id, organization_id: w.organizationId, name: w.name, created_at: w.createdAt })
+          .execute();
+      },
+      async get(id) {
+        const r = await db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && { id: r.id, organizationId: r.organization_id, name: r.name, createdAt: toDate(r.created_at) };
+      },
+      async list(organizationId) {
+        const rows = await db
+          .selectFrom('workspaces')
+          .selectAll()
+          .where('organization_id', '=', organizationId)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute();
+        return rows.map((r) => ({ id: r.id, organizationId: r.organization_id, name: r.name, createdAt: toDate(r.created_at) }));
+      },
+    },
+    clusters: {
+      async insert(c) {
+        try {
+          await db
+            .insertInto('clusters')
+            .values({
+              id: c.id,
+              organization_id: c.organizationId,
+              name: c.name,
+              cloud: c.cloud,
+              type: c.type,
+              region: c.region,
+              issuer_mode: c.issuerMode,
+              external_issuer_url: c.externalIssuerUrl,
+              created_at: c.createdAt,
+              updated_at: c.updatedAt,
+            })
+            .execute();
+        } catch (err) {
+          if (isUniqueViolation(err)) {
+            throw new AppError('ERR_CONFLICT', `a cluster named "${c.name}" already exists`, { field: 'body.name', cause: err });
+          }
+          throw err;
+        }
+      },
+      async get(id) {
+        const r = await db.selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && mapCluster(r);
+      },
+      async getByName(name) {
+        const r = await db.selectFrom('clusters').selectAll().where('name', '=', name).executeTakeFirst();
+        return r && mapCluster(r);
+      },
+      async lock(id) {
+        const r = await db.selectFrom('clusters').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+        return r !== undefined;
+      },
+      async list(page) {
+        let q = db.selectFrom('clusters').selectAll().orderBy('id').limit(page.limit + 1);
+        if (page.cursor) q = q.where('id', '>', decodeCursor(page.cursor));
+        const rows = (await q.execute()).map(mapCluster);
+        const more = rows.length > page.limit;
+        const items = more ? rows.slice(0, page.limit) : rows;
+        return more ? { items, nextCursor: encodeCursor(items[items.length - 1]!.id) } : { items };
+      },
+      async listAll() {
+        return (await db.selectFrom('clusters').selectAll().orderBy('id').execute()).map(mapCluster);
+      },
+      async update(id, patch) {
+        const values: Record<string, unknown> = {};
+        if (patch.region !== undefined) values.region = patch.region;
+        if (patch.updatedAt !== undefined) values.updated_at = patch.updatedAt;
+        if (Object.keys(values).length === 0) return this.get(id);
+        const r = await db.updateTable('clusters').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+        return r && mapCluster(r);
+      },
+      async delete(id) {
+        const r = await db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+    },
+    signingKeys: {
+      async insert(k) {
+        await db
+          .insertInto('signing_keys')
+          .values({
+            cluster_id: k.clusterId,
+            kid: k.kid,
+            alg: k.alg,
+            public_jwk: JSON.stringify(k.publicJwk),
+            private_key_enc: k.privateKeyEnc,
+            created_at: k.createdAt,
+            publish_at: k.publishAt,
+            activate_at: k.activateAt,
+            max_token_ttl_seconds: k.maxTokenTtlSeconds,
+            revoked_at: k.revokedAt,
+          })
+          .execute();
+      },
+      async listForCluster(clusterId) {
+        const rows = await db
+          .selectFrom('signing_keys')
+          .selectAll()
+          .where('cluster_id', '=', clusterId)
+          .orderBy('activate_at')
+          .orderBy('kid')
+          .execute();
+        return rows.map(mapKey);
+      },
+      async revoke(clusterId, kid, at) {
+        const r = await db
+          .updateTable('signing_keys')
+          .set({ revoked_at: at })
+          .where('cluster_id', '=', clusterId)
+          .where('kid', '=', kid)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(r.numUpdatedRows) > 0;
+      },
+    },
+    apiTokens: {
+      async insert(t) {
+        await db
+          .insertInto('api_tokens')
+          .values({
+            id: t.id,
+            name: t.name,
+            secret_hash: t.secretHash,
+            created_at: t.createdAt,
+            last_used_at: t.lastUsedAt,
+            revoked_at: t.revokedAt,
+          })
+          .execute();
+      },
+      async get(id) {
+        const r = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && mapToken(r);
+      },
+      async list() {
+        return (await db.selectFrom('api_tokens').selectAll().orderBy('created_at').execute()).map(mapToken);
+      },
+      async touch(id, at) {
+        await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+      },
+    },
+    settings: {
+      async get<T>(key: string) {
+        const r = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+        if (!r) return undefined;
+        return (typeof r.value === 'string' ? JSON.parse(r.value) : r.value) as T;
+      },
+      async put(key, value) {
+        const v = JSON.stringify(value);
+        await db
+          .insertInto('settings')
+          .values({ key, value: v })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value: v }))
+          .execute();
+      },
+    },
+  };
+}

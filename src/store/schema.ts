@@ -1,0 +1,43 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+/** Table shapes as the database holds them. Domain code sees the mapped records in repos.ts. */
+export interface Database {
+  organizations: { id: string; name: string; created_at: Timestamp };
+  workspaces: { id: string; organization_id: string; name: string; created_at: Timestamp };
+  clusters: {
+    id: string;
+    organization_id: string;
+    name: string;
+    cloud: string;
+    type: string;
+    region: string;
+    issuer_mode: string;
+    external_issuer_url: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  signing_keys: {
+    cluster_id: string;
+    kid: string;
+    alg: string;
+    public_jwk: Json<Record<string, unknown>>;
+    private_key_enc: string;
+    created_at: Timestamp;
+    publish_at: Timestamp;
+    activate_at: Timestamp;
+    max_token_ttl_seconds: number;
+    revoked_at: Timestamp | null;
+  };
+  api_tokens: {
+    id: string;
+    name: string;
+    secret_hash: string;
+    created_at: Timestamp;
+    last_used_at: Timestamp | null;
+    revoked_at: Timestamp | null;
+  };
+  settings: { key: string; value: Json<unknown>; updated_at: Generated<Timestamp> };
+}

@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { createPgliteDialect } from './pglite-dialect.ts';
+import { migrations } from './migrations/index.ts';
+import { createRepos, type Repos } from './repos.ts';
+import type { Database } from './schema.ts';
+
+export type StoreKind = 'embedded' | 'postgres';
+
+/** The persistence boundary: repositories, transactions, lifecycle. */
+export interface Store extends Repos {
+  readonly kind: StoreKind;
+  /**
+   * Runs `fn` in one transaction: if it throws, nothing it wrote is kept. Inside, use only the
+   * `tx` repositories (the embedded store is one session, so reaching for the outer store there
+   * would wait on itself).
+   */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /** Schema versions applied, oldest first. */
+  appliedMigrations(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** PostgreSQL URL; absent = embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** Where the embedded store keeps its files; absent (with no URL) = in memory. */
+  dataDir?: string | undefined;
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Opens the store and brings its schema up to date. */
+export async function createStore(options: StoreOptions): Promise<Store> {
+  let db: Kysely<Database>;
+  let kind: StoreKind;
+  if (options.databaseUrl) {
+    kind = 'postgres';
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    kind = 'embedded';
+    const { PGlite } = await import('@electric-sql/pglite');
+    let dir: string | undefined;
+    if (options.dataDir) {
+      dir = resolve(options.dataDir, 'db');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }
+    const lite = dir ? await PGlite.create(dir) : await PGlite.create();
+    db = new Kysely<Database>({ dialect: createPgliteDialect(lite) });
+  }
+
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`store: migration ${failed ?? '(unknown)'} failed: ${(error as Error).message}`, { cause: error });
+  }
+
+  const repos = createRepos(db);
+  return {
+    kind,
+    ...repos,
+    transaction: (fn) => db.transaction().execute((trx) => fn(createRepos(trx))),
+    async appliedMigrations() {
+      const all = await migrator.getMigrations();
+      return all.filter((m) => m.executedAt !== undefined).map((m) => m.name);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/** Where the embedded store lives for a data dir (for messages). */
+export function embeddedPath(dataDir: string): string {
+  return join(resolve(dataDir), 'db');
+}
