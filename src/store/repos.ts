@@ -284,8 +284,8 @@ export function createRepos(db: Db): Repos {
     settings: {
       async get<T>(key: string) {
         const r = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
-        if (!r) return undefined;
-        return (typeof r.value === 'string' ? JSON.parse(r.value) : r.value) as T;
+        // Both drivers hand jsonb back already parsed; parsing again would break string values.
+        return r === undefined ? undefined : (r.value as T);
       },
       async put(key, value) {
         const v = JSON.stringify(value);
