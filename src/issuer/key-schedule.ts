@@ -34,7 +34,9 @@ export interface KeyStatus {
 }
 
 const live = (keys: SigningKeyRecord[]) => keys.filter((k) => k.revokedAt === null);
-const byActivation = (a: SigningKeyRecord, b: SigningKeyRecord) => a.activateAt.getTime() - b.activateAt.getTime() || a.kid.localeCompare(b.kid);
+/** Activation order; keys activating in the same instant are ordered by creation (newest signs). */
+const byActivation = (a: SigningKeyRecord, b: SigningKeyRecord) =>
+  a.activateAt.getTime() - b.activateAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime() || a.kid.localeCompare(b.kid);
 
 /** The key that signs at `now`, if any. */
 export function activeKey(keys: SigningKeyRecord[], now: number): SigningKeyRecord | undefined {

@@ -187,6 +187,10 @@ export function createKeyring(o: KeyringOptions): Keyring {
           return { kid: k.kid, publishAt: k.publishAt, activateAt: k.activateAt, created: true };
         }
         const k = await newKey(clusterId, now, now);
+        // Keys activating in the same millisecond (or under a frozen test clock) are ordered by
+        // creation, so creation order must be strict: the newest key is the one that signs.
+        const newest = Math.max(...keys.map((x) => x.createdAt.getTime()));
+        if (k.createdAt.getTime() <= newest) k.createdAt = new Date(newest + 1);
         await tx.signingKeys.insert(k);
         // A pending key would otherwise take over from the new one later; it is superseded.
         const pending = pendingKey(keys, now);

@@ -241,6 +241,7 @@ export function createRepos(db: Db): Repos {
           .selectAll()
           .where('cluster_id', '=', clusterId)
           .orderBy('activate_at')
+          .orderBy('created_at')
           .orderBy('kid')
           .execute();
         return rows.map(mapKey);
