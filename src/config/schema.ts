@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseDuration } from '../lib/duration.ts';
 
-const duration = (description: string, def: string) =>
+/** A duration field; bounds are checked here (not in the object refinement) so they are reported alongside every other problem. */
+const duration = (description: string, def: string, bounds: { min?: [number, string]; max?: [number, string] } = {}) =>
   z
     .union([z.string(), z.number()])
     .default(def)
@@ -11,6 +12,8 @@ const duration = (description: string, def: string) =>
         ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 15m, 1h or 30d; got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
+      if (bounds.min && s < bounds.min[0]) ctx.addIssue({ code: 'custom', message: `must be at least ${bounds.min[1]}` });
+      if (bounds.max && s > bounds.max[0]) ctx.addIssue({ code: 'custom', message: `must be at most ${bounds.max[1]}` });
       return s;
     })
     .describe(description);
@@ -34,15 +37,16 @@ export const configSchema = z
       .regex(/^postgres(ql)?:\/\//, 'expected postgres://user:pass@host:5432/db')
       .optional()
       .describe('PostgreSQL connection URL; absent means the embedded store in <dataDir>/db.'),
-    tokenTtlDefault: duration('Lifetime of a minted token when the caller does not ask for one.', '1h'),
-    tokenTtlMax: duration('Longest lifetime a minted token may have (hard ceiling 24h).', '24h'),
+    tokenTtlDefault: duration('Lifetime of a minted token when the caller does not ask for one.', '1h', { min: [600, '10m'], max: [86400, '24h'] }),
+    tokenTtlMax: duration('Longest lifetime a minted token may have (hard ceiling 24h).', '24h', { min: [600, '10m'], max: [86400, '24h'] }),
     keyRotationPeriod: duration('How long a signing key signs before its successor takes over.', '30d'),
     keyPrepublish: duration(
       'How long a new key is published in the JWKS before it signs. Must cover relying parties\' JWKS caches (Entra ID caches up to 24h).',
       '24h',
+      { min: [900, '15m (the shortest JWKS cache lifetime served)'] },
     ),
     clockSkew: duration('Leeway for clocks that disagree; retired keys stay published this much past their last token.', '5m'),
-    rotationCheckInterval: duration('How often the server checks whether a cluster needs a new key.', '1m'),
+    rotationCheckInterval: duration('How often the server checks whether a cluster needs a new key.', '1m', { min: [1, '1s'] }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log verbosity.'),
     masterKeyFile: z
       .string()
@@ -51,15 +55,10 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.tokenTtlMax > 86400) ctx.addIssue({ code: 'custom', path: ['tokenTtlMax'], message: 'must be at most 24h' });
-    if (c.tokenTtlMax < 600) ctx.addIssue({ code: 'custom', path: ['tokenTtlMax'], message: 'must be at least 10m' });
-    if (c.tokenTtlDefault < 600 || c.tokenTtlDefault > c.tokenTtlMax)
-      ctx.addIssue({ code: 'custom', path: ['tokenTtlDefault'], message: 'must be between 10m and tokenTtlMax' });
-    if (c.keyPrepublish < 900)
-      ctx.addIssue({ code: 'custom', path: ['keyPrepublish'], message: 'must be at least 15m (the shortest JWKS cache lifetime served)' });
+    // Rules across fields; zod runs these only once every field parsed.
+    if (c.tokenTtlDefault > c.tokenTtlMax) ctx.addIssue({ code: 'custom', path: ['tokenTtlDefault'], message: 'must not exceed tokenTtlMax' });
     if (c.keyRotationPeriod <= c.keyPrepublish)
       ctx.addIssue({ code: 'custom', path: ['keyRotationPeriod'], message: 'must be longer than keyPrepublish' });
-    if (c.rotationCheckInterval < 1) ctx.addIssue({ code: 'custom', path: ['rotationCheckInterval'], message: 'must be at least 1s' });
   });
 
 /** Parsed, defaulted, frozen configuration. Durations are whole seconds. */

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createSealer } from './envelope.ts';
+import { decodeMasterKey, loadMasterKey } from './master-key.ts';
+
+describe('envelope encryption', () => {
+  const sealer = createSealer(randomBytes(32));
+  const secret = Buffer.from('-----BEGIN PRIVATE KEY-----\nMIIE…');
+
+  it('round-trips, and never contains the plaintext', () => {
+    const sealed = sealer.seal(secret, 'signing-key:cl_a:kid1');
+    assert.deepEqual(sealer.open(sealed, 'signing-key:cl_a:kid1'), secret);
+    assert.ok(!sealed.includes('PRIVATE'));
+    assert.notEqual(sealer.seal(secret, 'x'), sealer.seal(secret, 'x'), 'fresh DEK and IV each time');
+  });
+
+  it('refuses a value moved to another record (AAD binding)', () => {
+    const sealed = sealer.seal(secret, 'signing-key:cl_a:kid1');
+    assert.throws(() => sealer.open(sealed, 'signing-key:cl_b:kid1'), { code: 'ERR_MASTER_KEY' });
+  });
+
+  it('refuses a tampered value', () => {
+    const sealed = sealer.seal(secret, 'a');
+    const [v, fp, body] = sealed.split('.');
+    const blob = JSON.parse(Buffer.from(body!, 'base64url').toString());
+    const ct = Buffer.from(blob.ct, 'base64url');
+    ct[0]! ^= 1;
+    blob.ct = ct.toString('base64url');
+    assert.throws(() => sealer.open(`${v}.${fp}.${Buffer.from(JSON.stringify(blob)).toString('base64url')}`, 'a'), { code: 'ERR_MASTER_KEY' });
+  });
+
+  it('names both fingerprints when the master key differs', () => {
+    const sealed = sealer.seal(secret, 'a');
+    const other = createSealer(randomBytes(32));
+    assert.throws(() => other.open(sealed, 'a'), (e: Error) => e.message.includes(sealer.fingerprint) && e.message.includes(other.fingerprint));
+  });
+});
+
+describe('master key', () => {
+  it('accepts base64 and hex, rejects anything else', () => {
+    const k = randomBytes(32);
+    assert.deepEqual(decodeMasterKey(k.toString('base64'), 'x'), k);
+    assert.deepEqual(decodeMasterKey(k.toString('hex'), 'x'), k);
+    assert.throws(() => decodeMasterKey('short', 'x'), { code: 'ERR_MASTER_KEY' });
+    assert.throws(() => decodeMasterKey(randomBytes(16).toString('base64'), 'x'), { code: 'ERR_MASTER_KEY' });
+  });
+
+  it('creates the key file 0600 once, then reads it back; env wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-mk-'));
+    const a = loadMasterKey({ env: {}, dataDir: dir });
+    assert.equal(a.origin, 'created');
+    assert.equal(statSync(a.path!).mode & 0o777, 0o600);
+    const b = loadMasterKey({ env: {}, dataDir: dir });
+    assert.equal(b.origin, 'file');
+    assert.deepEqual(b.key, a.key);
+    const fromEnv = randomBytes(32);
+    assert.deepEqual(loadMasterKey({ env: { AIRLOCK_MASTER_KEY: fromEnv.toString('base64') }, dataDir: dir }).key, fromEnv);
+  });
+
+  it('refuses a key file others can read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-mk-'));
+    const p = join(dir, 'master.key');
+    writeFileSync(p, randomBytes(32).toString('base64'));
+    chmodSync(p, 0o644);
+    assert.throws(() => loadMasterKey({ env: {}, dataDir: dir }), /chmod 600/);
+  });
+});
