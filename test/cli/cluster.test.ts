@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { startServer, type TestServer } from '../helpers/app.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
+
+/** Runs the real CLI binary; never throws, returns the exit code. */
+async function airlock(args: string[], env: Record<string, string>) {
+  const cwd = mkdtempSync(join(tmpdir(), 'airlock-cli-'));
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('airlock CLI', () => {
+  let s: TestServer;
+  let env: Record<string, string>;
+  before(async () => {
+    s = await startServer();
+    env = { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token };
+  });
+  after(() => s.close());
+
+  it('cluster create prints a table; list -o json and get -o yaml agree', async () => {
+    const created = await airlock(['cluster', 'create', '--name', 'prod-aws', '--cloud', 'aws', '--type', 'dedicated', '--region', 'us-east-1'], env);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /^NAME\s+ID\s+CLOUD\s+TYPE\s+REGION\s+OIDC ISSUER/);
+    assert.match(created.stdout, /prod-aws\s+cl_[0-9a-z]{20}\s+aws\s+dedicated\s+us-east-1\s+http:\/\/127\.0\.0\.1:\d+\/clusters\/cl_/);
+
+    const list = await airlock(['cluster', 'list', '-o', 'json'], env);
+    const items = JSON.parse(list.stdout);
+    assert.equal(items.length, 1);
+    assert.equal(items[0].name, 'prod-aws');
+
+    const got = await airlock(['cluster', 'get', items[0].id, '-o', 'yaml'], env);
+    assert.deepEqual(parseYaml(got.stdout), items[0]);
+  });
+
+  it('rotate-keys by name, then keys shows the pending key', async () => {
+    const r = await airlock(['cluster', 'rotate-keys', 'prod-aws', '-o', 'json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const { kid } = JSON.parse(r.stdout);
+    const keys = await airlock(['cluster', 'keys', 'prod-aws'], env);
+    assert.match(keys.stdout, new RegExp(`${kid}\\s+pending`));
+  });
+
+  it('server errors print code, message, field and example, and exit 1', async () => {
+    const dup = await airlock(['cluster', 'create', '--name', 'prod-aws', '--cloud', 'aws', '--region', 'us-east-1'], env);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /^error: ERR_CONFLICT: a cluster named "prod-aws" already exists/);
+    const bad = await airlock(['cluster', 'create', '--name', 'x', '--cloud', 'gcp', '--region', 'us-east-1'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /ERR_VALIDATION/);
+    assert.match(bad.stderr, /field: body\.region/);
+    assert.match(bad.stderr, /example: us-central1/);
+  });
+
+  it('a missing or wrong token, or no server, are explained', async () => {
+    const noToken = await airlock(['cluster', 'list'], { AIRLOCK_URL: s.url });
+    assert.equal(noToken.code, 1);
+    assert.match(noToken.stderr, /ERR_UNAUTHENTICATED.*AIRLOCK_TOKEN/);
+    const down = await airlock(['cluster', 'list'], { AIRLOCK_URL: 'http://127.0.0.1:9', AIRLOCK_TOKEN: 'x' });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /ERR_UNREACHABLE: cannot reach the Airlock server at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('delete removes the cluster and its issuer', async () => {
+    const id = JSON.parse((await airlock(['cluster', 'get', 'prod-aws', '-o', 'json'], env)).stdout).id;
+    assert.equal((await airlock(['cluster', 'delete', 'prod-aws'], env)).code, 0);
+    const res = await fetch(`${s.url}/clusters/${id}/openid/v1/jwks`);
+    assert.equal(res.status, 404);
+  });
+
+  it('config validate reports every problem and exits 2; a valid config prints the effective settings', async () => {
+    const bad = await airlock(['config', 'validate', '--port', 'x'], { AIRLOCK_PROT: '1', AIRLOCK_TOKEN_TTL_MAX: '48h' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /ERR_CONFIG_INVALID/);
+    for (const k of ['AIRLOCK_PROT', 'port', 'tokenTtlMax']) assert.match(bad.stderr, new RegExp(`- ${k} `));
+    const ok = await airlock(['config', 'validate', '-o', 'json', '--port', '9000'], { DATABASE_URL: 'postgres://u:secret@127.0.0.1/db' });
+    assert.equal(ok.code, 0, ok.stderr);
+    const shown = JSON.parse(ok.stdout);
+    assert.equal(shown.port, 9000);
+    assert.equal(shown.keyRotationPeriod, '30d');
+    assert.equal(shown.databaseUrl, 'postgres://u:****@127.0.0.1/db', 'passwords are masked');
+  });
+});
