@@ -1,0 +1,111 @@
+import type { ComponentIdentity } from '../deployments/components.ts';
+import type { Cloud, ClusterType } from '../store/records.ts';
+
+/** Audiences each cloud's token service expects in a federated token. */
+export const AUDIENCE = {
+  aws: 'sts.amazonaws.com',
+  azure: 'api://AzureADTokenExchange',
+  // GCP's default audience is the full resource name of the pool provider; see src/cloud/gcp.
+} as const;
+
+/** A customer-managed identity: something in the customer's cloud account that the Deployment becomes. */
+export type CustomerIdentity =
+  | { cloud: 'aws'; roleArn: string }
+  | {
+      cloud: 'gcp';
+      serviceAccountEmail: string;
+      /** Needed in the credential config's audience; when unknown, setup uses the placeholder ${PROJECT_NUMBER}. */
+      projectNumber?: string | undefined;
+    }
+  | {
+      cloud: 'azure';
+      managedIdentityName: string;
+      resourceGroup: string;
+      subscriptionId: string;
+      clientId: string;
+      tenantId: string;
+    };
+
+/**
+ * The platform-managed identity of a Deployment, derived from its cluster's platform settings.
+ * AWS: a role in the platform account; GCP: a Google service account in the platform project.
+ */
+export type DefaultIdentity =
+  | { cloud: 'aws'; accountId: string; roleArn: string; roleName: string }
+  | { cloud: 'gcp'; projectId: string; serviceAccountEmail: string; accountId: string };
+
+/** What is in force for a Deployment. */
+export type EffectiveIdentity =
+  | { mode: 'customer-managed'; identity: CustomerIdentity; savedIdentityName?: string | undefined }
+  | { mode: 'default'; identity: DefaultIdentity };
+
+/** Everything a cloud needs to generate a Deployment's setup. Pure data: no store, no clock. */
+export interface SetupInput {
+  deployment: { id: string; name: string; namespace: string; runtimeVersion: string };
+  cluster: { id: string; name: string; cloud: Cloud; type: ClusterType; region: string; oidcIssuerUrl: string };
+  /** The Deployment's components and their subjects, in component order. */
+  components: ComponentIdentity[];
+  identity: EffectiveIdentity;
+  /**
+   * Trust `system:serviceaccount:*:*` instead of the listed subjects. Only ever true on dedicated
+   * clusters (the caller enforces it); the exact subjects are still reported in `subjects`.
+   */
+  wildcard: boolean;
+  /**
+   * Default-identity routes only: what the customer wants the platform identity to reach. AWS: the
+   * customer's role that trusts the default role (`sts:AssumeRole`); GCP: the service account to
+   * impersonate, or a direct grant. Unknown values become placeholders.
+   */
+  target?: { awsRoleArn?: string | undefined; gcpServiceAccount?: string | undefined; gcpRoute?: 'impersonation' | 'direct-grant' | undefined; gcpProjectId?: string | undefined; gcpRole?: string | undefined };
+}
+
+/** One thing the user does: commands to run and/or a document to save. */
+export interface SetupStep {
+  title: string;
+  description?: string;
+  commands: string[];
+  /** A file the commands refer to (e.g. trust-policy.json), with its content. */
+  document?: { filename: string; content: unknown };
+}
+
+/** A value the generator could not know; it appears as `${NAME}` in commands and documents. */
+export interface Placeholder {
+  name: string;
+  description: string;
+}
+
+/** The machine-readable setup (`GET /api/v1/deployments/{id}/identity/setup`). Keys are a contract. */
+export interface SetupResult {
+  cloud: Cloud;
+  mode: 'default' | 'customer-managed';
+  issuerUrl: string;
+  audience: string;
+  subjects: string[];
+  steps: SetupStep[];
+  aws?: { trustPolicy: Record<string, unknown>; oidcProviderArn?: string; roleArn: string; platform?: { roleArn: string; trustPolicy: Record<string, unknown> } };
+  gcp?: {
+    credentialConfig?: Record<string, unknown>;
+    members: string[];
+    route: 'attach' | 'impersonation' | 'direct-grant';
+    workloadIdentityPool?: { projectId: string; projectNumber: string; poolId: string; providerId: string; resourceName: string };
+  };
+  azure?: { federatedCredentials: { name: string; issuer: string; subject: string; audiences: string[] }[] };
+  /** The Airflow connection to create (Airflow's JSON connection form). */
+  connection: { conn_type: string; extra: Record<string, unknown> };
+  /** Environment variables for the Deployment (e.g. AIRFLOW__SECRETS__BACKEND_KWARGS). */
+  environment?: Record<string, string>;
+  placeholders: Placeholder[];
+  notes: string[];
+}
+
+/**
+ * What each cloud implements. Adding a cloud means one folder under src/cloud/ and one entry in
+ * the registry (src/cloud/index.ts).
+ */
+export interface CloudProvider {
+  cloud: Cloud;
+  /** Human steps and machine-readable artifacts for a Deployment. */
+  setup(input: SetupInput): SetupResult;
+  /** The same setup as Terraform (HCL). */
+  terraform(input: SetupInput): string;
+}
