@@ -34,7 +34,7 @@ export interface RoleRecord {
   arn: string;
   /** The trust policy exactly as submitted (decoded JSON text; URL-encoded only in responses). */
   assumeRolePolicyDocument: string;
-  description: string | undefined;
+  description?: string | undefined;
   /** Seconds; 3600 unless set at creation. */
   maxSessionDuration: number;
   /** ISO 8601. */
@@ -157,7 +157,8 @@ export function createAwsState(accountId: string): AwsState {
       version: 1,
       accountId,
       oidcProviders: [...providers.values()].map(copy),
-      roles: [...roles.values()].map(copy),
+      // A role without a description has no `description` key, so the JSON reads back equal.
+      roles: [...roles.values()].map(({ description, ...rest }) => copy(description === undefined ? rest : { ...rest, description })),
     }),
     load(json) {
       const parsed = stateSchema.safeParse(json);
