@@ -8,6 +8,7 @@
 for (const k of Object.keys(process.env)) if (k.startsWith('AZURE_') || k.startsWith('IDENTITY_') || k === 'MSI_ENDPOINT') delete process.env[k];
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -40,6 +41,7 @@ let emulator: AzureEmulator;
 let server: FastifyInstance;
 let base: string;
 let agent: Agent;
+let certPath: string;
 const seenPaths: string[] = [];
 
 /** A JSON call to the emulator over TLS, trusting only the sandbox certificate. */
@@ -112,6 +114,7 @@ before(async () => {
   assert.match(issuer, /^http:\/\/127\.0\.0\.1:\d+\//);
 
   const cert = await createSandboxCertificate(join(dir, 'tls'));
+  certPath = cert.certPath;
   agent = new Agent({ ca: cert.cert });
   emulator = createAzureEmulator({ clock });
   server = Fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
@@ -165,6 +168,36 @@ describe('WorkloadIdentityCredential against the sandbox', () => {
     assert.equal(me.body.clientId, CLIENT_ID);
     assert.equal(me.body.principalId, PRINCIPAL_ID);
     assert.equal(me.body.token.aud, 'https://storage.azure.com');
+  });
+
+  test('an unmodified process trusts the sandbox through NODE_EXTRA_CA_CERTS', async () => {
+    // What a developer's own script sees: no agent option, only the environment variable. The
+    // child must run asynchronously, or this process could not answer its requests.
+    const tokenFilePath = join(dir, 'child-token');
+    writeFileSync(tokenFilePath, await mint());
+    const script = `
+      import { WorkloadIdentityCredential } from '@azure/identity';
+      const c = new WorkloadIdentityCredential({ tenantId: '${TENANT}', clientId: '${CLIENT_ID}', tokenFilePath: ${JSON.stringify(tokenFilePath)},
+        authorityHost: '${base}', disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } });
+      const t = await c.getToken('${STORAGE_SCOPE}');
+      process.stdout.write(t.token);`;
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (error, out, err) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out, err }),
+        );
+      });
+    const trusted = await run({ NODE_EXTRA_CA_CERTS: certPath });
+    assert.equal(trusted.code, 0, trusted.err);
+    assert.equal(decodeJwt(trusted.out).appid, CLIENT_ID);
+    // Without it, TLS verification refuses the self-signed certificate (nothing was switched off):
+    // the handshake fails, so no request reaches the emulator. MSAL reports that as unresolvable
+    // endpoints.
+    seenPaths.length = 0;
+    const untrusted = await run({});
+    assert.notEqual(untrusted.code, 0);
+    assert.match(untrusted.err, /endpoints_resolution_error/);
+    assert.deepEqual(seenPaths, []);
   });
 
   test('whoami refuses tokens the sandbox did not issue', async () => {
