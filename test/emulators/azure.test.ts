@@ -2,7 +2,8 @@
 // Kubernetes-style tokens, WorkloadIdentityCredential trades them at the emulator for access
 // tokens, exactly as it would at login.microsoftonline.com.
 //
-// Nothing here leaves 127.0.0.1: AZURE_* variables are cleared before the SDK is loaded, every
+// Nothing here leaves 127.0.0.1: AZURE_* variables are cleared before any credential is built
+// (the SDK reads them then, not at import; imports are hoisted above this loop), every
 // credential gets `authorityHost` = the emulator and `disableInstanceDiscovery`, and an `onRequest`
 // hook records every path the SDK asked for so a stray instance-discovery call would show.
 for (const k of Object.keys(process.env)) if (k.startsWith('AZURE_') || k.startsWith('IDENTITY_') || k === 'MSI_ENDPOINT') delete process.env[k];
