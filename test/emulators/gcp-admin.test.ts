@@ -471,6 +471,19 @@ describe('STS protocol edges', () => {
     });
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['cache-control'], 'no-store');
+    const camel = await s.app.inject({
+      method: 'POST',
+      url: '/v1/token',
+      payload: {
+        grantType: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        audience: AUDIENCE,
+        scope: CLOUD_PLATFORM,
+        requestedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
+        subjectTokenType: 'urn:ietf:params:oauth:token-type:jwt',
+        subjectToken: s.jwt(),
+      },
+    });
+    assert.equal(camel.statusCode, 200, 'proto3 JSON names');
   });
 
   it('gives the federated token the subject token\'s remaining life, at most an hour', async () => {

@@ -52,8 +52,11 @@ export interface StsDeps {
   clockSkewSeconds?: number;
 }
 
+/** proto3 JSON also names fields in lowerCamelCase (`grantType`); a JSON body may use either. */
+const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
 function param(req: StsRequest, name: keyof StsRequest, required: boolean): string | undefined {
-  const v = req[name];
+  const v = req[name] ?? (req as Record<string, unknown>)[camel(name)];
   if (v === undefined || v === '') {
     if (required) throw new StsError('invalid_request', `Missing required parameter: ${name}.`);
     return undefined;
