@@ -570,6 +570,28 @@ describe('sandbox plumbing', () => {
     }
   });
 
+  it('answers requests that are not forms in AWS XML too', async () => {
+    const app = Fastify();
+    await app.register(createAwsEmulator({ clock }).plugin);
+    try {
+      const cases = [
+        // A body in another format is not read as parameters at all.
+        { headers: { 'content-type': 'application/json' }, payload: '{"Action":"GetCallerIdentity"}', status: 400, code: 'MissingAction' },
+        { headers: { 'content-type': 'application/octet-stream' }, payload: 'Action=GetCallerIdentity', status: 415, code: 'InvalidParameterValue' },
+        { headers: {}, payload: undefined, status: 400, code: 'MissingAction' },
+        { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'Action=GetCallerIdentity', status: 403, code: 'MissingAuthenticationToken' },
+      ];
+      for (const c of cases) {
+        const r = await app.inject({ method: 'POST', url: '/', headers: c.headers, ...(c.payload ? { payload: c.payload } : {}) });
+        assert.equal(r.statusCode, c.status, r.body);
+        assert.match(String(r.headers['content-type']), /^text\/xml/);
+        assert.equal(tag(r.body, 'Code'), c.code, r.body);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
   it('works under a prefix on an app that already parses forms itself', async () => {
     const host = Fastify();
     await host.register(formbody);

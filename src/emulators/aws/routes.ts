@@ -1,9 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import type { QueryApiHandler } from './service.ts';
 import type { RawHttpRequest } from './sigv4.ts';
 import { STS_NAMESPACE } from './sts.ts';
 import { renderQueryError } from './xml.ts';
-import { randomUUID } from 'node:crypto';
 
 /** A fastify plugin; the only type of the HTTP framework the rest of the emulator sees. */
 export type AwsEmulatorPlugin = FastifyPluginAsync;
