@@ -14,6 +14,14 @@ export const REGION_FORMS: Record<Cloud, { pattern: RegExp; example: string }> =
   azure: { pattern: /^[a-z]+[a-z0-9]*$/, example: 'eastus2' },
 };
 
+/** A 12-digit AWS account id. */
+export const awsAccountIdSchema = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').meta({ example: '123456789012' });
+/** A GCP project id: 6–30 chars, lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen. */
+export const gcpProjectIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id: 6–30 lowercase letters, digits or hyphens, starting with a letter')
+  .meta({ example: 'airlock-platform' });
+
 export const clusterCreateSchema = z
   .object({
     name: clusterNameSchema,
@@ -21,6 +29,8 @@ export const clusterCreateSchema = z
     type: z.enum(CLUSTER_TYPES).default('standard').meta({ example: 'dedicated' }),
     region: z.string().min(1).max(64).meta({ example: 'us-east-1' }),
     issuerMode: z.enum(ISSUER_MODES).default('airlock').meta({ example: 'airlock' }),
+    defaultIdentityAccount: awsAccountIdSchema.optional(),
+    defaultIdentityProject: gcpProjectIdSchema.optional(),
   })
   .strict();
 
@@ -29,6 +39,9 @@ export type ClusterCreateInput = z.input<typeof clusterCreateSchema>;
 export const clusterUpdateSchema = z
   .object({
     region: z.string().min(1).max(64).optional().meta({ example: 'us-west-2' }),
+    /** null removes the setting (Deployments on the cluster then have no default identity). */
+    defaultIdentityAccount: awsAccountIdSchema.nullable().optional(),
+    defaultIdentityProject: gcpProjectIdSchema.nullable().optional(),
   })
   .strict();
 export type ClusterUpdateInput = z.input<typeof clusterUpdateSchema>;

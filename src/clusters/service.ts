@@ -43,6 +43,22 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     return c;
   }
 
+  /** Default identities live in the cluster's own cloud: an AWS account for AWS, a GCP project for GCP. */
+  function checkPlatformSettings(cloud: Cluster['cloud'], input: { defaultIdentityAccount?: string | null | undefined; defaultIdentityProject?: string | null | undefined }) {
+    if (input.defaultIdentityAccount && cloud !== 'aws') {
+      throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityAccount is an AWS account id; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
+        field: 'body.defaultIdentityAccount',
+        example: cloud === 'gcp' ? { defaultIdentityProject: 'airlock-platform' } : 'omit it: Azure clusters have no default identity',
+      });
+    }
+    if (input.defaultIdentityProject && cloud !== 'gcp') {
+      throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityProject is a GCP project id; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
+        field: 'body.defaultIdentityProject',
+        example: cloud === 'aws' ? { defaultIdentityAccount: '123456789012' } : 'omit it: Azure clusters have no default identity',
+      });
+    }
+  }
+
   function checkRegion(cloud: Cluster['cloud'], region: string) {
     const form = REGION_FORMS[cloud];
     if (!form.pattern.test(region)) {
@@ -54,6 +70,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     async create(raw) {
       const input = clusterCreateSchema.parse(raw);
       checkRegion(input.cloud, input.region);
+      checkPlatformSettings(input.cloud, input);
       if (input.issuerMode === 'kubernetes') {
         throw new AppError('ERR_RULE_VIOLATION', 'issuer mode "kubernetes" (the cluster\'s own OIDC issuer) is not supported yet; use "airlock"', {
           field: 'body.issuerMode',
@@ -70,6 +87,8 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
         region: input.region,
         issuerMode: input.issuerMode,
         externalIssuerUrl: null,
+        defaultIdentityAccount: input.defaultIdentityAccount ?? null,
+        defaultIdentityProject: input.defaultIdentityProject ?? null,
         createdAt: now,
         updatedAt: now,
       };
@@ -90,12 +109,20 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
       const input = clusterUpdateSchema.parse(raw);
       const c = await find(ref);
       if (input.region !== undefined) checkRegion(c.cloud, input.region);
+      checkPlatformSettings(c.cloud, input);
       const updated = await d.store.clusters.update(c.id, { ...input, updatedAt: new Date(d.clock.now()) });
       if (!updated) throw new AppError('ERR_NOT_FOUND', `cluster "${ref}" was deleted`, { field: 'cluster' });
       return view(updated);
     },
     async delete(ref) {
       const c = await find(ref);
+      const inUse = await d.store.deployments.listAll({ clusterId: c.id });
+      if (inUse.length > 0) {
+        throw new AppError('ERR_CONFLICT', `cluster "${c.name}" still runs ${inUse.length} deployment(s): ${inUse.map((x) => x.name).join(', ')}; delete them first`, {
+          field: 'cluster',
+          details: { deployments: inUse.map((x) => ({ id: x.id, name: x.name })) },
+        });
+      }
       await d.store.clusters.delete(c.id);
       d.keyring.forget(c.id);
     },

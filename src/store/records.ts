@@ -1,3 +1,5 @@
+import type { CustomerIdentity } from '../cloud/types.ts';
+
 /**
  * The records the store keeps, as domain code sees them. Each repository reads and writes these;
  * no SQL row shape leaks past src/store.
@@ -32,6 +34,37 @@ export interface Cluster {
   /** `airlock`: Airlock is the cluster's OIDC issuer. `kubernetes`: the cluster's own issuer (e.g. EKS), not yet served. */
   issuerMode: IssuerMode;
   externalIssuerUrl: string | null;
+  /** AWS account holding the platform roles that are this cluster's Deployments' default identities. */
+  defaultIdentityAccount: string | null;
+  /** GCP project holding the platform service accounts that are this cluster's Deployments' default identities. */
+  defaultIdentityProject: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A customer-managed identity saved under a name ("Save Configuration"), selectable by any Deployment of the workspace. */
+export interface SavedIdentity {
+  id: string;
+  workspaceId: string;
+  name: string;
+  spec: CustomerIdentity;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Deployment {
+  id: string;
+  workspaceId: string;
+  clusterId: string;
+  name: string;
+  description: string;
+  runtimeVersion: string;
+  /** Kubernetes namespace: generated once, unique per cluster, never changed. */
+  namespace: string;
+  /** A customer identity given inline (AWS role ARN, GCP service account). */
+  identitySpec: CustomerIdentity | null;
+  /** Or a saved identity. Neither = the default identity. */
+  identityId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -6,6 +6,8 @@ import type {
   Cloud,
   Cluster,
   ClusterType,
+  Deployment,
+  SavedIdentity,
   IssuerMode,
   Organization,
   Page,
@@ -36,7 +38,28 @@ export interface Repos {
     lock(id: string): Promise<boolean>;
     list(page: PageRequest): Promise<Page<Cluster>>;
     listAll(): Promise<Cluster[]>;
-    update(id: string, patch: Partial<Pick<Cluster, 'region' | 'updatedAt'>>): Promise<Cluster | undefined>;
+    update(id: string, patch: Partial<Pick<Cluster, 'region' | 'updatedAt' | 'defaultIdentityAccount' | 'defaultIdentityProject'>>): Promise<Cluster | undefined>;
+    delete(id: string): Promise<boolean>;
+  };
+  identities: {
+    insert(i: SavedIdentity): Promise<void>;
+    get(id: string): Promise<SavedIdentity | undefined>;
+    getByName(workspaceId: string, name: string): Promise<SavedIdentity | undefined>;
+    /** Locks the identity row until the transaction ends (serialises capacity checks). */
+    lock(id: string): Promise<boolean>;
+    list(workspaceId: string): Promise<SavedIdentity[]>;
+    update(id: string, patch: Pick<SavedIdentity, 'spec' | 'updatedAt'>): Promise<SavedIdentity | undefined>;
+    delete(id: string): Promise<boolean>;
+  };
+  deployments: {
+    insert(d: Deployment): Promise<void>;
+    get(id: string): Promise<Deployment | undefined>;
+    getByName(workspaceId: string, name: string): Promise<Deployment | undefined>;
+    list(workspaceId: string, page: PageRequest, filter?: DeploymentFilter): Promise<Page<Deployment>>;
+    /** Every Deployment matching the filter (no paging), oldest first. */
+    listAll(filter: DeploymentFilter): Promise<Deployment[]>;
+    namespaceTaken(clusterId: string, namespace: string): Promise<boolean>;
+    update(id: string, patch: Partial<Pick<Deployment, 'description' | 'runtimeVersion' | 'identitySpec' | 'identityId' | 'updatedAt'>>): Promise<Deployment | undefined>;
     delete(id: string): Promise<boolean>;
   };
   signingKeys: {
@@ -57,6 +80,13 @@ export interface Repos {
   };
 }
 
+export interface DeploymentFilter {
+  clusterId?: string | undefined;
+  identityId?: string | undefined;
+  /** Substring of the name, case-insensitive. */
+  nameContains?: string | undefined;
+}
+
 /** PostgreSQL's unique_violation; PGlite reports the same SQLSTATE. */
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
@@ -75,6 +105,35 @@ function mapCluster(r: Selectable<Database['clusters']>): Cluster {
     region: r.region,
     issuerMode: r.issuer_mode as IssuerMode,
     externalIssuerUrl: r.external_issuer_url,
+    defaultIdentityAccount: r.default_identity_account,
+    defaultIdentityProject: r.default_identity_project,
+    createdAt: toDate(r.created_at),
+    updatedAt: toDate(r.updated_at),
+  };
+}
+
+function mapIdentity(r: Selectable<Database['identities']>): SavedIdentity {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    name: r.name,
+    spec: r.spec as unknown as SavedIdentity['spec'],
+    createdAt: toDate(r.created_at),
+    updatedAt: toDate(r.updated_at),
+  };
+}
+
+function mapDeployment(r: Selectable<Database['deployments']>): Deployment {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    clusterId: r.cluster_id,
+    name: r.name,
+    description: r.description,
+    runtimeVersion: r.runtime_version,
+    namespace: r.namespace,
+    identitySpec: (r.identity_spec as unknown as Deployment['identitySpec']) ?? null,
+    identityId: r.identity_id,
     createdAt: toDate(r.created_at),
     updatedAt: toDate(r.updated_at),
   };
@@ -170,6 +229,8 @@ export function createRepos(db: Db): Repos {
               region: c.region,
               issuer_mode: c.issuerMode,
               external_issuer_url: c.externalIssuerUrl,
+              default_identity_account: c.defaultIdentityAccount,
+              default_identity_project: c.defaultIdentityProject,
               created_at: c.createdAt,
               updated_at: c.updatedAt,
             })
@@ -208,12 +269,138 @@ export function createRepos(db: Db): Repos {
         const values: Record<string, unknown> = {};
         if (patch.region !== undefined) values.region = patch.region;
         if (patch.updatedAt !== undefined) values.updated_at = patch.updatedAt;
+        if (patch.defaultIdentityAccount !== undefined) values.default_identity_account = patch.defaultIdentityAccount;
+        if (patch.defaultIdentityProject !== undefined) values.default_identity_project = patch.defaultIdentityProject;
         if (Object.keys(values).length === 0) return this.get(id);
         const r = await db.updateTable('clusters').set(values).where('id', '=', id).returningAll().executeTakeFirst();
         return r && mapCluster(r);
       },
       async delete(id) {
         const r = await db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+    },
+    identities: {
+      async insert(i) {
+        try {
+          await db
+            .insertInto('identities')
+            .values({
+              id: i.id,
+              workspace_id: i.workspaceId,
+              name: i.name,
+              cloud: i.spec.cloud,
+              spec: JSON.stringify(i.spec),
+              created_at: i.createdAt,
+              updated_at: i.updatedAt,
+            })
+            .execute();
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new AppError('ERR_CONFLICT', `an identity named "${i.name}" already exists`, { field: 'body.name', cause: err });
+          throw err;
+        }
+      },
+      async get(id) {
+        const r = await db.selectFrom('identities').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && mapIdentity(r);
+      },
+      async getByName(workspaceId, name) {
+        const r = await db.selectFrom('identities').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
+        return r && mapIdentity(r);
+      },
+      async lock(id) {
+        return (await db.selectFrom('identities').select('id').where('id', '=', id).forUpdate().executeTakeFirst()) !== undefined;
+      },
+      async list(workspaceId) {
+        const rows = await db.selectFrom('identities').selectAll().where('workspace_id', '=', workspaceId).orderBy('name').execute();
+        return rows.map(mapIdentity);
+      },
+      async update(id, patch) {
+        const r = await db
+          .updateTable('identities')
+          .set({ spec: JSON.stringify(patch.spec), cloud: patch.spec.cloud, updated_at: patch.updatedAt })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        return r && mapIdentity(r);
+      },
+      async delete(id) {
+        const r = await db.deleteFrom('identities').where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+    },
+    deployments: {
+      async insert(d) {
+        try {
+          await db
+            .insertInto('deployments')
+            .values({
+              id: d.id,
+              workspace_id: d.workspaceId,
+              cluster_id: d.clusterId,
+              name: d.name,
+              description: d.description,
+              runtime_version: d.runtimeVersion,
+              namespace: d.namespace,
+              identity_spec: d.identitySpec === null ? null : JSON.stringify(d.identitySpec),
+              identity_id: d.identityId,
+              created_at: d.createdAt,
+              updated_at: d.updatedAt,
+            })
+            .execute();
+        } catch (err) {
+          if (isUniqueViolation(err)) {
+            const ns = String((err as { constraint?: string }).constraint ?? (err as Error).message).includes('namespace');
+            throw new AppError('ERR_CONFLICT', ns ? `namespace "${d.namespace}" is taken on this cluster` : `a deployment named "${d.name}" already exists`, {
+              field: ns ? 'namespace' : 'body.name',
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      },
+      async get(id) {
+        const r = await db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && mapDeployment(r);
+      },
+      async getByName(workspaceId, name) {
+        const r = await db.selectFrom('deployments').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
+        return r && mapDeployment(r);
+      },
+      async list(workspaceId, page, filter = {}) {
+        let q = db.selectFrom('deployments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').limit(page.limit + 1);
+        if (filter.clusterId) q = q.where('cluster_id', '=', filter.clusterId);
+        if (filter.identityId) q = q.where('identity_id', '=', filter.identityId);
+        if (filter.nameContains) q = q.where('name', 'ilike', `%${filter.nameContains.replace(/[\\%_]/g, (c) => '\\' + c)}%`);
+        if (page.cursor) q = q.where('id', '>', decodeCursor(page.cursor));
+        const rows = (await q.execute()).map(mapDeployment);
+        const more = rows.length > page.limit;
+        const items = more ? rows.slice(0, page.limit) : rows;
+        return more ? { items, nextCursor: encodeCursor(items[items.length - 1]!.id) } : { items };
+      },
+      async listAll(filter) {
+        let q = db.selectFrom('deployments').selectAll().orderBy('created_at').orderBy('id');
+        if (filter.clusterId) q = q.where('cluster_id', '=', filter.clusterId);
+        if (filter.identityId) q = q.where('identity_id', '=', filter.identityId);
+        return (await q.execute()).map(mapDeployment);
+      },
+      async namespaceTaken(clusterId, namespace) {
+        const r = await db.selectFrom('deployments').select('id').where('cluster_id', '=', clusterId).where('namespace', '=', namespace).executeTakeFirst();
+        return r !== undefined;
+      },
+      async update(id, patch) {
+        const values: Record<string, unknown> = {};
+        if (patch.description !== undefined) values.description = patch.description;
+        if (patch.runtimeVersion !== undefined) values.runtime_version = patch.runtimeVersion;
+        if (patch.identitySpec !== undefined) values.identity_spec = patch.identitySpec === null ? null : JSON.stringify(patch.identitySpec);
+        if (patch.identityId !== undefined) values.identity_id = patch.identityId;
+        if (patch.updatedAt !== undefined) values.updated_at = patch.updatedAt;
+        if (Object.keys(values).length === 0) return this.get(id);
+        const r = await db.updateTable('deployments').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+        return r && mapDeployment(r);
+      },
+      async delete(id) {
+        const r = await db.deleteFrom('deployments').where('id', '=', id).executeTakeFirst();
         return Number(r.numDeletedRows) > 0;
       },
     },

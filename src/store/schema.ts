@@ -16,6 +16,30 @@ export interface Database {
     region: string;
     issuer_mode: string;
     external_issuer_url: string | null;
+    default_identity_account: string | null;
+    default_identity_project: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  identities: {
+    id: string;
+    workspace_id: string;
+    name: string;
+    cloud: string;
+    spec: Json<Record<string, unknown>>;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  deployments: {
+    id: string;
+    workspace_id: string;
+    cluster_id: string;
+    name: string;
+    description: string;
+    runtime_version: string;
+    namespace: string;
+    identity_spec: Json<Record<string, unknown>> | null;
+    identity_id: string | null;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

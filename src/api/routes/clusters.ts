@@ -14,6 +14,8 @@ const clusterJson = z.object({
   region: z.string(),
   issuerMode: z.enum(ISSUER_MODES),
   oidcIssuerUrl: z.string(),
+  defaultIdentityAccount: z.string().nullable(),
+  defaultIdentityProject: z.string().nullable(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
@@ -27,6 +29,8 @@ const toJson = (c: ClusterView): z.infer<typeof clusterJson> => ({
   region: c.region,
   issuerMode: c.issuerMode,
   oidcIssuerUrl: c.oidcIssuerUrl,
+  defaultIdentityAccount: c.defaultIdentityAccount,
+  defaultIdentityProject: c.defaultIdentityProject,
   createdAt: iso(c.createdAt),
   updatedAt: iso(c.updatedAt),
 });

@@ -35,9 +35,14 @@ export function registerClusterCommands(program: Command): void {
       .requiredOption('--name <name>', 'DNS-1123 label, e.g. prod-aws')
       .requiredOption('--cloud <cloud>', 'aws | gcp | azure')
       .option('--type <type>', 'standard | dedicated', 'standard')
-      .requiredOption('--region <region>', 'cloud region, e.g. us-east-1'),
+      .requiredOption('--region <region>', 'cloud region, e.g. us-east-1')
+      .option('--default-identity-account <id>', 'AWS: account holding the Deployments\' default identity roles')
+      .option('--default-identity-project <id>', 'GCP: project holding the Deployments\' default identity service accounts'),
   ).action(async (o) => {
-    const c = await createClient().request<ClusterJson>('POST', '/api/v1/clusters', { name: o.name, cloud: o.cloud, type: o.type, region: o.region });
+    const body: Record<string, unknown> = { name: o.name, cloud: o.cloud, type: o.type, region: o.region };
+    if (o.defaultIdentityAccount !== undefined) body.defaultIdentityAccount = o.defaultIdentityAccount;
+    if (o.defaultIdentityProject !== undefined) body.defaultIdentityProject = o.defaultIdentityProject;
+    const c = await createClient().request<ClusterJson>('POST', '/api/v1/clusters', body);
     print(parseFormat(o.output), c, columns);
   });
 
@@ -57,10 +62,21 @@ export function registerClusterCommands(program: Command): void {
     print(parseFormat(o.output), await createClient().request<ClusterJson>('GET', `/api/v1/clusters/${enc(ref)}`), columns);
   });
 
-  out(cluster.command('update').argument('<cluster>', 'id or name').option('--region <region>', 'new region').description('Update a cluster')).action(
+  out(
+    cluster
+      .command('update')
+      .argument('<cluster>', 'id or name')
+      .option('--region <region>', 'new region')
+      .option('--default-identity-account <id>', 'AWS account of the default identities ("none" removes it)')
+      .option('--default-identity-project <id>', 'GCP project of the default identities ("none" removes it)')
+      .description('Update a cluster'),
+  ).action(
     async (ref, o) => {
       const body: Record<string, unknown> = {};
       if (o.region !== undefined) body.region = o.region;
+      for (const k of ['defaultIdentityAccount', 'defaultIdentityProject'] as const) {
+        if (o[k] !== undefined) body[k] = o[k] === 'none' ? null : o[k];
+      }
       print(parseFormat(o.output), await createClient().request<ClusterJson>('PATCH', `/api/v1/clusters/${enc(ref)}`, body), columns);
     },
   );

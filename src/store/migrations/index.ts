@@ -65,4 +65,41 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_deployments': {
+    async up(db: Kysely<any>) {
+      // Platform settings a cluster's default identities derive from (AWS account / GCP project).
+      await db.schema.alterTable('clusters').addColumn('default_identity_account', 'text').execute();
+      await db.schema.alterTable('clusters').addColumn('default_identity_project', 'text').execute();
+      await db.schema
+        .createTable('identities')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('cloud', 'text', (c) => c.notNull().check(sql`cloud in ('aws','gcp','azure')`))
+        .addColumn('spec', 'jsonb', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('identities_workspace_name_key', ['workspace_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('cluster_id', 'text', (c) => c.notNull().references('clusters.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('runtime_version', 'text', (c) => c.notNull())
+        .addColumn('namespace', 'text', (c) => c.notNull())
+        // Exactly one of: nothing (default identity), an inline customer identity, a saved one.
+        .addColumn('identity_spec', 'jsonb')
+        .addColumn('identity_id', 'text', (c) => c.references('identities.id'))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('deployments_workspace_name_key', ['workspace_id', 'name'])
+        .addUniqueConstraint('deployments_cluster_namespace_key', ['cluster_id', 'namespace'])
+        .addCheckConstraint('deployments_one_identity', sql`identity_spec is null or identity_id is null`)
+        .execute();
+      await db.schema.createIndex('deployments_identity_idx').on('deployments').column('identity_id').execute();
+    },
+  },
 };

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import type { ClusterService } from '../../clusters/service.ts';
+import type { DeploymentService } from '../../deployments/service.ts';
+import { defaultIdentityFor } from '../../identity/default-identity.ts';
+import { identitySaveSchema, type IdentityService } from '../../identity/service.ts';
+import { AZURE_MAX_DEPLOYMENTS_PER_IDENTITY } from '../../deployments/rules.ts';
+import type { SavedIdentity } from '../../store/records.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+import { iso, isoDate } from './common.ts';
+import { customerIdentityJson } from './deployments.ts';
+
+const savedJson = z.object({
+  id: z.string(),
+  name: z.string(),
+  cloud: z.enum(['aws', 'gcp', 'azure']),
+  identity: z.record(z.string(), z.unknown()),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+
+const toJson = (i: SavedIdentity): z.infer<typeof savedJson> => ({
+  id: i.id,
+  name: i.name,
+  cloud: i.spec.cloud,
+  identity: customerIdentityJson(i.spec),
+  createdAt: iso(i.createdAt),
+  updatedAt: iso(i.updatedAt),
+});
+
+const ref = z.object({ identity: z.string().min(1).max(100).meta({ example: 'etl-reader' }) }).strict();
+
+export function identityRoutes(identities: IdentityService, deployments: DeploymentService, clusters: ClusterService): RouteDef[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/identities',
+      auth: 'token',
+      tag: 'identities',
+      summary: 'List saved identities',
+      response: z.object({ items: z.array(savedJson) }),
+      handler: async () => ({ items: (await identities.list()).map(toJson) }),
+    }),
+    defineRoute({
+      method: 'PUT',
+      path: '/api/v1/identities',
+      auth: 'token',
+      tag: 'identities',
+      summary: 'Save an identity under a name (replaces one with the same name; rules are re-checked for its Deployments)',
+      body: identitySaveSchema,
+      response: savedJson.extend({ created: z.boolean() }),
+      handler: async ({ body }) => {
+        const r = await identities.save(body);
+        return { ...toJson(r.identity), created: r.created };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/identities/:identity',
+      auth: 'token',
+      tag: 'identities',
+      summary: 'Get a saved identity by id or name',
+      params: ref,
+      response: savedJson,
+      handler: async ({ params }) => toJson(await identities.get(params.identity)),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/api/v1/identities/:identity',
+      auth: 'token',
+      tag: 'identities',
+      summary: 'Delete a saved identity; refused while in use unless resetDeployments=true',
+      params: ref,
+      query: z.object({ resetDeployments: z.enum(['true', 'false']).default('false').transform((v) => v === 'true') }).strict(),
+      response: z.object({ resetDeployments: z.array(z.string()) }),
+      handler: async ({ params, query }) => identities.delete(params.identity, { resetDeployments: query.resetDeployments }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/deployment-options',
+      auth: 'token',
+      tag: 'deployments',
+      summary: 'What a Deployment may pick: saved identities, and the default identity on a given cluster',
+      query: z.object({ cluster: z.string().max(100).optional().meta({ example: 'prod-aws' }) }).strict(),
+      response: z.object({
+        workloadIdentityOptions: z.array(z.object({ name: z.string(), id: z.string(), cloud: z.string(), value: z.string(), deploymentsUsing: z.number(), capacity: z.number().optional() })),
+        defaultIdentity: z.object({ available: z.boolean(), pattern: z.string().optional(), reason: z.string().optional() }).optional(),
+      }),
+      handler: async ({ query }) => {
+        const saved = await identities.list();
+        const options = [];
+        for (const i of saved) {
+          const using = (await deployments.list({ limit: 100 }, { identity: i.id })).items.length;
+          const o: { name: string; id: string; cloud: string; value: string; deploymentsUsing: number; capacity?: number } = {
+            name: i.name,
+            id: i.id,
+            cloud: i.spec.cloud,
+            value: customerIdentityJson(i.spec).value,
+            deploymentsUsing: using,
+          };
+          if (i.spec.cloud === 'azure') o.capacity = AZURE_MAX_DEPLOYMENTS_PER_IDENTITY;
+          options.push(o);
+        }
+        if (!query.cluster) return { workloadIdentityOptions: options };
+        const c = await clusters.get(query.cluster);
+        const d = defaultIdentityFor(c, '<namespace>');
+        return {
+          workloadIdentityOptions: options,
+          defaultIdentity: d.identity
+            ? { available: true, pattern: d.identity.cloud === 'aws' ? d.identity.roleArn : d.identity.serviceAccountEmail }
+            : { available: false, reason: d.reason },
+        };
+      },
+    }),
+  ];
+}
