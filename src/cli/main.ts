@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
 import { CliError } from './client.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
+import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
 import { registerServeCommands } from './commands/serve.ts';
 
 /**
@@ -17,6 +18,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerServeCommands(program);
   registerClusterCommands(program);
+  registerDeploymentCommands(program);
+  registerIdentityCommands(program);
   return program;
 }
 

@@ -1,0 +1,287 @@
+import type { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { createClient, CliError } from '../client.ts';
+import { parseFormat, print, type Column } from '../output.ts';
+
+interface IdentityJson {
+  cloud: string;
+  value: string;
+  type?: string;
+  mode?: string;
+  savedIdentityName?: string;
+}
+
+interface DeploymentJson {
+  id: string;
+  name: string;
+  clusterName: string;
+  cloud: string;
+  runtimeVersion: string;
+  namespace: string;
+  oidcIssuerUrl: string;
+  workloadIdentity: IdentityJson | null;
+  effectiveWorkloadIdentity: IdentityJson | null;
+  effectiveWorkloadIdentityReason?: string;
+  components: { component: string; serviceAccount: string; subject: string }[];
+}
+
+interface SetupJson {
+  cloud: string;
+  mode: string;
+  issuerUrl: string;
+  audience: string;
+  subjects: string[];
+  steps: { title: string; description?: string; commands: string[]; document?: { filename: string; content: unknown } }[];
+  connection: { conn_type: string; extra: Record<string, unknown> };
+  environment?: Record<string, string>;
+  placeholders: { name: string; description: string }[];
+  notes: string[];
+}
+
+const enc = encodeURIComponent;
+
+const effectiveLabel = (d: DeploymentJson) =>
+  d.effectiveWorkloadIdentity ? `${d.effectiveWorkloadIdentity.value}${d.effectiveWorkloadIdentity.mode === 'default' ? ' (default)' : ''}` : '(none)';
+
+const columns: Column<DeploymentJson>[] = [
+  { header: 'NAME', get: (d) => d.name },
+  { header: 'ID', get: (d) => d.id },
+  { header: 'CLUSTER', get: (d) => d.clusterName },
+  { header: 'RUNTIME', get: (d) => d.runtimeVersion },
+  { header: 'NAMESPACE', get: (d) => d.namespace },
+  { header: 'WORKLOAD IDENTITY', get: effectiveLabel },
+];
+
+/** Renders setup as the steps a person follows (the UI's "How to configure"). */
+export function renderSetup(deployment: string, s: SetupJson): string {
+  const out: string[] = [];
+  out.push(`Workload identity setup for Deployment ${deployment} (${s.cloud}, ${s.mode})`);
+  out.push(`  Issuer:   ${s.issuerUrl}`, `  Audience: ${s.audience}`, '  Subjects:', ...s.subjects.map((x) => `    ${x}`), '');
+  s.steps.forEach((step, i) => {
+    out.push(`Step ${i + 1}. ${step.title}`);
+    if (step.description) out.push(...step.description.split('\n').map((l) => `  ${l}`));
+    if (step.document) {
+      out.push(`  Save as ${step.document.filename}:`);
+      const text = typeof step.document.content === 'string' ? step.document.content : JSON.stringify(step.document.content, null, 2);
+      out.push(...text.split('\n').map((l) => `    ${l}`));
+    }
+    for (const c of step.commands) out.push(...c.split('\n').map((l, j) => (j === 0 ? `  $ ${l}` : `    ${l}`)));
+    out.push('');
+  });
+  out.push(`Airflow connection (conn_type ${s.connection.conn_type}), extra:`);
+  out.push(...JSON.stringify(s.connection.extra, null, 2).split('\n').map((l) => `  ${l}`));
+  if (s.environment && Object.keys(s.environment).length) {
+    out.push('', 'Environment:');
+    for (const [k, v] of Object.entries(s.environment)) out.push(`  ${k}=${v}`);
+  }
+  if (s.placeholders.length) {
+    out.push('', 'Replace these placeholders:');
+    for (const p of s.placeholders) out.push(`  \${${p.name}}: ${p.description}`);
+  }
+  if (s.notes.length) {
+    out.push('', 'Notes:');
+    for (const n of s.notes) out.push(`  - ${n}`);
+  }
+  return out.join('\n');
+}
+
+export function registerDeploymentCommands(program: Command): void {
+  const dep = program.command('deployment').description('Manage Deployments and their workload identities');
+  const out = (cmd: Command) => cmd.option('-o, --output <format>', 'table | json | yaml', 'table');
+  const wi =
+    'an IAM role ARN, a Google service account email, the name of a saved identity, or "default"';
+
+  out(
+    dep
+      .command('create')
+      .description('Create a Deployment')
+      .requiredOption('--name <name>', 'DNS-1123 label, e.g. etl')
+      .requiredOption('--cluster <cluster>', 'cluster id or name')
+      .requiredOption('--runtime-version <version>', 'runtime version, e.g. 12.1.0')
+      .option('--description <text>', 'description')
+      .option('--workload-identity <identity>', wi),
+  ).action(async (o) => {
+    const body: Record<string, unknown> = { name: o.name, cluster: o.cluster, runtimeVersion: o.runtimeVersion };
+    if (o.description !== undefined) body.description = o.description;
+    if (o.workloadIdentity !== undefined) body.workloadIdentity = o.workloadIdentity;
+    print(parseFormat(o.output), await createClient().request<DeploymentJson>('POST', '/api/v1/deployments', body), columns);
+  });
+
+  out(
+    dep
+      .command('update')
+      .argument('<deployment>', 'id or name')
+      .description('Update a Deployment; options not given are left as they are')
+      .option('--runtime-version <version>', 'runtime version')
+      .option('--description <text>', 'description')
+      .option('--workload-identity <identity>', wi),
+  ).action(async (ref, o) => {
+    const body: Record<string, unknown> = {};
+    if (o.runtimeVersion !== undefined) body.runtimeVersion = o.runtimeVersion;
+    if (o.description !== undefined) body.description = o.description;
+    if (o.workloadIdentity !== undefined) body.workloadIdentity = o.workloadIdentity;
+    print(parseFormat(o.output), await createClient().request<DeploymentJson>('PATCH', `/api/v1/deployments/${enc(ref)}`, body), columns);
+  });
+
+  out(
+    dep
+      .command('inspect')
+      .argument('<deployment>', 'id or name')
+      .description('Show a Deployment')
+      .option('--show-workload-identity', 'only the workload identity: configured, in force, issuer and subjects'),
+  ).action(async (ref, o) => {
+    const d = await createClient().request<DeploymentJson>('GET', `/api/v1/deployments/${enc(ref)}`);
+    const format = parseFormat(o.output);
+    if (!o.showWorkloadIdentity) {
+      if (format === 'table') {
+        process.stdout.write(toYaml(d));
+        return;
+      }
+      print(format, d, columns);
+      return;
+    }
+    const wiView: Record<string, unknown> = {
+      workloadIdentity: d.workloadIdentity,
+      effectiveWorkloadIdentity: d.effectiveWorkloadIdentity,
+      oidcIssuerUrl: d.oidcIssuerUrl,
+      subjects: d.components.map((c) => c.subject),
+    };
+    if (d.effectiveWorkloadIdentityReason) wiView.effectiveWorkloadIdentityReason = d.effectiveWorkloadIdentityReason;
+    if (format === 'table') {
+      process.stdout.write(`${effectiveLabel(d)}\n`);
+      if (d.effectiveWorkloadIdentityReason) process.stderr.write(`${d.effectiveWorkloadIdentityReason}\n`);
+      return;
+    }
+    print(format, wiView, []);
+  });
+
+  out(dep.command('list').description('List Deployments').option('--cluster <cluster>', 'only this cluster')).action(async (o) => {
+    const client = createClient();
+    const items: DeploymentJson[] = [];
+    let cursor: string | undefined;
+    do {
+      const q = new URLSearchParams({ limit: '100' });
+      if (o.cluster) q.set('cluster', o.cluster);
+      if (cursor) q.set('cursor', cursor);
+      const page = await client.request<{ items: DeploymentJson[]; nextCursor?: string }>('GET', `/api/v1/deployments?${q}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    print(parseFormat(o.output), items, columns);
+  });
+
+  dep
+    .command('delete')
+    .argument('<deployment>', 'id or name')
+    .description('Delete a Deployment')
+    .action(async (ref) => {
+      await createClient().request('DELETE', `/api/v1/deployments/${enc(ref)}`);
+      process.stdout.write(`deployment ${ref} deleted\n`);
+    });
+
+  const identity = dep.command('identity').description("A Deployment's workload identity");
+  identity
+    .command('setup')
+    .argument('<deployment>', 'id or name')
+    .description('What to run in the cloud so it trusts this Deployment')
+    .option('-o, --output <format>', 'text | json | yaml', 'text')
+    .option('--format <format>', 'steps | terraform', 'steps')
+    .option('--wildcard', 'dedicated clusters only: trust every service account of the cluster (system:serviceaccount:*:*)')
+    .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
+    .option('--target-service-account <email>', 'default identity on GCP: the service account to impersonate')
+    .option('--gcp-route <route>', 'default identity on GCP: impersonation | direct-grant')
+    .option('--project <id>', 'GCP project for direct grants or the secrets backend')
+    .option('--role <role>', 'GCP role to grant directly, e.g. roles/bigquery.dataViewer')
+    .action(async (ref, o) => {
+      const q = new URLSearchParams();
+      if (o.wildcard) q.set('wildcard', 'true');
+      if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
+      if (o.targetServiceAccount) q.set('targetServiceAccount', o.targetServiceAccount);
+      if (o.gcpRoute) q.set('gcpRoute', o.gcpRoute);
+      if (o.project) q.set('project', o.project);
+      if (o.role) q.set('role', o.role);
+      const qs = q.size ? `?${q}` : '';
+      const client = createClient();
+      if (o.format === 'terraform') {
+        process.stdout.write(await client.request<string>('GET', `/api/v1/deployments/${enc(ref)}/identity/terraform${qs}`));
+        return;
+      }
+      if (o.format !== 'steps') throw new CliError(`unknown --format "${o.format}"`, 'ERR_VALIDATION', '--format', 'steps | terraform', 2);
+      const s = await client.request<SetupJson>('GET', `/api/v1/deployments/${enc(ref)}/identity/setup${qs}`);
+      if (o.output === 'json') process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+      else if (o.output === 'yaml') process.stdout.write(toYaml(s));
+      else if (o.output === 'text') process.stdout.write(renderSetup(ref, s) + '\n');
+      else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
+    });
+}
+
+interface SavedJson {
+  id: string;
+  name: string;
+  cloud: string;
+  identity: { value: string };
+  created?: boolean;
+}
+
+export function registerIdentityCommands(program: Command): void {
+  const identity = program.command('identity').description('Saved customer-managed identities, selectable by any Deployment');
+  const cols: Column<SavedJson>[] = [
+    { header: 'NAME', get: (i) => i.name },
+    { header: 'CLOUD', get: (i) => i.cloud },
+    { header: 'IDENTITY', get: (i) => i.identity.value },
+  ];
+  identity
+    .command('save')
+    .description('Save (or replace) an identity under a name')
+    .requiredOption('--name <name>', 'DNS-1123 label, e.g. etl-reader')
+    .option('--aws-role-arn <arn>', 'AWS: IAM role ARN')
+    .option('--gcp-service-account <email>', 'GCP: service account email')
+    .option('--gcp-project-number <number>', 'GCP: numeric project number (else setup shows a placeholder)')
+    .option('--azure-managed-identity <name>', 'Azure: user-assigned managed identity name')
+    .option('--resource-group <rg>', 'Azure: resource group of the managed identity')
+    .option('--subscription-id <guid>', 'Azure: subscription id')
+    .option('--client-id <guid>', 'Azure: client id of the managed identity')
+    .option('--tenant-id <guid>', 'Azure: tenant id')
+    .option('-o, --output <format>', 'table | json | yaml', 'table')
+    .action(async (o) => {
+      const body: Record<string, unknown> = { name: o.name };
+      if (o.awsRoleArn !== undefined) body.awsRoleArn = o.awsRoleArn;
+      if (o.gcpServiceAccount !== undefined) body.gcpServiceAccount = o.gcpServiceAccount;
+      if (o.gcpProjectNumber !== undefined) body.gcpProjectNumber = o.gcpProjectNumber;
+      const azureKeys = ['resourceGroup', 'subscriptionId', 'clientId', 'tenantId'] as const;
+      if (o.azureManagedIdentity !== undefined || azureKeys.some((k) => o[k] !== undefined)) {
+        const missing = azureKeys.filter((k) => o[k] === undefined);
+        if (o.azureManagedIdentity === undefined || missing.length) {
+          const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+          throw new CliError(
+            `an Azure identity needs --azure-managed-identity, ${azureKeys.map(flag).join(', ')}`,
+            'ERR_VALIDATION',
+            o.azureManagedIdentity === undefined ? '--azure-managed-identity' : flag(missing[0]!),
+            '--azure-managed-identity blob-mi --resource-group data-rg --subscription-id <guid> --client-id <guid> --tenant-id <guid>',
+            2,
+          );
+        }
+        body.azure = { managedIdentityName: o.azureManagedIdentity, resourceGroup: o.resourceGroup, subscriptionId: o.subscriptionId, clientId: o.clientId, tenantId: o.tenantId };
+      }
+      print(parseFormat(o.output), await createClient().request<SavedJson>('PUT', '/api/v1/identities', body), cols);
+    });
+  identity
+    .command('list')
+    .description('List saved identities')
+    .option('-o, --output <format>', 'table | json | yaml', 'table')
+    .action(async (o) => {
+      print(parseFormat(o.output), (await createClient().request<{ items: SavedJson[] }>('GET', '/api/v1/identities')).items, cols);
+    });
+  identity
+    .command('delete')
+    .argument('<identity>', 'id or name')
+    .option('--reset-deployments', 'move Deployments that use it back to the default identity')
+    .description('Delete a saved identity (refused while Deployments use it)')
+    .action(async (ref, o) => {
+      const r = await createClient().request<{ resetDeployments: string[] }>(
+        'DELETE',
+        `/api/v1/identities/${enc(ref)}${o.resetDeployments ? '?resetDeployments=true' : ''}`,
+      );
+      process.stdout.write(`identity ${ref} deleted${r.resetDeployments.length ? `; reset to the default identity: ${r.resetDeployments.join(', ')}` : ''}\n`);
+    });
+}
