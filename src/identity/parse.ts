@@ -4,7 +4,7 @@ import type { CustomerIdentity } from '../cloud/types.ts';
 /** Examples of every accepted `--workload-identity` form, shown whenever a value is refused. */
 export const WORKLOAD_IDENTITY_FORMS = [
   'an IAM role ARN: arn:aws:iam::123456789012:role/etl-reader',
-  'a Google service account email: lake@my-proj.iam.gserviceaccount.com',
+  'a Google service account email: lake-reader@my-proj.iam.gserviceaccount.com',
   'the name of a saved identity: etl-reader',
   'default: the platform-managed default identity',
 ] as const;
@@ -60,7 +60,9 @@ export function parseWorkloadIdentity(value: string | null, field = 'body.worklo
   if (v.includes('@')) {
     if (SA_EMAIL.test(v)) return { kind: 'customer', identity: { cloud: 'gcp', serviceAccountEmail: v } };
     if (!v.endsWith('.iam.gserviceaccount.com')) refuse(field, `"${v}" is not a service account email of the form <account>@<project>.iam.gserviceaccount.com`);
-    refuse(field, `"${v}" has an account id or project id outside Google's rules (6–30 lowercase letters, digits or hyphens, starting with a letter)`);
+    const [account = '', project = ''] = v.replace(/\.iam\.gserviceaccount\.com$/, '').split('@');
+    const bad = !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(account) ? `account id "${account}" (${account.length} characters)` : `project id "${project}"`;
+    refuse(field, `"${v}" has ${bad} outside Google's rules: 6–30 lowercase letters, digits or hyphens, starting with a letter`);
   }
   if (SAVED_NAME.test(v)) return { kind: 'saved', name: v };
   refuse(field, `"${v}" is not a workload identity`);

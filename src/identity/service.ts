@@ -19,7 +19,7 @@ export const identitySaveSchema = z
       .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label: lowercase letters, digits and "-", 1–63 characters')
       .meta({ example: 'etl-reader' }),
     awsRoleArn: z.string().optional().meta({ example: 'arn:aws:iam::123456789012:role/etl-reader' }),
-    gcpServiceAccount: z.string().optional().meta({ example: 'lake@my-proj.iam.gserviceaccount.com' }),
+    gcpServiceAccount: z.string().optional().meta({ example: 'lake-reader@my-proj.iam.gserviceaccount.com' }),
     gcpProjectNumber: z.string().regex(/^\d{6,20}$/, 'must be the numeric project number').optional().meta({ example: '123456789012' }),
     azure: z
       .object({
@@ -60,7 +60,7 @@ export function identityFromSaveInput(input: z.output<typeof identitySaveSchema>
     if (!parseServiceAccountEmail(input.gcpServiceAccount)) {
       throw new AppError('ERR_VALIDATION', 'gcpServiceAccount must be <account>@<project>.iam.gserviceaccount.com', {
         field: 'body.gcpServiceAccount',
-        example: 'lake@my-proj.iam.gserviceaccount.com',
+        example: 'lake-reader@my-proj.iam.gserviceaccount.com',
       });
     }
     return input.gcpProjectNumber

@@ -103,7 +103,7 @@ const setupQuery = z
       .transform((v) => v === 'true')
       .meta({ example: 'true', description: 'Dedicated clusters only: trust system:serviceaccount:*:*.' }),
     targetRoleArn: z.string().max(2048).optional().meta({ example: 'arn:aws:iam::210987654321:role/lake-reader' }),
-    targetServiceAccount: z.string().max(320).optional().meta({ example: 'lake@my-proj.iam.gserviceaccount.com' }),
+    targetServiceAccount: z.string().max(320).optional().meta({ example: 'lake-reader@my-proj.iam.gserviceaccount.com' }),
     gcpRoute: z.enum(['impersonation', 'direct-grant']).optional().meta({ example: 'impersonation' }),
     project: z.string().max(64).optional().meta({ example: 'my-proj' }),
     role: z.string().max(256).optional().meta({ example: 'roles/bigquery.dataViewer' }),
