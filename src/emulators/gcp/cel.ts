@@ -27,6 +27,7 @@ export type CelNode =
   | { kind: 'not'; operand: CelNode }
   | { kind: 'binary'; op: '==' | '!=' | 'in' | '&&' | '||'; left: CelNode; right: CelNode };
 
+/** The names an expression may start from: the token's claims, custom attributes, google.* attributes. */
 export type CelRoot = 'assertion' | 'attribute' | 'google';
 type CelMethod = 'startsWith' | 'endsWith';
 

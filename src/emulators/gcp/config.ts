@@ -31,6 +31,7 @@ const bindingSchema = z.strictObject({
 /** An allow policy, as Google's `getIamPolicy` returns it (without etag and version). */
 export const policySchema = z.strictObject({ bindings: z.array(bindingSchema).default([]) });
 
+/** A workload identity pool OIDC provider (`gcloud iam workload-identity-pools providers create-oidc`). */
 export const providerSchema = z.strictObject({
   providerId: z.string().meta({ example: 'airlock-prod' }),
   displayName: z.string().max(32).optional(),
@@ -45,6 +46,7 @@ export const providerSchema = z.strictObject({
   attributeCondition: z.string().optional().meta({ example: "assertion['kubernetes.io']['namespace'] == 'etl'" }),
 });
 
+/** A workload identity pool and its providers. */
 export const poolSchema = z.strictObject({
   poolId: z.string().meta({ example: 'airlock' }),
   displayName: z.string().max(32).optional(),
@@ -53,6 +55,7 @@ export const poolSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
 });
 
+/** A service account and its allow policy (who may act as it). */
 export const serviceAccountSchema = z.strictObject({
   accountId: z.string().meta({ example: 'etl-loader' }),
   /** Derived from accountId and the project; accepted in input only when it matches. */
@@ -63,6 +66,7 @@ export const serviceAccountSchema = z.strictObject({
   iamPolicy: policySchema.default({ bindings: [] }),
 });
 
+/** A project: its pools, service accounts and project-level allow policy. */
 export const projectSchema = z.strictObject({
   projectId: z.string().meta({ example: 'airlock-sandbox' }),
   /** Generated when absent. */
@@ -76,10 +80,15 @@ export const projectSchema = z.strictObject({
 /** The whole file. */
 export const gcpConfigSchema = z.strictObject({ projects: z.array(projectSchema).default([]) });
 
+/** An allow policy after checks: one binding per role, no empty bindings. */
 export type PolicyConfig = z.output<typeof policySchema>;
+/** A provider as stored (defaults applied). */
 export type ProviderConfig = z.output<typeof providerSchema>;
+/** A pool as stored (defaults applied). */
 export type PoolConfig = z.output<typeof poolSchema>;
+/** A service account as stored: email and unique ID always present. */
 export type ServiceAccountConfig = z.output<typeof serviceAccountSchema> & { email: string; uniqueId: string };
+/** A project as stored: project number always present. */
 export type ProjectConfig = Omit<z.output<typeof projectSchema>, 'serviceAccounts'> & { projectNumber: string; serviceAccounts: ServiceAccountConfig[] };
 /** A configuration after checks: every generated value (numbers, unique IDs, emails) filled in. */
 export interface GcpConfig {

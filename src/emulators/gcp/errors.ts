@@ -69,8 +69,11 @@ export interface ApiMethod {
   method: string;
 }
 
+/** IAM Credentials generateAccessToken, as named in error metadata. */
 export const GENERATE_ACCESS_TOKEN: ApiMethod = { service: 'iamcredentials.googleapis.com', method: 'google.iam.credentials.v1.IAMCredentials.GenerateAccessToken' };
+/** Resource Manager projects.get, as named in error metadata. */
 export const GET_PROJECT: ApiMethod = { service: 'cloudresourcemanager.googleapis.com', method: 'google.cloudresourcemanager.v1.Projects.GetProject' };
+/** The sandbox's own whoami (not a Google API). */
 export const SANDBOX_WHOAMI: ApiMethod = { service: 'airlock-sandbox', method: 'whoami' };
 
 const errorInfo = (reason: string, domain: string, metadata: Record<string, string>) => ({

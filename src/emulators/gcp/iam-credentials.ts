@@ -15,17 +15,21 @@ import { authenticate, hasAnyScope } from './identity.ts';
 import type { GcpState } from './state.ts';
 import { principalOf, type Identity, type TokenStore } from './tokens.ts';
 
+/** The scope every Google API accepts; a caller of generateAccessToken needs it or {@link IAM_SCOPE}. */
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+/** The narrower scope IAM Credentials also accepts. */
 export const IAM_SCOPE = 'https://www.googleapis.com/auth/iam';
 /** Longest lifetime without the org policy that extends it to 12 hours (not modelled). */
 export const MAX_SA_TOKEN_LIFETIME_SECONDS = 3600;
 
+/** What generateAccessToken reads: the world, the issued tokens, now. */
 export interface IamCredentialsDeps {
   state: GcpState;
   tokens: TokenStore;
   clock: Clock;
 }
 
+/** A generateAccessToken call, unpacked from HTTP by the routes. */
 export interface GenerateAccessTokenRequest {
   /** The `projects/<project>` segment of the path; Google requires `-`. */
   project: string;
@@ -35,6 +39,7 @@ export interface GenerateAccessTokenRequest {
   body: unknown;
 }
 
+/** Google's response body, field for field. */
 export interface GenerateAccessTokenResponse {
   accessToken: string;
   /** RFC 3339 in UTC without fractional seconds, as Google sends it (Python parses it strictly). */

@@ -19,6 +19,7 @@ import type { GcpState, PolicyResource } from './state.ts';
 import { exchangeToken, type StsRequest } from './sts.ts';
 import type { TokenStore } from './tokens.ts';
 
+/** Everything the routes hand to the plain modules. */
 export interface GcpRouteDeps {
   state: GcpState;
   tokens: TokenStore;

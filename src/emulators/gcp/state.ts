@@ -93,6 +93,7 @@ export interface GcpStateOptions {
   initial?: unknown;
 }
 
+/** Builds the state from an initial configuration (empty by default); throws ERR_CONFIG_INVALID for a bad one. */
 export function createGcpState(o: GcpStateOptions): GcpState {
   let current = compileConfig(o.initial ?? { projects: [] }, o.random);
   const listeners = new Set<(c: GcpConfig) => void>();

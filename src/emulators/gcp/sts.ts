@@ -22,9 +22,13 @@ import { parseStsAudience, providerPath } from './resource-names.ts';
 import type { GcpState } from './state.ts';
 import type { FederatedIdentity, TokenStore } from './tokens.ts';
 
+/** The only grant type STS accepts (RFC 8693). */
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** The only token type STS issues. */
 export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+/** Subject token types an OIDC provider accepts: a JWT, or (the same thing) an ID token. */
 export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+/** See {@link TOKEN_TYPE_JWT}. */
 export const TOKEN_TYPE_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
 
 /** Longest federated token Google issues; a shorter-lived subject token shortens it further. */
@@ -43,6 +47,7 @@ export interface StsResponse {
   expires_in: number;
 }
 
+/** What a token exchange reads and writes. */
 export interface StsDeps {
   state: GcpState;
   verifier: OidcVerifier;

@@ -33,6 +33,7 @@ export interface ServiceAccountIdentity {
   delegationChain: string[];
 }
 
+/** What an access token stands for. */
 export type Identity = FederatedIdentity | ServiceAccountIdentity;
 
 /** An issued token and what it carries. */
@@ -45,8 +46,10 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
+/** A token looked up: live, expired (kept an hour so callers hear "expired"), or never issued. */
 export type TokenLookup = { status: 'valid'; record: IssuedToken } | { status: 'expired'; record: IssuedToken } | { status: 'unknown' };
 
+/** Issues opaque access tokens and resolves them back to their identity. */
 export interface TokenStore {
   issue(identity: Identity, scopes: string[], lifetimeSeconds: number): IssuedToken;
   lookup(token: string): TokenLookup;
@@ -73,6 +76,7 @@ const hash = (token: string) => createHash('sha256').update(token).digest('base6
 /** Expired records are kept this long so a caller is told "expired" rather than "unknown". */
 const KEEP_EXPIRED_MS = 3600_000;
 
+/** An in-memory token store; expired entries are swept as new tokens are issued. */
 export function createTokenStore(o: { clock: Clock; random?: RandomBytes }): TokenStore {
   const random = o.random ?? randomBytes;
   const byHash = new Map<string, IssuedToken>();
