@@ -159,6 +159,31 @@ function hclKey(key: string): string {
   return IDENTIFIER.test(key) && !KEYWORDS.has(key) ? key : hclString(key);
 }
 
+/**
+ * `name = value` lines with `=` aligned as terraform fmt (hclwrite) aligns them: over runs of
+ * consecutive one-line assignments. A line that opens a multi-line value ends the run and keeps a
+ * single space before its `=`.
+ */
+function alignAssignments(items: { name: string; value: string }[], pad: string): string[] {
+  const out: string[] = [];
+  let run: { name: string; value: string }[] = [];
+  const flush = () => {
+    const width = Math.max(0, ...run.map((r) => r.name.length));
+    for (const r of run) out.push(`${pad}${r.name.padEnd(width)} = ${r.value}`);
+    run = [];
+  };
+  for (const item of items) {
+    if (item.value.includes('\n')) {
+      flush();
+      out.push(`${pad}${item.name} = ${item.value}`);
+    } else {
+      run.push(item);
+    }
+  }
+  flush();
+  return out;
+}
+
 function isScalar(value: HclInput): boolean {
   return value === null || typeof value !== 'object' || isExpression(value);
 }
@@ -197,10 +222,11 @@ export function hclValue(value: HclInput, indent = 0): string {
       if (v === undefined) throw new Error(`hcl: key ${JSON.stringify(k)} has no value`);
     }
     if (entries.length === 0) return '{}';
-    const keys = entries.map(([k]) => hclKey(k));
-    const width = Math.max(...keys.map((k) => k.length));
-    const inner = entries.map(([, v], i) => `${pad}  ${keys[i]!.padEnd(width)} = ${hclValue(v, indent + 2)}`);
-    return `{\n${inner.join('\n')}\n${pad}}`;
+    const lines = alignAssignments(
+      entries.map(([k, v]) => ({ name: hclKey(k), value: hclValue(v, indent + 2) })),
+      `${pad}  `,
+    );
+    return `{\n${lines.join('\n')}\n${pad}}`;
   }
   throw new Error(`hcl: cannot render a value of type ${typeof value}`);
 }
@@ -254,8 +280,7 @@ function renderBody(body: HclBody, indent: number): string[] {
       let j = i;
       while (j < body.length && body[j]!.kind === 'attribute') j++;
       const run = body.slice(i, j) as HclAttribute[];
-      const width = Math.max(...run.map((a) => a.name.length));
-      for (const a of run) lines.push(`${pad}${a.name.padEnd(width)} = ${hclValue(a.value, indent)}`);
+      lines.push(...alignAssignments(run.map((a) => ({ name: a.name, value: hclValue(a.value, indent) })), pad));
       i = j;
       continue;
     }
