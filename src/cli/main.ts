@@ -3,6 +3,7 @@ import { VERSION } from '../version.ts';
 import { CliError } from './client.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
+import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
 
 /**
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
+  registerSandboxCommand(program);
   return program;
 }
 
@@ -47,4 +49,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 const code = await run(process.argv);
-if (code !== 0 || !process.argv.includes('serve')) process.exitCode = code;
+// Long-running commands keep the process alive through their servers; the rest end here.
+if (code !== 0 || !['serve', 'sandbox'].some((c) => process.argv.includes(c))) process.exitCode = code;

@@ -1,0 +1,126 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { AppError } from '../errors/index.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { createAwsEmulator, SANDBOX_ADMIN_ACCESS_KEY_ID } from './aws/index.ts';
+import { createAzureEmulator, createSandboxCertificate } from './azure/index.ts';
+import { createGcpEmulator } from './gcp/index.ts';
+
+export interface SandboxOptions {
+  /** Loopback only: the admin APIs have no authentication. */
+  host?: string;
+  /** AWS and GCP (http). 0 picks a free port. */
+  port: number;
+  /** Azure (https, self-signed). Default port + 1 (or a free port when port is 0). */
+  azurePort?: number | undefined;
+  /** Holds the certificate and, unless `inMemory`, the state file. */
+  dataDir: string;
+  /** Keep configuration only in memory. */
+  inMemory?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface Sandbox {
+  awsUrl: string;
+  gcpUrl: string;
+  azureUrl: string;
+  certFile: string;
+  stateFile: string | undefined;
+  /** Environment a client sets to use the sandbox (printed by `airlock sandbox`). */
+  clientEnv: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+/**
+ * `airlock sandbox`: the AWS, GCP and Azure token-path emulators on loopback. AWS (query API at
+ * `POST /`) and GCP (`/v1/…`) share one http port; Azure is https on its own port because MSAL
+ * refuses plain-http authorities. Configuration survives restarts in `<dataDir>/sandbox-state.json`.
+ */
+export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
+  const host = o.host ?? '127.0.0.1';
+  if (!LOOPBACK.test(host)) {
+    throw new AppError('ERR_VALIDATION', `the sandbox binds to loopback only (its admin APIs have no authentication); got ${host}`, {
+      field: 'host',
+      example: '127.0.0.1',
+    });
+  }
+  const clock = o.clock ?? systemClock;
+  const dataDir = resolve(o.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const cert = await createSandboxCertificate(dataDir);
+
+  const aws = createAwsEmulator({ clock });
+  const gcp = createGcpEmulator({ clock });
+  const azure = createAzureEmulator({ clock, ...(o.logger ? { logger: o.logger } : {}) });
+
+  const stateFile = o.inMemory ? undefined : join(dataDir, 'sandbox-state.json');
+  if (stateFile && existsSync(stateFile)) {
+    let saved: { aws?: unknown; gcp?: unknown; azure?: unknown };
+    try {
+      saved = JSON.parse(readFileSync(stateFile, 'utf8'));
+    } catch (cause) {
+      throw new AppError('ERR_VALIDATION', `sandbox state file ${stateFile} is not valid JSON; fix or remove it`, { field: 'stateFile', cause });
+    }
+    if (saved.aws) aws.state.load(saved.aws);
+    if (saved.gcp) gcp.state.load(saved.gcp);
+    if (saved.azure) azure.state.load(saved.azure);
+  }
+  const save = () => {
+    if (!stateFile) return;
+    const tmp = `${stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ aws: aws.state.toJSON(), gcp: gcp.state.toJSON(), azure: azure.state.toJSON() }, null, 2), { mode: 0o600 });
+    renameSync(tmp, stateFile);
+  };
+  // Any write through any admin API may change state; saving after each is cheap at sandbox scale.
+  const persistOnWrite = (app: FastifyInstance) =>
+    app.addHook('onResponse', async (req) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') save();
+    });
+
+  const http = Fastify({ logger: false });
+  persistOnWrite(http);
+  await http.register(aws.plugin);
+  await http.register(gcp.plugin);
+  const https = Fastify({ logger: false, https: { key: cert.key, cert: cert.cert } });
+  persistOnWrite(https);
+  await https.register(azure.plugin);
+
+  await http.listen({ host, port: o.port });
+  const httpPort = (http.server.address() as { port: number }).port;
+  const azurePort = o.azurePort ?? (o.port === 0 ? 0 : o.port + 1);
+  try {
+    await https.listen({ host, port: azurePort });
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
+  const httpsPort = (https.server.address() as { port: number }).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const awsUrl = `http://${hostPart}:${httpPort}`;
+  const azureUrl = `https://${hostPart}:${httpsPort}`;
+  return {
+    awsUrl,
+    gcpUrl: awsUrl,
+    azureUrl,
+    certFile: cert.certPath,
+    stateFile,
+    clientEnv: {
+      AWS_ENDPOINT_URL_STS: awsUrl,
+      AWS_ENDPOINT_URL_IAM: awsUrl,
+      AWS_ACCESS_KEY_ID: SANDBOX_ADMIN_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: 'sandbox',
+      AWS_REGION: 'us-east-1',
+      AZURE_AUTHORITY_HOST: azureUrl,
+      NODE_EXTRA_CA_CERTS: cert.certPath,
+      REQUESTS_CA_BUNDLE: cert.certPath,
+    },
+    async close() {
+      await Promise.all([http.close(), https.close()]);
+    },
+  };
+}
