@@ -82,3 +82,12 @@ describe('config', () => {
     assert.throws(() => loadConfig({ env: {}, file: join(dir, 'missing.yaml') }), { code: 'ERR_CONFIG_INVALID' });
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('has the settings table generated from the schema', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configTable } = await import('./doc.ts');
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    assert.ok(doc.includes(configTable()), 'regenerate: node --import tsx -e "import(\'./src/config/doc.ts\').then(m=>console.log(m.configTable()))"');
+  });
+});
