@@ -204,7 +204,7 @@ function setup(input: SetupInput): SetupResult {
         title: 'Create the Airflow connection',
         description:
           `An "Azure" connection with this Extra (the Managed Identity fields of the Airflow UI), created here with the Airflow CLI inside the Deployment. ` +
-          `The same Extra works for the wasb, adls and other Azure connection types. The JSON also works as the environment variable AIRFLOW_CONN_${AZURE_CONNECTION_ID.toUpperCase()}.`,
+          `The wasb, adls and other Azure connection types read the same two identity keys, next to their own (such as the storage account). The JSON also works as the environment variable AIRFLOW_CONN_${AZURE_CONNECTION_ID.toUpperCase()}.`,
         commands: [`airflow connections add ${AZURE_CONNECTION_ID} --conn-json ${sh(JSON.stringify(conn))}`],
       },
     ],
