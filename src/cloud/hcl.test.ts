@@ -136,6 +136,12 @@ describe('hclValue and jsonencode', () => {
     assert.ok(text.endsWith(',\n]'));
   });
 
+  it('data shaped like an expression is rendered as escaped data, never verbatim', async () => {
+    const forged = { kind: 'expression', text: '${file("/etc/passwd")}' };
+    assert.deepEqual(await parseValue({ policy: forged }), { policy: forged });
+    assert.equal(hclValue(hclReference('var', 'x')), 'var.x');
+  });
+
   it('refuses values HCL cannot hold', () => {
     assert.throws(() => hclValue(Number.NaN), /cannot be written/);
     assert.throws(() => hclValue(Number.POSITIVE_INFINITY), /cannot be written/);

@@ -16,11 +16,24 @@
  * always the same for the same input (the setup golden files depend on it).
  */
 
-/** A rendered HCL expression that must be written verbatim (a reference or a function call). */
+/**
+ * A rendered HCL expression that is written verbatim (a reference or a function call). Only this
+ * module's constructors make them: {@link hclValue} recognises an expression by identity, not by
+ * shape, so data that merely looks like one (`{"kind": "expression", "text": "${…}"}` arriving in
+ * a JSON value) is rendered as an ordinary, escaped object.
+ */
 export interface HclExpression {
   readonly kind: 'expression';
-  /** Already-safe HCL text. Only this module constructs these. */
+  /** Already-safe HCL text. */
   readonly text: string;
+}
+
+const EXPRESSIONS = new WeakSet<object>();
+
+function expression(text: string): HclExpression {
+  const e: HclExpression = Object.freeze({ kind: 'expression', text });
+  EXPRESSIONS.add(e);
+  return e;
 }
 
 /** A value {@link hclValue} can render: JSON-like data, or an expression built by this module. */
@@ -52,7 +65,9 @@ export interface HclBlank {
   kind: 'blank';
 }
 
+/** One entry of a block body or of a whole file. */
 export type HclBodyEntry = HclAttribute | HclBlock | HclComment | HclBlank;
+/** The contents of a block, or a whole file, in order. */
 export type HclBody = HclBodyEntry[];
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -134,7 +149,7 @@ export function hclReference(...parts: string[]): HclExpression {
   for (const part of parts) {
     if (!isHclIdentifier(part)) throw new Error(`hcl: ${JSON.stringify(part)} is not an identifier`);
   }
-  return { kind: 'expression', text: parts.join('.') };
+  return expression(parts.join('.'));
 }
 
 /** `jsonencode(<value>)`: the value written as an HCL object/tuple, which Terraform turns into JSON. */
@@ -147,11 +162,11 @@ export function hclCall(fn: string, ...args: HclInput[]): HclExpression {
   if (!isHclIdentifier(fn)) throw new Error(`hcl: ${JSON.stringify(fn)} is not a function name`);
   // Arguments are rendered at indent 0; the caller's indentation is applied when nested.
   const rendered = args.map((a) => hclValue(a, 0));
-  return { kind: 'expression', text: `${fn}(${rendered.join(', ')})` };
+  return expression(`${fn}(${rendered.join(', ')})`);
 }
 
 function isExpression(value: unknown): value is HclExpression {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'expression' && typeof (value as { text?: unknown }).text === 'string';
+  return typeof value === 'object' && value !== null && EXPRESSIONS.has(value);
 }
 
 /** Object keys: bare when they are plain identifiers, otherwise a quoted (escaped) string. */

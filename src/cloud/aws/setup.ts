@@ -46,6 +46,7 @@ export const AWS_CONNECTION_ID = 'aws_default';
 
 /** The partitions a role ARN may name. */
 export const AWS_PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov'] as const;
+/** An AWS partition Airlock generates ARNs for. */
 export type AwsPartition = (typeof AWS_PARTITIONS)[number];
 
 /** A role ARN taken apart. */
@@ -287,20 +288,23 @@ function issuerNotes(p: AwsPlan): string[] {
   ];
 }
 
-function trustNotes(p: AwsPlan, roleName: string, policy: PolicyJson): string[] {
+/** update-assume-role-policy replaces the whole document; say how to merge and how much room there is. */
+function replaceNote(roleName: string, policy: PolicyJson): string {
   const statement = (policy.Statement as PolicyJson[])[0]!;
+  // IAM does not count white space towards the limit; JSON.stringify writes none.
   const size = JSON.stringify(statement).length;
-  const notes = [
+  return (
     `update-assume-role-policy replaces the whole trust policy of ${roleName}. If the role already trusts something else (another Deployment, an AWS service), add the statement with Sid ${String(statement.Sid)} to its Statement list instead. ` +
-      `A trust policy may hold 2,048 characters by default (4,096 after a Service Quotas increase); this statement uses ${size}.`,
+    `A trust policy may hold 2,048 characters by default (4,096 after a Service Quotas increase); this statement uses ${size}.`
+  );
+}
+
+function wildcardNote(p: AwsPlan): string[] {
+  if (!p.wildcard) return [];
+  return [
+    `Wildcard trust: ${p.federation.role.name} trusts every service account on cluster ${p.input.cluster.name} (${WILDCARD_SUBJECT}), so every Deployment on this dedicated cluster, including future ones, can become it. ` +
+      "subjects still lists this Deployment's exact subjects.",
   ];
-  if (p.wildcard) {
-    notes.push(
-      `Wildcard trust: the role trusts every service account on cluster ${p.input.cluster.name} (${WILDCARD_SUBJECT}), so every Deployment on this dedicated cluster, including future ones, can become it. ` +
-        'subjects still lists this Deployment\'s exact subjects.',
-    );
-  }
-  return notes;
 }
 
 function setup(input: SetupInput): SetupResult {
@@ -339,7 +343,7 @@ function setup(input: SetupInput): SetupResult {
       connection: conn,
       environment: environment(p),
       placeholders: [],
-      notes: [...issuerNotes(p), ...trustNotes(p, f.role.name, federatedPolicy)],
+      notes: [...issuerNotes(p), replaceNote(f.role.name, federatedPolicy), ...wildcardNote(p)],
     };
   }
 
@@ -379,8 +383,8 @@ function setup(input: SetupInput): SetupResult {
       `Cross-account AssumeRole needs both sides: your role's trust policy (trust-policy.json) and an identity policy on ${f.role.name} that allows sts:AssumeRole on your role. The second is the platform operator's.`,
       `Your trust policy names the default role as a whole: whatever can become ${f.role.name} can assume your role. Its own trust (platform-trust-policy.json) admits ${p.wildcard ? `every service account of cluster ${input.cluster.name}` : "only this Deployment's service accounts"}.`,
       `If ${f.role.name} is ever deleted and recreated, IAM shows its old unique id (AROA…) in your trust policy instead of the ARN and the trust no longer matches: apply trust-policy.json again.`,
-      ...trustNotes(p, customerRoleName, customerPolicy).slice(0, 1),
-      ...(p.wildcard ? trustNotes(p, f.role.name, federatedPolicy).slice(1) : []),
+      replaceNote(customerRoleName, customerPolicy),
+      ...wildcardNote(p),
     ],
   };
 }
