@@ -2,12 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { clusterRoutes } from './api/routes/clusters.ts';
+import { deploymentRoutes } from './api/routes/deployments.ts';
+import { identityRoutes } from './api/routes/identities.ts';
 import { issuerRoutes } from './api/routes/issuer.ts';
 import { metaRoutes } from './api/routes/meta.ts';
 import type { RouteDef } from './api/route.ts';
 import { createHttpServer } from './api/server.ts';
 import { createApiTokenService, type ApiTokenService } from './auth/api-tokens.ts';
 import { createClusterService, type ClusterService } from './clusters/service.ts';
+import { CLOUD_PROVIDERS } from './cloud/index.ts';
+import { createDeploymentService, type DeploymentService } from './deployments/service.ts';
+import { createIdentityService, type IdentityService } from './identity/service.ts';
 import type { Config } from './config/schema.ts';
 import { createSealer, type Sealer } from './crypto/envelope.ts';
 import { loadMasterKey } from './crypto/master-key.ts';
@@ -41,6 +46,8 @@ export interface App {
   keyring: Keyring;
   minter: Minter;
   clusters: ClusterService;
+  deployments: DeploymentService;
+  identities: IdentityService;
   routes: RouteDef[];
   http: FastifyInstance;
   /** Path of the admin token file when this start created it. */
@@ -105,9 +112,19 @@ export async function createApp(o: AppOptions): Promise<App> {
     maxTtlSeconds: config.tokenTtlMax,
   });
   const clusters = createClusterService({ store, keyring, clock, tenancy, issuerUrl });
+  // The two services refer to each other (identity changes re-check Deployments; Deployments
+  // resolve saved identities), so one is handed to the other lazily.
+  const deployments: DeploymentService = createDeploymentService({ store, clock, tenancy, clusters, identities: () => identities });
+  const identities: IdentityService = createIdentityService({ store, clock, tenancy, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
 
   const routes: RouteDef[] = [];
-  routes.push(...metaRoutes(store, VERSION, () => routes), ...issuerRoutes(clusters, keyring), ...clusterRoutes(clusters));
+  routes.push(
+    ...metaRoutes(store, VERSION, () => routes),
+    ...issuerRoutes(clusters, keyring),
+    ...clusterRoutes(clusters),
+    ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
+    ...identityRoutes(identities, deployments, clusters),
+  );
   const http = createHttpServer({ routes, tokens, logger });
 
   let timer: NodeJS.Timeout | undefined;
@@ -136,6 +153,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     keyring,
     minter,
     clusters,
+    deployments,
+    identities,
     routes,
     http,
     adminTokenFile,
