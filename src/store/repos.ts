@@ -165,6 +165,11 @@ function mapToken(r: Selectable<Database['api_tokens']>): ApiTokenRecord {
   };
 }
 
+/** An ILIKE pattern matching names that contain `s` literally: its `%`, `_` and backslashes are escaped. */
+function containsPattern(s: string): string {
+  return `%${s.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+}
+
 /** Cursors are the last id seen, base64url-wrapped so callers treat them as opaque. */
 export function encodeCursor(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url');
@@ -371,7 +376,7 @@ export function createRepos(db: Db): Repos {
         let q = db.selectFrom('deployments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').limit(page.limit + 1);
         if (filter.clusterId) q = q.where('cluster_id', '=', filter.clusterId);
         if (filter.identityId) q = q.where('identity_id', '=', filter.identityId);
-        if (filter.nameContains) q = q.where('name', 'ilike', `%${filter.nameContains.replace(/[\\%_]/g, (c) => '\\' + c)}%`);
+        if (filter.nameContains) q = q.where('name', 'ilike', containsPattern(filter.nameContains));
         if (page.cursor) q = q.where('id', '>', decodeCursor(page.cursor));
         const rows = (await q.execute()).map(mapDeployment);
         const more = rows.length > page.limit;
@@ -382,6 +387,7 @@ export function createRepos(db: Db): Repos {
         let q = db.selectFrom('deployments').selectAll().orderBy('created_at').orderBy('id');
         if (filter.clusterId) q = q.where('cluster_id', '=', filter.clusterId);
         if (filter.identityId) q = q.where('identity_id', '=', filter.identityId);
+        if (filter.nameContains) q = q.where('name', 'ilike', containsPattern(filter.nameContains));
         return (await q.execute()).map(mapDeployment);
       },
       async namespaceTaken(clusterId, namespace) {
