@@ -28,6 +28,11 @@ export interface StoreOptions {
   databaseUrl?: string | undefined;
   /** Where the embedded store keeps its files; absent (with no URL) = in memory. */
   dataDir?: string | undefined;
+  /**
+   * PostgreSQL only: told when the server drops an idle pooled connection (restart, failover).
+   * The store recovers on its own; this is for logging.
+   */
+  onConnectionError?: ((err: Error) => void) | undefined;
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -39,6 +44,11 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   if (options.databaseUrl) {
     kind = 'postgres';
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
+    // An idle pooled connection that the server closes (restart, failover, idle timeout,
+    // pg_terminate_backend) makes the pool emit 'error'; with no listener that is an uncaught
+    // exception and takes the whole process down. The pool has already discarded the connection
+    // and the next query opens a new one; a query that was running gets its own error.
+    pool.on('error', (err) => options.onConnectionError?.(err));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     kind = 'embedded';
