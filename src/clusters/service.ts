@@ -20,6 +20,12 @@ export interface ClusterService {
   list(page: PageRequest): Promise<Page<ClusterView>>;
   /** By id (`cl_…`) or name. */
   get(ref: string): Promise<ClusterView>;
+  /**
+   * By id, trusting this replica's copy for a few seconds: for the anonymous, hot issuer routes,
+   * which must not cost a store query each. Local updates and deletes evict at once; another
+   * replica's show within the cache lifetime.
+   */
+  getCached(id: string): Promise<ClusterView>;
   update(ref: string, input: ClusterUpdateInput): Promise<ClusterView>;
   delete(ref: string): Promise<void>;
   rotateKeys(ref: string, opts: { immediate?: boolean; revokePrevious?: boolean }): Promise<RotateResult>;
@@ -34,7 +40,13 @@ export interface ClusterServiceDeps {
   issuerUrl: (clusterId: string) => string;
 }
 
+/** How long {@link ClusterService.getCached} trusts its copy. */
+const CACHE_MS = 5000;
+const CACHE_MAX = 10_000;
+
 export function createClusterService(d: ClusterServiceDeps): ClusterService {
+  // Only clusters that exist are cached, so lookups of made-up ids cannot grow the map.
+  const cache = new Map<string, { cluster: ClusterView; at: number }>();
   const view = (c: Cluster): ClusterView => ({ ...c, oidcIssuerUrl: c.externalIssuerUrl ?? d.issuerUrl(c.id) });
 
   async function find(ref: string): Promise<Cluster> {
@@ -105,12 +117,22 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     async get(ref) {
       return view(await find(ref));
     },
+    async getCached(id) {
+      const now = d.clock.now();
+      const hit = cache.get(id);
+      if (hit && now >= hit.at && now - hit.at < CACHE_MS) return hit.cluster;
+      const c = view(await find(id));
+      if (cache.size >= CACHE_MAX) cache.clear();
+      cache.set(id, { cluster: c, at: now });
+      return c;
+    },
     async update(ref, raw) {
       const input = clusterUpdateSchema.parse(raw);
       const c = await find(ref);
       if (input.region !== undefined) checkRegion(c.cloud, input.region);
       checkPlatformSettings(c.cloud, input);
       const updated = await d.store.clusters.update(c.id, { ...input, updatedAt: new Date(d.clock.now()) });
+      cache.delete(c.id);
       if (!updated) throw new AppError('ERR_NOT_FOUND', `cluster "${ref}" was deleted`, { field: 'cluster' });
       return view(updated);
     },
@@ -124,6 +146,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
         });
       }
       await d.store.clusters.delete(c.id);
+      cache.delete(c.id);
       d.keyring.forget(c.id);
     },
     async rotateKeys(ref, opts) {

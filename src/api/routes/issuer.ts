@@ -18,7 +18,7 @@ export function issuerRoutes(clusters: ClusterService, keyring: Keyring): RouteD
   async function cluster(id: string) {
     // Ids only: names must not resolve here, or a renamed cluster would change its issuer.
     if (!isId('cluster', id)) throw new AppError('ERR_NOT_FOUND', `no issuer at cluster "${id}"`, { field: 'params.clusterId' });
-    const c = await clusters.get(id);
+    const c = await clusters.getCached(id);
     if (c.issuerMode !== 'airlock') throw new AppError('ERR_NOT_FOUND', `cluster ${id} uses its own issuer: ${c.oidcIssuerUrl}`);
     return c;
   }
