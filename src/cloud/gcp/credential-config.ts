@@ -12,9 +12,13 @@ import { impersonationUrl } from './names.ts';
 
 /** Where Airlock's delivery writes the GCP-audience token inside every component's pods. */
 export const GCP_TOKEN_PATH = '/var/run/secrets/airlock/tokens/gcp/token';
+/** The subject token type of an OIDC JWT (RFC 8693). */
 export const SUBJECT_TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+/** Google STS's token exchange endpoint. */
 export const STS_TOKEN_URL = 'https://sts.googleapis.com/v1/token';
+/** Written by gcloud when no service account is impersonated. */
 export const STS_TOKEN_INFO_URL = 'https://sts.googleapis.com/v1/introspect';
+/** The Google Cloud universe (public cloud). */
 export const UNIVERSE_DOMAIN = 'googleapis.com';
 
 /** An `external_account` credential configuration with a file-sourced OIDC token. */
@@ -29,6 +33,7 @@ export interface ExternalAccountConfig {
   token_info_url?: string;
 }
 
+/** Options of {@link buildCredentialConfig}. */
 export interface CredentialConfigOptions {
   /** The provider's full resource name, `//iam.googleapis.com/projects/…/providers/…`. */
   audience: string;

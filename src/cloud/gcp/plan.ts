@@ -24,7 +24,6 @@ import {
   WILDCARD_PROVIDER_ID,
   poolIdForCluster,
   poolMember,
-  poolResourceName,
   projectIdOfServiceAccount,
   providerAudience,
   providerIdForNamespace,
@@ -37,6 +36,7 @@ export type GcpRoute = 'attach' | 'impersonation' | 'direct-grant';
 
 /** The placeholders GCP setup can emit, by name (they appear as `${NAME}`). */
 export const GCP_PLACEHOLDERS = ['PROJECT_NUMBER', 'PLATFORM_PROJECT_NUMBER', 'TARGET_SERVICE_ACCOUNT', 'GOOGLE_CLOUD_PROJECT', 'SECRET_MANAGER_PROJECT'] as const;
+/** The name of a GCP placeholder. */
 export type GcpPlaceholderName = (typeof GCP_PLACEHOLDERS)[number];
 
 /** The `${NAME}` text of a placeholder. */
@@ -287,8 +287,9 @@ export function planGcpSetup(input: SetupInput): GcpSetupPlan {
     } else {
       requireServiceAccount('target.gcpServiceAccount', target);
     }
-    let secretsProject = input.target?.gcpProjectId ?? (input.target?.gcpServiceAccount ? projectIdOfServiceAccount(input.target.gcpServiceAccount) : undefined);
+    // The project for Secret Manager and the connection: --project, else the target's own project.
     if (input.target?.gcpProjectId !== undefined) requireProjectId('target.gcpProjectId', input.target.gcpProjectId);
+    let secretsProject = input.target?.gcpProjectId ?? (input.target?.gcpServiceAccount ? projectIdOfServiceAccount(input.target.gcpServiceAccount) : undefined);
     if (secretsProject === undefined) {
       secretsProject = placeholder('SECRET_MANAGER_PROJECT');
       placeholders.push({ name: 'SECRET_MANAGER_PROJECT', description: 'Project ID whose Secret Manager holds the Airflow connections and variables (pass --project).' });
@@ -337,9 +338,4 @@ export function planGcpSetup(input: SetupInput): GcpSetupPlan {
     placeholders,
     notes,
   };
-}
-
-/** The pool's relative resource name for a federation plan. */
-export function federationPoolName(f: GcpFederationPlan): string {
-  return poolResourceName(f);
 }
