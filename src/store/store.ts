@@ -58,7 +58,10 @@ export async function createStore(options: StoreOptions): Promise<Store> {
       dir = resolve(options.dataDir, 'db');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
-    const lite = dir ? await PGlite.create(dir) : await PGlite.create();
+    // The embedded store holds kilobytes (clusters, keys, Deployments); PostgreSQL's default
+    // 128 MB of shared buffers would only add to the WASM runtime's resident memory.
+    const tuning = { postgresqlconf: ['shared_buffers=16MB', 'work_mem=1MB', 'maintenance_work_mem=8MB'] };
+    const lite = dir ? await PGlite.create(dir, tuning) : await PGlite.create(tuning);
     db = new Kysely<Database>({ dialect: createPgliteDialect(lite) });
   }
 
