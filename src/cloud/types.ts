@@ -32,7 +32,14 @@ export type CustomerIdentity =
  */
 export type DefaultIdentity =
   | { cloud: 'aws'; accountId: string; roleArn: string; roleName: string }
-  | { cloud: 'gcp'; projectId: string; serviceAccountEmail: string; accountId: string };
+  | {
+      cloud: 'gcp';
+      projectId: string;
+      serviceAccountEmail: string;
+      accountId: string;
+      /** The platform project's number, needed in the federation audience; absent = the placeholder ${PLATFORM_PROJECT_NUMBER}. */
+      projectNumber?: string | undefined;
+    };
 
 /** What is in force for a Deployment. */
 export type EffectiveIdentity =

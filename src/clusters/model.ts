@@ -22,6 +22,8 @@ export const gcpProjectIdSchema = z
   .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id: 6–30 lowercase letters, digits or hyphens, starting with a letter')
   .meta({ example: 'airlock-platform' });
 
+export const gcpProjectNumberSchema = z.string().regex(/^\d{6,20}$/, 'must be the numeric GCP project number').meta({ example: '123456789012' });
+
 export const clusterCreateSchema = z
   .object({
     name: clusterNameSchema,
@@ -31,6 +33,7 @@ export const clusterCreateSchema = z
     issuerMode: z.enum(ISSUER_MODES).default('airlock').meta({ example: 'airlock' }),
     defaultIdentityAccount: awsAccountIdSchema.optional(),
     defaultIdentityProject: gcpProjectIdSchema.optional(),
+    defaultIdentityProjectNumber: gcpProjectNumberSchema.optional(),
   })
   .strict();
 
@@ -42,6 +45,7 @@ export const clusterUpdateSchema = z
     /** null removes the setting (Deployments on the cluster then have no default identity). */
     defaultIdentityAccount: awsAccountIdSchema.nullable().optional(),
     defaultIdentityProject: gcpProjectIdSchema.nullable().optional(),
+    defaultIdentityProjectNumber: gcpProjectNumberSchema.nullable().optional(),
   })
   .strict();
 export type ClusterUpdateInput = z.input<typeof clusterUpdateSchema>;

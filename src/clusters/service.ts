@@ -56,7 +56,15 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
   }
 
   /** Default identities live in the cluster's own cloud: an AWS account for AWS, a GCP project for GCP. */
-  function checkPlatformSettings(cloud: Cluster['cloud'], input: { defaultIdentityAccount?: string | null | undefined; defaultIdentityProject?: string | null | undefined }) {
+  function checkPlatformSettings(
+    cloud: Cluster['cloud'],
+    input: { defaultIdentityAccount?: string | null | undefined; defaultIdentityProject?: string | null | undefined; defaultIdentityProjectNumber?: string | null | undefined },
+  ) {
+    if (input.defaultIdentityProjectNumber && cloud !== 'gcp') {
+      throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityProjectNumber is a GCP project number; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
+        field: 'body.defaultIdentityProjectNumber',
+      });
+    }
     if (input.defaultIdentityAccount && cloud !== 'aws') {
       throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityAccount is an AWS account id; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
         field: 'body.defaultIdentityAccount',
@@ -101,6 +109,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
         externalIssuerUrl: null,
         defaultIdentityAccount: input.defaultIdentityAccount ?? null,
         defaultIdentityProject: input.defaultIdentityProject ?? null,
+        defaultIdentityProjectNumber: input.defaultIdentityProjectNumber ?? null,
         createdAt: now,
         updatedAt: now,
       };

@@ -48,6 +48,7 @@ export function defaultIdentityFor(cluster: Cluster, namespace: string): { ident
           projectId: cluster.defaultIdentityProject,
           accountId: name,
           serviceAccountEmail: `${name}@${cluster.defaultIdentityProject}.iam.gserviceaccount.com`,
+          projectNumber: cluster.defaultIdentityProjectNumber ?? undefined,
         },
       };
     case 'azure':

@@ -38,6 +38,8 @@ export interface Cluster {
   defaultIdentityAccount: string | null;
   /** GCP project holding the platform service accounts that are this cluster's Deployments' default identities. */
   defaultIdentityProject: string | null;
+  /** That project's number: GCP's federation audience names projects by number. */
+  defaultIdentityProjectNumber: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

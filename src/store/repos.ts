@@ -38,7 +38,7 @@ export interface Repos {
     lock(id: string): Promise<boolean>;
     list(page: PageRequest): Promise<Page<Cluster>>;
     listAll(): Promise<Cluster[]>;
-    update(id: string, patch: Partial<Pick<Cluster, 'region' | 'updatedAt' | 'defaultIdentityAccount' | 'defaultIdentityProject'>>): Promise<Cluster | undefined>;
+    update(id: string, patch: Partial<Pick<Cluster, 'region' | 'updatedAt' | 'defaultIdentityAccount' | 'defaultIdentityProject' | 'defaultIdentityProjectNumber'>>): Promise<Cluster | undefined>;
     delete(id: string): Promise<boolean>;
   };
   identities: {
@@ -107,6 +107,7 @@ function mapCluster(r: Selectable<Database['clusters']>): Cluster {
     externalIssuerUrl: r.external_issuer_url,
     defaultIdentityAccount: r.default_identity_account,
     defaultIdentityProject: r.default_identity_project,
+    defaultIdentityProjectNumber: r.default_identity_project_number,
     createdAt: toDate(r.created_at),
     updatedAt: toDate(r.updated_at),
   };
@@ -236,6 +237,7 @@ export function createRepos(db: Db): Repos {
               external_issuer_url: c.externalIssuerUrl,
               default_identity_account: c.defaultIdentityAccount,
               default_identity_project: c.defaultIdentityProject,
+              default_identity_project_number: c.defaultIdentityProjectNumber,
               created_at: c.createdAt,
               updated_at: c.updatedAt,
             })
@@ -276,6 +278,7 @@ export function createRepos(db: Db): Repos {
         if (patch.updatedAt !== undefined) values.updated_at = patch.updatedAt;
         if (patch.defaultIdentityAccount !== undefined) values.default_identity_account = patch.defaultIdentityAccount;
         if (patch.defaultIdentityProject !== undefined) values.default_identity_project = patch.defaultIdentityProject;
+        if (patch.defaultIdentityProjectNumber !== undefined) values.default_identity_project_number = patch.defaultIdentityProjectNumber;
         if (Object.keys(values).length === 0) return this.get(id);
         const r = await db.updateTable('clusters').set(values).where('id', '=', id).returningAll().executeTakeFirst();
         return r && mapCluster(r);

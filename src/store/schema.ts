@@ -18,6 +18,7 @@ export interface Database {
     external_issuer_url: string | null;
     default_identity_account: string | null;
     default_identity_project: string | null;
+    default_identity_project_number: string | null;
     created_at: Timestamp;
     updated_at: Timestamp;
   };

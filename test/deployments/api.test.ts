@@ -74,6 +74,15 @@ describe('Deployments and their workload identity (API)', () => {
     const email: string = r.body.effectiveWorkloadIdentity.value;
     assert.equal(email, `airlock-${r.body.namespace}@airlock-platform.iam.gserviceaccount.com`);
     assert.ok(email.split('@')[0]!.length <= 30);
+    const before = await s.api('GET', `/api/v1/deployments/${r.body.name}/identity/setup?gcpRoute=impersonation&targetServiceAccount=lake-reader@my-proj.iam.gserviceaccount.com`);
+    assert.equal(before.status, 200, JSON.stringify(before.body));
+    assert.ok(before.body.placeholders.some((p: { name: string }) => p.name === 'PLATFORM_PROJECT_NUMBER'), 'without the number, setup says what to fill in');
+    assert.equal((await s.api('PATCH', '/api/v1/clusters/prod-gcp', { defaultIdentityProjectNumber: '123456789012' })).status, 200);
+    const after = await s.api('GET', `/api/v1/deployments/${r.body.name}/identity/setup?gcpRoute=impersonation&targetServiceAccount=lake-reader@my-proj.iam.gserviceaccount.com`);
+    assert.deepEqual(after.body.placeholders.filter((p: { name: string }) => p.name === 'PLATFORM_PROJECT_NUMBER'), []);
+    assert.match(after.body.audience, /^\/\/iam\.googleapis\.com\/projects\/123456789012\/locations\/global\/workloadIdentityPools\//);
+    const wrongCloud = await s.api('PATCH', '/api/v1/clusters/prod-aws', { defaultIdentityProjectNumber: '123456789012' });
+    assert.equal(wrongCloud.status, 422);
   });
 
   const refusals: { name: string; body: Record<string, unknown>; status: number; code: string; field: string; mentions?: RegExp }[] = [

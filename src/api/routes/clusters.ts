@@ -16,6 +16,7 @@ const clusterJson = z.object({
   oidcIssuerUrl: z.string(),
   defaultIdentityAccount: z.string().nullable(),
   defaultIdentityProject: z.string().nullable(),
+  defaultIdentityProjectNumber: z.string().nullable(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
@@ -31,6 +32,7 @@ const toJson = (c: ClusterView): z.infer<typeof clusterJson> => ({
   oidcIssuerUrl: c.oidcIssuerUrl,
   defaultIdentityAccount: c.defaultIdentityAccount,
   defaultIdentityProject: c.defaultIdentityProject,
+  defaultIdentityProjectNumber: c.defaultIdentityProjectNumber,
   createdAt: iso(c.createdAt),
   updatedAt: iso(c.updatedAt),
 });

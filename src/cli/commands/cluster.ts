@@ -37,11 +37,13 @@ export function registerClusterCommands(program: Command): void {
       .option('--type <type>', 'standard | dedicated', 'standard')
       .requiredOption('--region <region>', 'cloud region, e.g. us-east-1')
       .option('--default-identity-account <id>', 'AWS: account holding the Deployments\' default identity roles')
-      .option('--default-identity-project <id>', 'GCP: project holding the Deployments\' default identity service accounts'),
+      .option('--default-identity-project <id>', 'GCP: project holding the Deployments\' default identity service accounts')
+      .option('--default-identity-project-number <number>', 'GCP: that project\'s number (used in the federation audience)'),
   ).action(async (o) => {
     const body: Record<string, unknown> = { name: o.name, cloud: o.cloud, type: o.type, region: o.region };
     if (o.defaultIdentityAccount !== undefined) body.defaultIdentityAccount = o.defaultIdentityAccount;
     if (o.defaultIdentityProject !== undefined) body.defaultIdentityProject = o.defaultIdentityProject;
+    if (o.defaultIdentityProjectNumber !== undefined) body.defaultIdentityProjectNumber = o.defaultIdentityProjectNumber;
     const c = await createClient().request<ClusterJson>('POST', '/api/v1/clusters', body);
     print(parseFormat(o.output), c, columns);
   });
@@ -69,12 +71,13 @@ export function registerClusterCommands(program: Command): void {
       .option('--region <region>', 'new region')
       .option('--default-identity-account <id>', 'AWS account of the default identities ("none" removes it)')
       .option('--default-identity-project <id>', 'GCP project of the default identities ("none" removes it)')
+      .option('--default-identity-project-number <number>', 'that project\'s number ("none" removes it)')
       .description('Update a cluster'),
   ).action(
     async (ref, o) => {
       const body: Record<string, unknown> = {};
       if (o.region !== undefined) body.region = o.region;
-      for (const k of ['defaultIdentityAccount', 'defaultIdentityProject'] as const) {
+      for (const k of ['defaultIdentityAccount', 'defaultIdentityProject', 'defaultIdentityProjectNumber'] as const) {
         if (o[k] !== undefined) body[k] = o[k] === 'none' ? null : o[k];
       }
       print(parseFormat(o.output), await createClient().request<ClusterJson>('PATCH', `/api/v1/clusters/${enc(ref)}`, body), columns);

@@ -268,7 +268,7 @@ export function planGcpSetup(input: SetupInput): GcpSetupPlan {
     invalid('identity.serviceAccountEmail', `"${platformEmail}" is not account ${def.accountId} of project ${platformProject}`, `${def.accountId}@${platformProject}.iam.gserviceaccount.com`);
   }
   // The default identity belongs to one Deployment, so it always trusts the exact subjects.
-  const federation = federate(input, { side: 'platform', projectId: platformProject, projectNumber: undefined, serviceAccountEmail: platformEmail, wildcard: false }, placeholders);
+  const federation = federate(input, { side: 'platform', projectId: platformProject, projectNumber: def.projectNumber, serviceAccountEmail: platformEmail, wildcard: false }, placeholders);
   federation.createServiceAccount = { projectId: platformProject, accountId: def.accountId, displayName: truncate(`Airlock ${input.deployment.namespace}`, 100) };
   const credentialConfig = buildCredentialConfig({ audience: federation.audience, serviceAccountEmail: platformEmail });
   const member = serviceAccountMember(platformEmail);

@@ -70,6 +70,7 @@ export const migrations: Record<string, Migration> = {
       // Platform settings a cluster's default identities derive from (AWS account / GCP project).
       await db.schema.alterTable('clusters').addColumn('default_identity_account', 'text').execute();
       await db.schema.alterTable('clusters').addColumn('default_identity_project', 'text').execute();
+      await db.schema.alterTable('clusters').addColumn('default_identity_project_number', 'text').execute();
       await db.schema
         .createTable('identities')
         .addColumn('id', 'text', (c) => c.primaryKey())
