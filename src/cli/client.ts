@@ -66,7 +66,8 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
         }
         throw new CliError(`server answered ${res.status} ${res.statusText}`, `HTTP_${res.status}`);
       }
-      return json as T;
+      // Non-JSON success bodies (Terraform is text/plain) are handed back as text.
+      return (/json/.test(res.headers.get('content-type') ?? '') ? json : text) as T;
     },
   };
 }
