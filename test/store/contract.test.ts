@@ -147,6 +147,7 @@ function cluster(organizationId: string, c: Partial<Cluster> = {}): Cluster {
     externalIssuerUrl: null,
     defaultIdentityAccount: null,
     defaultIdentityProject: null,
+    defaultIdentityProjectNumber: null,
     createdAt: at(3),
     updatedAt: at(4),
     ...c,
@@ -395,9 +396,9 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.deepEqual(updated, expected);
         assert.deepEqual(await store.clusters.get(c.id), expected);
 
-        const platform = await store.clusters.update(c.id, { defaultIdentityAccount: '111122223333', defaultIdentityProject: 'platform-proj', updatedAt: at(9_002) });
-        expected = { ...expected, defaultIdentityAccount: '111122223333', defaultIdentityProject: 'platform-proj', updatedAt: at(9_002) };
-        assert.deepEqual(platform, expected);
+        const platform = { defaultIdentityAccount: '111122223333', defaultIdentityProject: 'platform-proj', defaultIdentityProjectNumber: '987654321098' };
+        expected = { ...expected, ...platform, updatedAt: at(9_002) };
+        assert.deepEqual(await store.clusters.update(c.id, { ...platform, updatedAt: at(9_002) }), expected);
         // null clears a platform setting; undefined leaves it alone.
         const cleared = await store.clusters.update(c.id, { defaultIdentityAccount: null, defaultIdentityProject: undefined });
         expected = { ...expected, defaultIdentityAccount: null };
