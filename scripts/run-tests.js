@@ -23,7 +23,9 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+// A test that hangs fails after 5 minutes, and a file whose test left a handle open still exits:
+// in CI a stuck file would otherwise hold the whole run until its time limit.
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=300000', '--test-force-exit', ...files], {
   stdio: 'inherit',
 });
 process.exit(r.status ?? 1);

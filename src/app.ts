@@ -80,7 +80,12 @@ export async function createApp(o: AppOptions): Promise<App> {
     logger.info('master key loaded', { origin: master.origin, fingerprint: sealer.fingerprint });
   }
 
-  const store = await createStore({ databaseUrl: config.databaseUrl, dataDir });
+  const store = await createStore({
+    databaseUrl: config.databaseUrl,
+    dataDir,
+    // An idle pooled connection dropped by PostgreSQL (restart, failover) is replaced on next use.
+    onConnectionError: (err) => logger.warn('a PostgreSQL connection was closed; it will be reopened', { err }),
+  });
   try {
     // Fail at start, not at the first mint, when the master key is not the one the store was sealed with.
     const canary = await store.settings.get<string>(CANARY_KEY);

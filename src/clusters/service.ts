@@ -147,14 +147,19 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     },
     async delete(ref) {
       const c = await find(ref);
-      const inUse = await d.store.deployments.listAll({ clusterId: c.id });
-      if (inUse.length > 0) {
-        throw new AppError('ERR_CONFLICT', `cluster "${c.name}" still runs ${inUse.length} deployment(s): ${inUse.map((x) => x.name).join(', ')}; delete them first`, {
-          field: 'cluster',
-          details: { deployments: inUse.map((x) => ({ id: x.id, name: x.name })) },
-        });
-      }
-      await d.store.clusters.delete(c.id);
+      await d.store.transaction(async (tx) => {
+        // Checked under the cluster's row lock; a Deployment created concurrently still makes
+        // the delete fail cleanly (a foreign-key conflict, mapped to ERR_CONFLICT by the store).
+        await tx.clusters.lock(c.id);
+        const inUse = await tx.deployments.listAll({ clusterId: c.id });
+        if (inUse.length > 0) {
+          throw new AppError('ERR_CONFLICT', `cluster "${c.name}" still runs ${inUse.length} deployment(s): ${inUse.map((x) => x.name).join(', ')}; delete them first`, {
+            field: 'cluster',
+            details: { deployments: inUse.map((x) => ({ id: x.id, name: x.name })) },
+          });
+        }
+        await tx.clusters.delete(c.id);
+      });
       cache.delete(c.id);
       d.keyring.forget(c.id);
     },

@@ -82,11 +82,12 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
       if (req.method !== 'GET' && req.method !== 'HEAD') save();
     });
 
-  const http = Fastify({ logger: false });
+  // Shutting the sandbox down drops open connections rather than waiting on clients.
+  const http = Fastify({ logger: false, forceCloseConnections: true });
   persistOnWrite(http);
   await http.register(aws.plugin);
   await http.register(gcp.plugin);
-  const https = Fastify({ logger: false, https: { key: cert.key, cert: cert.cert } });
+  const https = Fastify({ logger: false, forceCloseConnections: true, https: { key: cert.key, cert: cert.cert } });
   persistOnWrite(https);
   await https.register(azure.plugin);
 
@@ -100,6 +101,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     throw err;
   }
   const httpsPort = (https.server.address() as { port: number }).port;
+  let closing: Promise<void> | undefined;
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const awsUrl = `http://${hostPart}:${httpPort}`;
   const azureUrl = `https://${hostPart}:${httpsPort}`;
@@ -119,8 +121,10 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
       NODE_EXTRA_CA_CERTS: cert.certPath,
       REQUESTS_CA_BUNDLE: cert.certPath,
     },
-    async close() {
-      await Promise.all([http.close(), https.close()]);
+    close() {
+      // Idempotent: a second fastify close() never settles, and shutdown paths may overlap.
+      closing ??= Promise.all([http.close(), https.close()]).then(() => undefined);
+      return closing;
     },
   };
 }

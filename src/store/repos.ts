@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AppError } from '../errors/index.ts';
 import type { Database } from './schema.ts';
 import type {
@@ -85,6 +85,21 @@ export interface DeploymentFilter {
   identityId?: string | undefined;
   /** Substring of the name, case-insensitive. */
   nameContains?: string | undefined;
+}
+
+/** PostgreSQL's foreign_key_violation: a row is still referenced (or references nothing). */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+}
+
+/** Deleting a row something still references is a conflict the caller can resolve, not a 500. */
+function referencedConflict(what: string, err: unknown): AppError {
+  return new AppError('ERR_CONFLICT', `${what} is still in use (a Deployment refers to it); remove those references first`, { cause: err });
+}
+
+/** Name of the constraint a database error reports (PostgreSQL and PGlite both set it). */
+function constraintOf(err: unknown): string {
+  return String((err as { constraint?: unknown })?.constraint ?? '');
 }
 
 /** PostgreSQL's unique_violation; PGlite reports the same SQLSTATE. */
@@ -243,7 +258,8 @@ export function createRepos(db: Db): Repos {
             })
             .execute();
         } catch (err) {
-          if (isUniqueViolation(err)) {
+          // Only the name is the caller's to fix; a colliding id is ours, and stays a 500.
+          if (isUniqueViolation(err) && constraintOf(err).includes('name')) {
             throw new AppError('ERR_CONFLICT', `a cluster named "${c.name}" already exists`, { field: 'body.name', cause: err });
           }
           throw err;
@@ -284,8 +300,13 @@ export function createRepos(db: Db): Repos {
         return r && mapCluster(r);
       },
       async delete(id) {
-        const r = await db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
-        return Number(r.numDeletedRows) > 0;
+        try {
+          const r = await db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
+          return Number(r.numDeletedRows) > 0;
+        } catch (err) {
+          if (isForeignKeyViolation(err)) throw referencedConflict(`cluster ${id}`, err);
+          throw err;
+        }
       },
     },
     identities: {
@@ -304,7 +325,9 @@ export function createRepos(db: Db): Repos {
             })
             .execute();
         } catch (err) {
-          if (isUniqueViolation(err)) throw new AppError('ERR_CONFLICT', `an identity named "${i.name}" already exists`, { field: 'body.name', cause: err });
+          if (isUniqueViolation(err) && constraintOf(err).includes('name')) {
+            throw new AppError('ERR_CONFLICT', `an identity named "${i.name}" already exists`, { field: 'body.name', cause: err });
+          }
           throw err;
         }
       },
@@ -333,8 +356,13 @@ export function createRepos(db: Db): Repos {
         return r && mapIdentity(r);
       },
       async delete(id) {
-        const r = await db.deleteFrom('identities').where('id', '=', id).executeTakeFirst();
-        return Number(r.numDeletedRows) > 0;
+        try {
+          const r = await db.deleteFrom('identities').where('id', '=', id).executeTakeFirst();
+          return Number(r.numDeletedRows) > 0;
+        } catch (err) {
+          if (isForeignKeyViolation(err)) throw referencedConflict(`identity ${id}`, err);
+          throw err;
+        }
       },
     },
     deployments: {
@@ -357,8 +385,11 @@ export function createRepos(db: Db): Repos {
             })
             .execute();
         } catch (err) {
-          if (isUniqueViolation(err)) {
-            const ns = String((err as { constraint?: string }).constraint ?? (err as Error).message).includes('namespace');
+          if (isForeignKeyViolation(err)) {
+            throw new AppError('ERR_CONFLICT', 'the cluster or saved identity was deleted while this Deployment was being written; try again', { cause: err });
+          }
+          if (isUniqueViolation(err) && /name|namespace/.test(constraintOf(err))) {
+            const ns = constraintOf(err).includes('namespace');
             throw new AppError('ERR_CONFLICT', ns ? `namespace "${d.namespace}" is taken on this cluster` : `a deployment named "${d.name}" already exists`, {
               field: ns ? 'namespace' : 'body.name',
               cause: err,
@@ -489,7 +520,7 @@ export function createRepos(db: Db): Repos {
         await db
           .insertInto('settings')
           .values({ key, value: v })
-          .onConflict((oc) => oc.column('key').doUpdateSet({ value: v }))
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value: v, updated_at: sql`now()` }))
           .execute();
       },
     },
