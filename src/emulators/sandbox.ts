@@ -19,6 +19,11 @@ export interface SandboxOptions {
   dataDir: string;
   /** Keep configuration only in memory. */
   inMemory?: boolean;
+  /**
+   * A configuration file to load at start: `{ "aws": …, "gcp": …, "azure": … }`, each part in its
+   * emulator's config format (the same JSON the state file holds). It replaces saved state.
+   */
+  configFile?: string | undefined;
   clock?: Clock;
   logger?: Logger;
 }
@@ -69,6 +74,24 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     if (saved.aws) aws.state.load(saved.aws);
     if (saved.gcp) gcp.state.load(saved.gcp);
     if (saved.azure) azure.state.load(saved.azure);
+  }
+  if (o.configFile) {
+    let config: { aws?: unknown; gcp?: unknown; azure?: unknown };
+    try {
+      config = JSON.parse(readFileSync(o.configFile, 'utf8'));
+    } catch (cause) {
+      throw new AppError('ERR_VALIDATION', `cannot read sandbox config ${o.configFile}: ${(cause as Error).message}`, { field: 'configFile', cause });
+    }
+    const unknown = Object.keys(config ?? {}).filter((k) => !['aws', 'gcp', 'azure'].includes(k));
+    if (typeof config !== 'object' || config === null || unknown.length) {
+      throw new AppError('ERR_VALIDATION', `sandbox config must be an object with keys aws, gcp and/or azure${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}`, {
+        field: 'configFile',
+        example: { gcp: { projects: [] }, azure: { tenants: [], identities: [] } },
+      });
+    }
+    if (config.aws) aws.state.load(config.aws);
+    if (config.gcp) gcp.state.load(config.gcp);
+    if (config.azure) azure.state.load(config.azure);
   }
   const save = () => {
     if (!stateFile) return;

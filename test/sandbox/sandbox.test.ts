@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, statSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,14 @@ describe('airlock sandbox', () => {
       assert.equal((await httpsJson(`${sb.azureUrl}/${TENANT}/v2.0/.well-known/openid-configuration`, readFileSync(sb.certFile, 'utf8'))).status, 200, 'the tenant survived, and the certificate was reused');
       assert.equal(readFileSync(sb.certFile, 'utf8'), ca);
       await sb.close();
+
+      const configFile = join(dataDir, 'config.json');
+      writeFileSync(configFile, JSON.stringify({ gcp: { projects: [{ projectId: 'from-file', projectNumber: '222222222222' }] } }));
+      const configured = await start({ inMemory: true, configFile });
+      const fromFile = await fetch(`${configured.gcpUrl}/_sandbox/gcp/projects/from-file`);
+      assert.equal((await fromFile.json()).projectNumber, '222222222222', '--config loads a configuration file');
+      writeFileSync(configFile, JSON.stringify({ gpc: {} }));
+      await assert.rejects(start({ inMemory: true, configFile }), { code: 'ERR_VALIDATION', field: 'configFile' });
 
       const fresh = await start({ inMemory: true });
       const gone = await fetch(`${fresh.gcpUrl}/_sandbox/gcp/projects/123456789012`);

@@ -12,13 +12,14 @@ export function registerSandboxCommand(program: Command): void {
     .option('--host <host>', 'loopback address to bind', '127.0.0.1')
     .option('--data-dir <dir>', 'certificate and state file', join('.airlock', 'sandbox'))
     .option('--in-memory', 'do not keep configuration across restarts')
+    .option('--config <file>', 'load configuration at start: { "aws": …, "gcp": …, "azure": … } (see docs/sandbox.md)')
     .action(async (o) => {
       const port = Number(o.port);
       const azurePort = o.azurePort === undefined ? undefined : Number(o.azurePort);
       for (const [flag, v] of [['--port', port], ['--azure-port', azurePort]] as const) {
         if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) throw new CliError(`${flag} must be a port number`, 'ERR_VALIDATION', flag, '9000', 2);
       }
-      const s = await startSandbox({ host: o.host, port, azurePort, dataDir: o.dataDir, inMemory: Boolean(o.inMemory) });
+      const s = await startSandbox({ host: o.host, port, azurePort, dataDir: o.dataDir, inMemory: Boolean(o.inMemory), configFile: o.config });
       const lines = [
         'airlock sandbox is running (emulates the token paths only; see docs/sandbox.md)',
         `  AWS IAM + STS   ${s.awsUrl}        aws --endpoint-url ${s.awsUrl} iam …   (admin key AKIASANDBOX, any secret)`,
