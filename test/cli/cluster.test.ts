@@ -1,27 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { startServer, type TestServer } from '../helpers/app.ts';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
-
-/** Runs the real CLI binary; never throws, returns the exit code. */
-async function airlock(args: string[], env: Record<string, string>) {
-  const cwd = mkdtempSync(join(tmpdir(), 'airlock-cli-'));
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { airlock } from '../helpers/cli.ts';
 
 describe('airlock CLI', () => {
   let s: TestServer;

@@ -36,6 +36,7 @@ import {
   type HclExpression,
   type HclInput,
 } from '../hcl.ts';
+import { shellArg as sh } from '../shell.ts';
 import { AUDIENCE, type CloudProvider, type Placeholder, type SetupInput, type SetupResult, type SetupStep } from '../types.ts';
 
 /** Where Airlock writes each component's AWS-audience token (the Airflow connection reads it). */
@@ -153,16 +154,6 @@ function roleChainingTrustPolicy(defaultRoleArn: string, statementId: string): P
     Version: '2012-10-17',
     Statement: [{ Sid: statementId, Effect: 'Allow', Principal: { AWS: defaultRoleArn }, Action: 'sts:AssumeRole' }],
   };
-}
-
-/**
- * POSIX shell quoting for one argument. Placeholders (`${NAME}`) are double-quoted so that the
- * shell substitutes an exported variable of that name; anything else unusual is single-quoted.
- */
-function sh(value: string): string {
-  if (/^\$\{[A-Z][A-Z0-9_]*\}$/.test(value)) return `"${value}"`;
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Everything both outputs (steps and Terraform) are built from. */

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { WILDCARD_SUBJECT } from '../../deployments/components.ts';
 import { AppError } from '../../errors/index.ts';
 import { HCL_BLANK, hclAttribute, hclBlock, hclComment, hclIdentifier, renderHcl, type HclBody } from '../hcl.ts';
+import { shellArg as sh } from '../shell.ts';
 import { AUDIENCE, type CloudProvider, type Placeholder, type SetupInput, type SetupResult } from '../types.ts';
 
 /** Where Airlock writes each component's Entra-audience token. */
@@ -92,13 +93,6 @@ function validateIssuer(issuer: string): URL {
     invalid('cluster.oidcIssuerUrl', `the cluster issuer ${JSON.stringify(issuer)} must be an http(s) URL without credentials, query or fragment`);
   }
   return url;
-}
-
-/** POSIX shell quoting; `${NAME}` placeholders are double-quoted so an exported variable fills them. */
-function sh(value: string): string {
-  if (/^\$\{[A-Z][A-Z0-9_]*\}$/.test(value)) return `"${value}"`;
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 interface AzurePlan {

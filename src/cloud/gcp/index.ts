@@ -37,5 +37,5 @@ export {
   type PoolRef,
   type ProviderRef,
 } from './names.ts';
-export { quoteWord, renderCommand, shellVar, type ShellVar, type Word } from './shell.ts';
+export { quoteWord, renderCommand, shellVar, type ShellVar, type Word } from '../shell.ts';
 export { gcpResources, type GcpPlaceholderValues, type GcpPolicy, type GcpProjectResources } from './resources.ts';

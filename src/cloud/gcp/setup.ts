@@ -8,7 +8,7 @@ import { attributeMappingFlag } from './attributes.ts';
 import { GCP_TOKEN_PATH } from './credential-config.ts';
 import { providerResourceName } from './names.ts';
 import { GCP_PLACEHOLDERS, planGcpSetup, SECRETS_BACKEND, type GcpBinding, type GcpFederationPlan, type GcpSetupPlan } from './plan.ts';
-import { quoteWord, renderCommand, shellVar, type Word } from './shell.ts';
+import { quoteWord, renderCommand, shellVar, type Word } from '../shell.ts';
 import { renderGcpTerraform } from './terraform.ts';
 
 /** The connection ID every Google hook and operator uses by default. */

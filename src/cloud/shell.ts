@@ -8,8 +8,7 @@
  * the remaining commands unchanged. Placeholder names are fixed upper-case identifiers chosen by
  * Airlock, never user input.
  *
- * Nothing here is GCP-specific; it lives in this folder only because that is where it was needed
- * first.
+ * Shared by every cloud's setup generator.
  */
 
 /** A shell variable reference inside a word, rendered as `${name}`. */
@@ -87,4 +86,14 @@ export function renderCommand(words: readonly Word[], options: { multiline?: boo
   });
   if (firstFlag <= 0) return quoted.join(' ');
   return [quoted.slice(0, firstFlag).join(' '), ...quoted.slice(firstFlag)].join(' \\\n    ');
+}
+
+/**
+ * One argument, quoted the simple way: a whole-word placeholder (`${NAME}`) is double-quoted so an
+ * exported variable fills it, a plain word stays bare, anything else is single-quoted.
+ */
+export function shellArg(value: string): string {
+  if (/^\$\{[A-Z][A-Z0-9_]*\}$/.test(value)) return `"${value}"`;
+  if (BARE.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
