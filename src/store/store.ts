@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.ts';
 import { createPgliteDialect } from './pglite-dialect.ts';
 import { migrations } from './migrations/index.ts';
 import { createRepos, type Repos } from './repos.ts';
@@ -41,6 +42,7 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 export async function createStore(options: StoreOptions): Promise<Store> {
   let db: Kysely<Database>;
   let kind: StoreKind;
+  let unlock = () => {};
   if (options.databaseUrl) {
     kind = 'postgres';
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
@@ -57,11 +59,18 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     if (options.dataDir) {
       dir = resolve(options.dataDir, 'db');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      unlock = lockDataDir(resolve(options.dataDir));
     }
     // The embedded store holds kilobytes (clusters, keys, Deployments); PostgreSQL's default
     // 128 MB of shared buffers would only add to the WASM runtime's resident memory.
     const tuning = { postgresqlconf: ['shared_buffers=16MB', 'work_mem=1MB', 'maintenance_work_mem=8MB'] };
-    const lite = dir ? await PGlite.create(dir, tuning) : await PGlite.create(tuning);
+    let lite;
+    try {
+      lite = dir ? await PGlite.create(dir, tuning) : await PGlite.create(tuning);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
     db = new Kysely<Database>({ dialect: createPgliteDialect(lite) });
   }
 
@@ -69,6 +78,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();
+    unlock();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`store: migration ${failed ?? '(unknown)'} failed: ${(error as Error).message}`, { cause: error });
   }
@@ -82,7 +92,10 @@ export async function createStore(options: StoreOptions): Promise<Store> {
       const all = await migrator.getMigrations();
       return all.filter((m) => m.executedAt !== undefined).map((m) => m.name);
     },
-    close: () => db.destroy(),
+    async close() {
+      await db.destroy();
+      unlock();
+    },
   };
 }
 

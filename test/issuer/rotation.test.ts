@@ -171,3 +171,23 @@ describe('keys at rest', () => {
     }
   });
 });
+
+describe('the embedded store', () => {
+  it('refuses a second server on the same data directory, and takes over a stale lock', async () => {
+    const { writeFileSync: write, mkdtempSync: mk } = await import('node:fs');
+    const dataDir = mk(join(tmpdir(), 'airlock-lock-'));
+    const { createStore } = await import('../../src/store/store.ts');
+    try {
+      // A lock held by another live process (pid 1 always runs) is respected…
+      write(join(dataDir, 'airlock.lock'), '1\n');
+      await assert.rejects(createStore({ dataDir }), (e: { code?: string; message?: string }) => e.code === 'ERR_CONFLICT' && /pid 1\b/.test(e.message ?? ''));
+      // …one left by a process that is gone is taken over.
+      write(join(dataDir, 'airlock.lock'), '2147483646\n');
+      const store = await createStore({ dataDir });
+      assert.equal(readFileSync(join(dataDir, 'airlock.lock'), 'utf8').trim(), String(process.pid));
+      await store.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,41 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../errors/index.ts';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The embedded store is one PostgreSQL cluster inside this process: a second process opening the
+ * same files would corrupt them. This lock file (`<dataDir>/airlock.lock`, holding the owner's pid)
+ * makes the second server refuse to start instead. A lock left by a process that no longer runs
+ * is taken over.
+ */
+export function lockDataDir(dir: string): () => void {
+  const path = join(dir, 'airlock.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
+        throw new AppError(
+          'ERR_CONFLICT',
+          `another Airlock server (pid ${owner}) is using the embedded store in ${dir}; stop it, or start this one with another --data-dir (or DATABASE_URL for a shared PostgreSQL)`,
+          { field: 'dataDir' },
+        );
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new AppError('ERR_CONFLICT', `could not lock ${path}`, { field: 'dataDir' });
+}
