@@ -27,6 +27,11 @@ export interface ApiTokenService {
    * Returns the file's path when it wrote one.
    */
   ensureAdminToken(dataDir: string): Promise<string | undefined>;
+  /**
+   * Revokes every admin token and writes a new one to `<dataDir>/admin-token`: the way back in
+   * when the file is lost or leaked. Returns the file's path and how many tokens were revoked.
+   */
+  resetAdminToken(dataDir: string): Promise<{ path: string; revoked: number }>;
 }
 
 export function createApiTokenService(store: Store, clock: Clock): ApiTokenService {
@@ -61,6 +66,15 @@ export function createApiTokenService(store: Store, clock: Clock): ApiTokenServi
         await store.apiTokens.touch(rec.id, new Date(now));
       }
       return { tokenId: rec.id, name: rec.name };
+    },
+    async resetAdminToken(dataDir) {
+      const now = new Date(clock.now());
+      let revoked = 0;
+      for (const t of await store.apiTokens.list()) {
+        if (t.name === 'admin' && (await store.apiTokens.revoke(t.id, now))) revoked++;
+      }
+      const path = (await svc.ensureAdminToken(dataDir))!;
+      return { path, revoked };
     },
     async ensureAdminToken(dataDir) {
       const existing = await store.apiTokens.list();

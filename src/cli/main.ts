@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
 import { CliError } from './client.ts';
+import { registerAdminCommands } from './commands/admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
   registerSandboxCommand(program);
+  registerAdminCommands(program);
   return program;
 }
 

@@ -73,6 +73,7 @@ export interface Repos {
     get(id: string): Promise<ApiTokenRecord | undefined>;
     list(): Promise<ApiTokenRecord[]>;
     touch(id: string, at: Date): Promise<void>;
+    revoke(id: string, at: Date): Promise<boolean>;
   };
   settings: {
     get<T>(key: string): Promise<T | undefined>;
@@ -507,6 +508,10 @@ export function createRepos(db: Db): Repos {
       },
       async touch(id, at) {
         await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+      },
+      async revoke(id, at) {
+        const r = await db.updateTable('api_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+        return Number(r.numUpdatedRows) > 0;
       },
     },
     settings: {

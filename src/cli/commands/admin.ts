@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { createApiTokenService } from '../../auth/api-tokens.ts';
+import { envName, loadConfig } from '../../config/load.ts';
+import { AppError } from '../../errors/index.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { createStore } from '../../store/store.ts';
+import { CliError } from '../client.ts';
+
+export function registerAdminCommands(program: Command): void {
+  const admin = program.command('admin-token').description('The admin API token');
+  admin
+    .command('reset')
+    .description('Revoke every admin token and write a new one to <dataDir>/admin-token (works on the store directly)')
+    .option('-c, --config <file>', 'server config file')
+    .option('--data-dir <dir>', `data directory [env ${envName('dataDir')}]`)
+    .option('--database-url <url>', 'PostgreSQL URL [env DATABASE_URL]')
+    .action(async (o) => {
+      let config;
+      try {
+        config = loadConfig({ file: o.config, flags: { dataDir: o.dataDir, databaseUrl: o.databaseUrl } });
+      } catch (err) {
+        if (err instanceof AppError) throw new CliError(err.message, err.code, undefined, undefined, 2);
+        throw err;
+      }
+      // The embedded store refuses while a server has it open (data-directory lock): stop it first.
+      const store = await createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const r = await createApiTokenService(store, systemClock).resetAdminToken(resolve(config.dataDir));
+        process.stdout.write(`revoked ${r.revoked} admin token(s); the new one is in ${r.path} (mode 0600)\n`);
+      } finally {
+        await store.close();
+      }
+    });
+}
