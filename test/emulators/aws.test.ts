@@ -29,6 +29,14 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { createAwsEmulator, type AwsEmulator } from '../../src/emulators/aws/index.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
+import { guardLoopback } from '../helpers/loopback-guard.ts';
+
+// Every SDK call here must stay on 127.0.0.1; a probe the SDK swallowed still fails the run.
+const loopbackGuard = guardLoopback();
+after(() => {
+  loopbackGuard.restore();
+  assert.deepEqual(loopbackGuard.blocked, [], 'no connection left 127.0.0.1');
+});
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';

@@ -22,6 +22,14 @@ import { decodeJwt } from 'jose';
 import { createAzureEmulator, createSandboxCertificate, type AzureEmulator } from '../../src/emulators/azure/index.ts';
 import { createManualClock, type ManualClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
+import { guardLoopback } from '../helpers/loopback-guard.ts';
+
+// Every SDK call here must stay on 127.0.0.1; a probe the SDK swallowed still fails the run.
+const loopbackGuard = guardLoopback();
+after(() => {
+  loopbackGuard.restore();
+  assert.deepEqual(loopbackGuard.blocked, [], 'no connection left 127.0.0.1');
+});
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const SUBSCRIPTION = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';

@@ -18,24 +18,14 @@ import { GoogleAuth, Impersonated, type AuthClient } from 'google-auth-library';
 import { createGcpEmulator, type GcpConfigInput } from '../../src/emulators/gcp/index.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
+import { guardLoopback } from '../helpers/loopback-guard.ts';
 
 // --- Nothing leaves 127.0.0.1 -----------------------------------------------------------------
 for (const k of Object.keys(process.env)) {
   if (/^(GOOGLE_|GCE_|GCLOUD_|CLOUDSDK_|METADATA_SERVER)/i.test(k)) delete process.env[k];
 }
-const blocked: string[] = [];
-const realConnect = net.Socket.prototype.connect;
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '::ffff:127.0.0.1']);
-net.Socket.prototype.connect = function guardedConnect(this: net.Socket, ...args: unknown[]) {
-  // Node hands connect() either normalized [options, cb] or the public (options|port, host) forms.
-  const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
-  const host = typeof first === 'object' && first !== null ? (first as { host?: string; path?: string }) : { host: typeof args[1] === 'string' ? args[1] : undefined };
-  if (!('path' in host && host.path) && host.host !== undefined && !LOOPBACK.has(host.host)) {
-    blocked.push(host.host);
-    throw new Error(`test guard: refused a connection to ${host.host}; nothing may leave 127.0.0.1`);
-  }
-  return (realConnect as (...a: unknown[]) => net.Socket).apply(this, args);
-} as typeof net.Socket.prototype.connect;
+const guard = guardLoopback();
+const { blocked } = guard;
 
 // --- The world -------------------------------------------------------------------------------
 const PROJECT_NUMBER = '123456789012';
@@ -135,7 +125,7 @@ describe('GCP sandbox with google-auth-library (external_account)', () => {
     await emulator?.close();
     await airlock?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    net.Socket.prototype.connect = realConnect;
+    guard.restore();
     assert.deepEqual(blocked, [], 'no connection left 127.0.0.1');
   });
 
