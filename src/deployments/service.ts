@@ -157,9 +157,15 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
         example: [...WORKLOAD_IDENTITY_FORMS],
       });
     }
-    await tx.identities.lock(saved.id);
     checkRuntimeForIdentity(ctx.runtimeVersion, saved.spec);
-    if (saved.spec.cloud === 'azure') {
+    if (saved.spec.cloud !== 'azure') {
+      await tx.identities.lock(saved.id);
+    } else {
+      // Capacity belongs to the managed identity, which several saved names may point at: lock all
+      // of them (in id order, so concurrent writers cannot deadlock) before counting.
+      const clientId = saved.spec.clientId;
+      const aliases = (await tx.identities.list(ws)).filter((i) => i.spec.cloud === 'azure' && i.spec.clientId === clientId);
+      for (const id of aliases.map((i) => i.id).sort()) await tx.identities.lock(id);
       const users = (await azureUsers(tx, saved.spec.clientId)).filter((u) => u.id !== ctx.deploymentId);
       checkAzureCapacity(saved.spec.managedIdentityName, users.map((u) => ({ id: u.id, name: u.name })));
     }
