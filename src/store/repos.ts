@@ -76,6 +76,11 @@ export interface Repos {
     revoke(id: string, at: Date): Promise<boolean>;
   };
   settings: {
+    /**
+     * Holds a named lock until the transaction ends (a PostgreSQL advisory lock): serialises
+     * one-time work such as first-start bootstrap across replicas. Only meaningful inside a transaction.
+     */
+    lock(name: string): Promise<void>;
     get<T>(key: string): Promise<T | undefined>;
     put(key: string, value: unknown): Promise<void>;
   };
@@ -515,6 +520,9 @@ export function createRepos(db: Db): Repos {
       },
     },
     settings: {
+      async lock(name) {
+        await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(db);
+      },
       async get<T>(key: string) {
         const r = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
         // Both drivers hand jsonb back already parsed; parsing again would break string values.

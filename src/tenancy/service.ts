@@ -16,6 +16,8 @@ const DEFAULTS_KEY = 'tenancy.defaults';
  */
 export async function ensureDefaultTenancy(store: Store, clock: Clock): Promise<Tenancy> {
   return store.transaction(async (tx) => {
+    // Replicas starting together on an empty database: the first creates, the others then read.
+    await tx.settings.lock(DEFAULTS_KEY);
     const ids = await tx.settings.get<{ organizationId: string; workspaceId: string }>(DEFAULTS_KEY);
     if (ids) {
       const organization = await tx.organizations.get(ids.organizationId);

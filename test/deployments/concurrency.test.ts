@@ -63,3 +63,22 @@ describe('Azure capacity under concurrent attaches (PostgreSQL)', () => {
     assert.equal(using, 3);
   });
 });
+
+describe('first start of several replicas on one empty PostgreSQL', () => {
+  it('creates one default organization and workspace, and every replica agrees on them', async () => {
+    const pg = await startPostgres();
+    const { createStore } = await import('../../src/store/store.ts');
+    const { ensureDefaultTenancy } = await import('../../src/tenancy/service.ts');
+    const { systemClock } = await import('../../src/lib/clock.ts');
+    const stores = await Promise.all([0, 1, 2].map(() => createStore({ databaseUrl: pg.url })));
+    try {
+      const results = await Promise.all(stores.map((st) => ensureDefaultTenancy(st, systemClock)));
+      assert.equal(new Set(results.map((r) => r.organization.id)).size, 1);
+      assert.equal(new Set(results.map((r) => r.workspace.id)).size, 1);
+      assert.equal((await stores[0]!.organizations.list()).length, 1);
+    } finally {
+      await Promise.all(stores.map((st) => st.close()));
+      await pg.stop();
+    }
+  });
+});
