@@ -23,9 +23,10 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// A test that hangs fails after 5 minutes, and a file whose test left a handle open still exits:
-// in CI a stuck file would otherwise hold the whole run until its time limit.
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=300000', '--test-force-exit', ...files], {
+// A test that hangs fails after 5 minutes instead of holding CI until its time limit.
+// Not --test-force-exit: on Node 20 it ends files before all their tests have reported, silently
+// dropping a random handful (seen: 191 or 203 of 205 tests counted, all "passing").
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=300000', ...files], {
   stdio: 'inherit',
 });
 process.exit(r.status ?? 1);
