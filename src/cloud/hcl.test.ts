@@ -14,22 +14,7 @@ import {
   renderHcl,
   type HclInput,
 } from './hcl.ts';
-
-/**
- * hcl2json prints string values in Terraform's JSON syntax, where strings are templates too, so a
- * literal `${` comes back as `$${` (and `%{` as `%%{`). Undo that to get the value Terraform sees.
- */
-function tfJsonString(s: string): string {
-  return s.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
-}
-
-/** Applies {@link tfJsonString} to every string (keys included) of a parsed value. */
-function tfJsonValue(v: unknown): unknown {
-  if (typeof v === 'string') return tfJsonString(v);
-  if (Array.isArray(v)) return v.map(tfJsonValue);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [tfJsonString(k), tfJsonValue(x)]));
-  return v;
-}
+import { tfJsonString, tfJsonValue } from '../../test/helpers/terraform.ts';
 
 async function parseValue(value: HclInput): Promise<unknown> {
   const text = renderHcl([hclAttribute('v', value)]);

@@ -10,6 +10,7 @@ import type { ClusterType } from '../../store/records.ts';
 import type { SetupInput, SetupResult } from '../types.ts';
 import { AWS_TOKEN_FILE, awsProvider, parseRoleArn } from './setup.ts';
 import { evaluateTrustPolicy, parseTrustPolicy, type TrustRequest } from './trust-policy.ts';
+import { tfJsonValue } from '../../../test/helpers/terraform.ts';
 
 // ---- fixed input -----------------------------------------------------------------------------
 
@@ -263,14 +264,6 @@ describe('awsProvider.setup: partitions, role paths and targets', () => {
 
 // ---- Terraform -------------------------------------------------------------------------------
 
-/** Terraform JSON syntax writes a literal `${` as `$${`; undo it (see hcl.test.ts). */
-function tfJson(v: unknown): unknown {
-  if (typeof v === 'string') return v.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
-  if (Array.isArray(v)) return v.map(tfJson);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [tfJson(k) as string, tfJson(x)]));
-  return v;
-}
-
 type Tf = Record<string, Record<string, Record<string, Record<string, unknown>[]>>> & { variable?: Record<string, unknown[]>; provider?: Record<string, unknown[]> };
 
 /** The object inside `jsonencode(…)`, parsed again, with references replaced. */
@@ -284,7 +277,7 @@ async function jsonencoded(expr: unknown, refs: Record<string, string>): Promise
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]));
     return v;
   };
-  return tfJson(swap(inner));
+  return tfJsonValue(swap(inner));
 }
 
 describe('awsProvider.terraform', () => {
@@ -333,7 +326,7 @@ describe('awsProvider.terraform', () => {
     const tf = (await parse('main.tf', awsProvider.terraform(input))) as Tf;
     assert.deepEqual(Object.keys(tf), ['resource']);
     const [label] = Object.keys(tf.resource.aws_iam_openid_connect_provider!);
-    assert.equal(tfJson(tf.resource.aws_iam_openid_connect_provider![label!]![0]!.url), issuer);
+    assert.equal(tfJsonValue(tf.resource.aws_iam_openid_connect_provider![label!]![0]!.url), issuer);
     const refs = { [`\${aws_iam_openid_connect_provider.${label}.arn}`]: result.aws!.oidcProviderArn! };
     assert.deepEqual(await jsonencoded(tf.resource.aws_iam_role!.etl_reader![0]!.assume_role_policy, refs), result.aws!.trustPolicy);
     // And the shell command quotes it.

@@ -16,6 +16,7 @@ import { AppError } from '../../errors/index.ts';
 import type { ClusterType } from '../../store/records.ts';
 import type { SetupInput } from '../types.ts';
 import { AZURE_TOKEN_FILE, azureProvider, FEDERATED_CREDENTIAL_NAME, federatedCredentialName, managedIdentityResourceId } from './setup.ts';
+import { tfJsonValue } from '../../../test/helpers/terraform.ts';
 
 // ---- fixed input -----------------------------------------------------------------------------
 
@@ -227,13 +228,6 @@ describe('azureProvider.setup', () => {
 
 // ---- Terraform -------------------------------------------------------------------------------
 
-function tfJson(v: unknown): unknown {
-  if (typeof v === 'string') return v.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
-  if (Array.isArray(v)) return v.map(tfJson);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, tfJson(x)]));
-  return v;
-}
-
 type FicResources = Record<string, { name: string; resource_group_name: string; audience: string[]; issuer: string; parent_id: string; subject: string }[]>;
 
 describe('azureProvider.terraform', () => {
@@ -269,7 +263,7 @@ describe('azureProvider.terraform', () => {
     const tf = (await parse('main.tf', azureProvider.terraform(input))) as { resource: { azurerm_federated_identity_credential: FicResources } };
     const fics = Object.values(tf.resource.azurerm_federated_identity_credential);
     assert.equal(fics.length, COMPONENTS.length);
-    for (const [r] of fics) assert.equal(tfJson(r!.issuer), issuer);
+    for (const [r] of fics) assert.equal(tfJsonValue(r!.issuer), issuer);
     assert.ok(azureProvider.setup(input).steps[0]!.commands[0]!.includes(`--issuer '${issuer}' `));
   });
 });

@@ -28,6 +28,7 @@ import {
   TERRAFORM_PLACEHOLDERS,
   WILDCARD_PROVIDER_ID,
 } from './index.ts';
+import { tfJsonString } from '../../../test/helpers/terraform.ts';
 
 // --- Inputs ----------------------------------------------------------------------------------------
 
@@ -177,11 +178,6 @@ function runCommands(result: SetupResult, cwd: string): string[][] {
     .map((rec) => rec.split(FIELD));
 }
 
-/** hcl2json returns template source: literal "${" and "%{" are still escaped. */
-function unescapeTemplate(s: string): string {
-  return s.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
-}
-
 const TF_REFS = new Map(Object.entries(TERRAFORM_PLACEHOLDERS).map(([name, parts]) => [parts!.join('.'), name]));
 
 /**
@@ -190,10 +186,10 @@ const TF_REFS = new Map(Object.entries(TERRAFORM_PLACEHOLDERS).map(([name, parts
  */
 function fromTerraform(s: string): string {
   const m = /^\$\{format\(("(?:[^"\\]|\\.)*"), ([^)]*)\)\}$/s.exec(s);
-  if (!m) return unescapeTemplate(s);
+  if (!m) return tfJsonString(s);
   const names = m[2]!.split(', ').map((r) => TF_REFS.get(r) ?? assert.fail(`unexpected reference ${r}`));
   let i = 0;
-  return unescapeTemplate(JSON.parse(m[1]!) as string).replace(/%%|%s/g, (t) => (t === '%%' ? '%' : `\${${names[i++]}}`));
+  return tfJsonString(JSON.parse(m[1]!) as string).replace(/%%|%s/g, (t) => (t === '%%' ? '%' : `\${${names[i++]}}`));
 }
 
 function fromTerraformDeep(v: unknown): unknown {
