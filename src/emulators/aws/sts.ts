@@ -81,6 +81,18 @@ function audienceList(aud: unknown): string[] {
   return [];
 }
 
+/** The identity fields every assumed-role session has, whichever STS action issued it. */
+function assumedRoleFields(account: string, role: RoleRecord, sessionName: string) {
+  return {
+    roleArn: role.arn,
+    roleName: role.roleName,
+    roleId: role.roleId,
+    sessionName,
+    assumedRoleArn: `arn:aws:sts::${account}:assumed-role/${role.roleName}/${sessionName}`,
+    assumedRoleId: `${role.roleId}:${sessionName}`,
+  };
+}
+
 /** Keys every STS request carries (`aws:CurrentTime`, `aws:EpochTime`). */
 function timeContext(nowMs: number): Record<string, string> {
   return { 'aws:CurrentTime': awsTimestamp(nowMs), 'aws:EpochTime': String(Math.floor(nowMs / 1000)) };
@@ -216,12 +228,7 @@ export function createStsService(o: StsServiceOptions): StsService {
       const durationSeconds = duration(p, role);
 
       const s = sessions.issue({
-        roleArn: role.arn,
-        roleName: role.roleName,
-        roleId: role.roleId,
-        sessionName,
-        assumedRoleArn: `arn:aws:sts::${account}:assumed-role/${role.roleName}/${sessionName}`,
-        assumedRoleId: `${role.roleId}:${sessionName}`,
+        ...assumedRoleFields(account, role, sessionName),
         sourceIdentity: typeof sourceIdentity === 'string' ? sourceIdentity : undefined,
         issuedBy: 'AssumeRoleWithWebIdentity',
         federatedProvider: provider.arn,
@@ -277,12 +284,7 @@ export function createStsService(o: StsServiceOptions): StsService {
       const durationSeconds = duration(p, role, CHAINED_MAX_SECONDS);
 
       const s = sessions.issue({
-        roleArn: role.arn,
-        roleName: role.roleName,
-        roleId: role.roleId,
-        sessionName,
-        assumedRoleArn: `arn:aws:sts::${account}:assumed-role/${role.roleName}/${sessionName}`,
-        assumedRoleId: `${role.roleId}:${sessionName}`,
+        ...assumedRoleFields(account, role, sessionName),
         sourceIdentity,
         issuedBy: 'AssumeRole',
         federatedProvider: from.federatedProvider,
