@@ -128,7 +128,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...issuerRoutes(clusters, keyring),
     ...clusterRoutes(clusters),
     ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
-    ...identityRoutes(identities, deployments, clusters),
+    ...identityRoutes(identities, clusters),
   );
   const http = createHttpServer({ routes, tokens, logger });
 

@@ -90,6 +90,8 @@ export interface IdentityService {
   list(): Promise<SavedIdentity[]>;
   get(ref: string): Promise<SavedIdentity>;
   find(tx: Repos, ref: string): Promise<SavedIdentity | undefined>;
+  /** How many Deployments use each saved identity (one read, whatever the number of identities). */
+  usage(): Promise<Map<string, number>>;
   /** Refuses while Deployments use it, unless `resetDeployments` moves them back to the default identity. */
   delete(ref: string, opts: { resetDeployments?: boolean }): Promise<{ resetDeployments: string[] }>;
 }
@@ -132,6 +134,13 @@ export function createIdentityService(d: IdentityServiceDeps): IdentityService {
       return i;
     },
     find,
+    async usage() {
+      const counts = new Map<string, number>();
+      for (const dep of await d.store.deployments.listAll({})) {
+        if (dep.workspaceId === ws && dep.identityId) counts.set(dep.identityId, (counts.get(dep.identityId) ?? 0) + 1);
+      }
+      return counts;
+    },
     async delete(ref, opts) {
       return d.store.transaction(async (tx) => {
         const i = await find(tx, ref);

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { ClusterService } from '../../clusters/service.ts';
-import type { DeploymentService } from '../../deployments/service.ts';
 import { defaultIdentityFor } from '../../identity/default-identity.ts';
 import { identitySaveSchema, type IdentityService } from '../../identity/service.ts';
 import { AZURE_MAX_DEPLOYMENTS_PER_IDENTITY } from '../../deployments/rules.ts';
@@ -29,7 +28,7 @@ const toJson = (i: SavedIdentity): z.infer<typeof savedJson> => ({
 
 const ref = z.object({ identity: z.string().min(1).max(100).meta({ example: 'etl-reader' }) }).strict();
 
-export function identityRoutes(identities: IdentityService, deployments: DeploymentService, clusters: ClusterService): RouteDef[] {
+export function identityRoutes(identities: IdentityService, clusters: ClusterService): RouteDef[] {
   return [
     defineRoute({
       method: 'GET',
@@ -87,9 +86,10 @@ export function identityRoutes(identities: IdentityService, deployments: Deploym
       }),
       handler: async ({ query }) => {
         const saved = await identities.list();
+        const usage = await identities.usage();
         const options = [];
         for (const i of saved) {
-          const using = (await deployments.list({ limit: 100 }, { identity: i.id })).items.length;
+          const using = usage.get(i.id) ?? 0;
           const o: { name: string; id: string; cloud: string; value: string; deploymentsUsing: number; capacity?: number } = {
             name: i.name,
             id: i.id,
