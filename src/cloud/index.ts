@@ -1,4 +1,4 @@
-import type { Cloud } from '../store/records.ts';
+import type { Cloud } from '../domain/terms.ts';
 import { awsProvider } from './aws/setup.ts';
 import { azureProvider } from './azure/setup.ts';
 import { gcpProvider } from './gcp/setup.ts';

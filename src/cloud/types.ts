@@ -1,5 +1,5 @@
 import type { ComponentIdentity } from '../deployments/components.ts';
-import type { Cloud, ClusterType } from '../store/records.ts';
+import type { Cloud, ClusterType } from '../domain/terms.ts';
 
 /** Audiences each cloud's token service expects in a federated token. */
 export const AUDIENCE = {
@@ -106,6 +106,49 @@ export interface SetupResult {
 }
 
 /**
+ * What a workload of a Deployment needs at run time to use its identity in one cloud: the audience
+ * its token carries and the values the cloud's SDK reads (role ARN, credential configuration,
+ * client and tenant ids). Derived from the same plan as the setup, so the two cannot disagree.
+ * File paths inside are the in-pod defaults (`/var/run/secrets/airlock/tokens/<cloud>/token`);
+ * delivery rewrites them for the directory it writes to.
+ */
+export type CloudDelivery =
+  | {
+      cloud: 'aws';
+      /** `sts.amazonaws.com`. */
+      audience: string;
+      /** Every audience the token exchange accepts for this identity (`audience` first). */
+      acceptedAudiences: string[];
+      /** The role that trusts the issuer (the customer's role, or the default identity's role). */
+      roleArn: string;
+      /** The cluster's region when the cluster is on AWS; absent otherwise (the SDK's global default). */
+      region?: string | undefined;
+    }
+  | {
+      cloud: 'gcp';
+      /** The workload identity pool provider's full resource name. */
+      audience: string;
+      /** `audience` first; on dedicated clusters also the shared wildcard provider's. */
+      acceptedAudiences: string[];
+      /** The service account the workload becomes. */
+      serviceAccountEmail: string;
+      /** The project the workload works in (GOOGLE_CLOUD_PROJECT), when known. */
+      projectId?: string | undefined;
+      /** The `external_account` configuration, with no placeholder left. */
+      credentialConfig: Record<string, unknown>;
+    }
+  | {
+      cloud: 'azure';
+      /** `api://AzureADTokenExchange`. */
+      audience: string;
+      acceptedAudiences: string[];
+      clientId: string;
+      tenantId: string;
+      /** `https://login.microsoftonline.com/`. */
+      authorityHost: string;
+    };
+
+/**
  * What each cloud implements. Adding a cloud means one folder under src/cloud/ and one entry in
  * the registry (src/cloud/index.ts).
  */
@@ -115,4 +158,9 @@ export interface CloudProvider {
   setup(input: SetupInput): SetupResult;
   /** The same setup as Terraform (HCL). */
   terraform(input: SetupInput): string;
+  /**
+   * What the Deployment's workloads need at run time. Throws `ERR_RULE_VIOLATION` when a value
+   * the workload cannot do without is unknown (a GCP project number), naming how to set it.
+   */
+  delivery(input: SetupInput): CloudDelivery;
 }

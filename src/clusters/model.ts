@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLOUDS, CLUSTER_TYPES, ISSUER_MODES, type Cloud } from '../store/records.ts';
+import { CLOUDS, CLUSTER_TYPES, ISSUER_MODES, type Cloud } from '../domain/terms.ts';
 
 /** Cluster names are DNS-1123 labels: they end up in URLs, resource names and Terraform ids. */
 export const clusterNameSchema = z

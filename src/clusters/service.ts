@@ -3,7 +3,7 @@ import type { Keyring, RotateResult } from '../issuer/keyring.ts';
 import type { KeyStatus } from '../issuer/key-schedule.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isId, newId } from '../lib/ids.ts';
-import type { Cluster, Page, PageRequest } from '../store/records.ts';
+import type { Cluster, Page, PageRequest } from '../domain/records.ts';
 import type { Store } from '../store/store.ts';
 import type { Tenancy } from '../tenancy/service.ts';
 import { REGION_FORMS, clusterCreateSchema, clusterUpdateSchema, type ClusterCreateInput, type ClusterUpdateInput } from './model.ts';

@@ -1,6 +1,6 @@
 import { AppError } from '../errors/index.ts';
 import type { CustomerIdentity } from '../cloud/types.ts';
-import type { ClusterType } from '../store/records.ts';
+import type { ClusterType } from '../domain/terms.ts';
 import { COMPONENTS } from './components.ts';
 
 export interface Semver {

@@ -8,7 +8,7 @@ import { WORKLOAD_IDENTITY_FORMS, parseWorkloadIdentity } from '../identity/pars
 import type { IdentityService } from '../identity/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isId, newId } from '../lib/ids.ts';
-import type { Deployment, Page, PageRequest, SavedIdentity } from '../store/records.ts';
+import type { Deployment, Page, PageRequest, SavedIdentity } from '../domain/records.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Store } from '../store/store.ts';
 import type { Tenancy } from '../tenancy/service.ts';

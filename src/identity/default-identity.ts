@@ -1,5 +1,5 @@
 import type { DefaultIdentity } from '../cloud/types.ts';
-import type { Cluster } from '../store/records.ts';
+import type { Cluster } from '../domain/records.ts';
 
 /** The IAM partition a region belongs to. */
 export function awsPartition(region: string): 'aws' | 'aws-cn' | 'aws-us-gov' {

@@ -3,7 +3,7 @@ import type { CustomerIdentity } from '../cloud/types.ts';
 import { AppError } from '../errors/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isId, newId } from '../lib/ids.ts';
-import type { SavedIdentity } from '../store/records.ts';
+import type { SavedIdentity } from '../domain/records.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Store } from '../store/store.ts';
 import type { Tenancy } from '../tenancy/service.ts';

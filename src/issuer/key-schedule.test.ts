@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SigningKeyRecord } from '../store/records.ts';
+import type { SigningKeyRecord } from '../domain/records.ts';
 import { activeKey, jwksMaxAgeSeconds, keyStatuses, publishedKeys, scheduleDecision } from './key-schedule.ts';
 
 const H = 3600_000;

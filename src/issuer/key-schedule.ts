@@ -1,4 +1,4 @@
-import type { SigningKeyRecord } from '../store/records.ts';
+import type { SigningKeyRecord } from '../domain/records.ts';
 
 /**
  * Key lifecycle, derived from timestamps alone so every replica and every test clock agrees:

@@ -6,7 +6,7 @@ import type { Sealer } from '../crypto/envelope.ts';
 type CryptoKey = webcrypto.CryptoKey;
 import { AppError } from '../errors/index.ts';
 import type { Clock } from '../lib/clock.ts';
-import type { SigningKeyRecord } from '../store/records.ts';
+import type { SigningKeyRecord } from '../domain/records.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Store } from '../store/store.ts';
 import {

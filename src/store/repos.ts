@@ -14,7 +14,7 @@ import type {
   PageRequest,
   SigningKeyRecord,
   Workspace,
-} from './records.ts';
+} from '../domain/records.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

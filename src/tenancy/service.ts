@@ -1,6 +1,6 @@
 import type { Clock } from '../lib/clock.ts';
 import { newId } from '../lib/ids.ts';
-import type { Organization, Workspace } from '../store/records.ts';
+import type { Organization, Workspace } from '../domain/records.ts';
 import type { Store } from '../store/store.ts';
 
 export interface Tenancy {

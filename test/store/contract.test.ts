@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { AppError } from '../../src/errors/index.ts';
 import { migrations } from '../../src/store/migrations/index.ts';
-import type { ApiTokenRecord, Cluster, Deployment, Organization, SavedIdentity, SigningKeyRecord, Workspace } from '../../src/store/records.ts';
+import type { ApiTokenRecord, Cluster, Deployment, Organization, SavedIdentity, SigningKeyRecord, Workspace } from '../../src/domain/records.ts';
 import { createStore, type Store } from '../../src/store/store.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { clusterCreateSchema, clusterUpdateSchema } from '../../clusters/model.ts';
 import type { ClusterService, ClusterView } from '../../clusters/service.ts';
-import { CLOUDS, CLUSTER_TYPES, ISSUER_MODES } from '../../store/records.ts';
+import { CLOUDS, CLUSTER_TYPES, ISSUER_MODES } from '../../domain/terms.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate, listOf, pageQuery } from './common.ts';
 

@@ -3,12 +3,12 @@ import type { CloudProvider, CustomerIdentity, EffectiveIdentity } from '../../c
 import { deploymentCreateSchema, deploymentUpdateSchema, type DeploymentService, type DeploymentView } from '../../deployments/service.ts';
 import { COMPONENTS } from '../../deployments/components.ts';
 import { identityDisplay } from '../../identity/service.ts';
-import type { Cloud } from '../../store/records.ts';
+import { CLOUDS, type Cloud } from '../../domain/terms.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate, listOf, pageQuery } from './common.ts';
 
 const identityJson = z.object({
-  cloud: z.enum(['aws', 'gcp', 'azure']),
+  cloud: z.enum(CLOUDS),
   /** ARN, email, or the managed identity's resource id. */
   value: z.string(),
   roleArn: z.string().optional(),
@@ -51,7 +51,7 @@ export const deploymentJson = z.object({
   workspaceId: z.string(),
   clusterId: z.string(),
   clusterName: z.string(),
-  cloud: z.enum(['aws', 'gcp', 'azure']),
+  cloud: z.enum(CLOUDS),
   runtimeVersion: z.string(),
   namespace: z.string(),
   oidcIssuerUrl: z.string(),
@@ -113,7 +113,7 @@ const setupQuery = z
 /** Loose schema for the setup document: its documented keys are typed; clouds may add more. */
 const setupJson = z
   .object({
-    cloud: z.enum(['aws', 'gcp', 'azure']),
+    cloud: z.enum(CLOUDS),
     mode: z.enum(['default', 'customer-managed']),
     issuerUrl: z.string(),
     audience: z.string(),

@@ -3,7 +3,8 @@ import type { ClusterService } from '../../clusters/service.ts';
 import { defaultIdentityFor } from '../../identity/default-identity.ts';
 import { identitySaveSchema, type IdentityService } from '../../identity/service.ts';
 import { AZURE_MAX_DEPLOYMENTS_PER_IDENTITY } from '../../deployments/rules.ts';
-import type { SavedIdentity } from '../../store/records.ts';
+import type { SavedIdentity } from '../../domain/records.ts';
+import { CLOUDS } from '../../domain/terms.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate } from './common.ts';
 import { customerIdentityJson } from './deployments.ts';
@@ -11,7 +12,7 @@ import { customerIdentityJson } from './deployments.ts';
 const savedJson = z.object({
   id: z.string(),
   name: z.string(),
-  cloud: z.enum(['aws', 'gcp', 'azure']),
+  cloud: z.enum(CLOUDS),
   identity: z.record(z.string(), z.unknown()),
   createdAt: isoDate,
   updatedAt: isoDate,

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { parse } from '@cdktf/hcl2json';
 import { componentIdentities, WILDCARD_SUBJECT } from '../../deployments/components.ts';
 import { AppError } from '../../errors/index.ts';
-import type { ClusterType } from '../../store/records.ts';
+import type { ClusterType } from '../../domain/terms.ts';
 import type { SetupInput, SetupResult } from '../types.ts';
 import { AWS_TOKEN_FILE, awsProvider, parseRoleArn } from './setup.ts';
 import { evaluateTrustPolicy, parseTrustPolicy, type TrustRequest } from './trust-policy.ts';

@@ -37,7 +37,7 @@ import {
   type HclInput,
 } from '../hcl.ts';
 import { shellArg as sh } from '../shell.ts';
-import { AUDIENCE, type CloudProvider, type Placeholder, type SetupInput, type SetupResult, type SetupStep } from '../types.ts';
+import { AUDIENCE, type CloudDelivery, type CloudProvider, type Placeholder, type SetupInput, type SetupResult, type SetupStep } from '../types.ts';
 
 /** Where Airlock writes each component's AWS-audience token (the Airflow connection reads it). */
 export const AWS_TOKEN_FILE = '/var/run/secrets/airlock/tokens/aws/token';
@@ -486,4 +486,11 @@ function terraform(input: SetupInput): string {
 }
 
 /** The AWS implementation of {@link CloudProvider}. */
-export const awsProvider: CloudProvider = { cloud: 'aws', setup, terraform };
+/** The web-identity role and region an AWS SDK needs in a workload (the env `setup` lists). */
+function delivery(input: SetupInput): CloudDelivery {
+  const p = plan({ ...input, wildcard: false });
+  const region = input.cluster.cloud === 'aws' ? input.cluster.region : undefined;
+  return { cloud: 'aws', audience: AUDIENCE.aws, acceptedAudiences: [AUDIENCE.aws], roleArn: p.federation.role.arn, region };
+}
+
+export const awsProvider: CloudProvider = { cloud: 'aws', setup, terraform, delivery };

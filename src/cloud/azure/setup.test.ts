@@ -13,7 +13,7 @@ import { createAzureState } from '../../emulators/azure/state.ts';
 import { createTokenExchange, JWT_BEARER_ASSERTION_TYPE } from '../../emulators/azure/token-exchange.ts';
 import { TokenCheckError, type OidcVerifier } from '../../emulators/shared/oidc-verifier.ts';
 import { AppError } from '../../errors/index.ts';
-import type { ClusterType } from '../../store/records.ts';
+import type { ClusterType } from '../../domain/terms.ts';
 import type { SetupInput } from '../types.ts';
 import { AZURE_TOKEN_FILE, azureProvider, FEDERATED_CREDENTIAL_NAME, federatedCredentialName, managedIdentityResourceId } from './setup.ts';
 import { tfJsonValue } from '../../../test/helpers/terraform.ts';

@@ -17,7 +17,7 @@ import { WILDCARD_SUBJECT } from '../../deployments/components.ts';
 import { AppError } from '../../errors/index.ts';
 import { HCL_BLANK, hclAttribute, hclBlock, hclComment, hclIdentifier, renderHcl, type HclBody } from '../hcl.ts';
 import { shellArg as sh } from '../shell.ts';
-import { AUDIENCE, type CloudProvider, type Placeholder, type SetupInput, type SetupResult } from '../types.ts';
+import { AUDIENCE, type CloudDelivery, type CloudProvider, type Placeholder, type SetupInput, type SetupResult } from '../types.ts';
 
 /** Where Airlock writes each component's Entra-audience token. */
 export const AZURE_TOKEN_FILE = '/var/run/secrets/airlock/tokens/azure/token';
@@ -249,4 +249,10 @@ function terraform(input: SetupInput): string {
 }
 
 /** The Azure implementation of {@link CloudProvider}. */
-export const azureProvider: CloudProvider = { cloud: 'azure', setup, terraform };
+/** The managed identity's coordinates as the Azure SDKs' WorkloadIdentityCredential reads them. */
+function delivery(input: SetupInput): CloudDelivery {
+  const { identity } = plan({ ...input, wildcard: false });
+  return { cloud: 'azure', audience: AUDIENCE.azure, acceptedAudiences: [AUDIENCE.azure], clientId: identity.clientId, tenantId: identity.tenantId, authorityHost: AZURE_AUTHORITY_HOST };
+}
+
+export const azureProvider: CloudProvider = { cloud: 'azure', setup, terraform, delivery };

@@ -3,7 +3,8 @@
  * artifacts and Terraform. Everything is rendered from one {@link GcpSetupPlan}, so the commands,
  * `gcp.members`, the credential configuration and the Terraform always agree.
  */
-import type { CloudProvider, SetupInput, SetupResult, SetupStep } from '../types.ts';
+import { AppError } from '../../errors/index.ts';
+import type { CloudDelivery, CloudProvider, SetupInput, SetupResult, SetupStep } from '../types.ts';
 import { attributeMappingFlag } from './attributes.ts';
 import { GCP_TOKEN_PATH } from './credential-config.ts';
 import { providerResourceName } from './names.ts';
@@ -244,5 +245,33 @@ export const gcpProvider: CloudProvider = {
   },
   terraform(input: SetupInput): string {
     return renderGcpTerraform(planGcpSetup(input), input);
+  },
+  delivery(input: SetupInput): CloudDelivery {
+    // Delivery does not depend on which variant the user applied: plan both and accept either
+    // provider's audience (the wildcard provider exists on dedicated clusters only).
+    const plan = planGcpSetup({ ...input, wildcard: false });
+    const f = plan.federation;
+    if (f.projectNumberPlaceholder) {
+      const how =
+        f.side === 'customer'
+          ? `airlock identity save --name <name> --gcp-service-account ${f.serviceAccountEmail} --gcp-project-number <number>, then use that saved identity`
+          : `airlock cluster update ${input.cluster.name} --default-identity-project-number <number>`;
+      throw new AppError(
+        'ERR_RULE_VIOLATION',
+        `cloud(gcp): the project number of ${f.projectId} is not known, and Google's token exchange needs it in the audience; set it with: ${how}`,
+        { field: 'identity.projectNumber', example: '123456789012' },
+      );
+    }
+    const accepted = [f.audience];
+    if (input.cluster.type === 'dedicated') accepted.push(planGcpSetup({ ...input, wildcard: true }).federation.audience);
+    const project = plan.connection.extra.project;
+    return {
+      cloud: 'gcp',
+      audience: f.audience,
+      acceptedAudiences: accepted,
+      serviceAccountEmail: f.serviceAccountEmail,
+      projectId: typeof project === 'string' && !project.includes('${') ? project : undefined,
+      credentialConfig: { ...plan.credentialConfig },
+    };
   },
 };

@@ -1,15 +1,12 @@
 import type { CustomerIdentity } from '../cloud/types.ts';
+import type { Cloud, ClusterType, IssuerMode } from './terms.ts';
+
+export type { Cloud, ClusterType, IssuerMode } from './terms.ts';
 
 /**
- * The records the store keeps, as domain code sees them. Each repository reads and writes these;
- * no SQL row shape leaks past src/store.
+ * The records Airlock keeps, as domain code sees them. The store (src/store) reads and writes
+ * these; no SQL row shape leaks past it.
  */
-export const CLOUDS = ['aws', 'gcp', 'azure'] as const;
-export type Cloud = (typeof CLOUDS)[number];
-export const CLUSTER_TYPES = ['standard', 'dedicated'] as const;
-export type ClusterType = (typeof CLUSTER_TYPES)[number];
-export const ISSUER_MODES = ['airlock', 'kubernetes'] as const;
-export type IssuerMode = (typeof ISSUER_MODES)[number];
 
 export interface Organization {
   id: string;
