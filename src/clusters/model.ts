@@ -24,6 +24,20 @@ export const gcpProjectIdSchema = z
 
 export const gcpProjectNumberSchema = z.string().regex(/^\d{6,20}$/, 'must be the numeric GCP project number').meta({ example: '123456789012' });
 
+/** The cluster's own service-account issuer, exactly as its tokens' `iss` (kube-apiserver `--service-account-issuer`). */
+export const kubernetesIssuerUrlSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .meta({ example: 'https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE' });
+/** PEM certificates that sign the issuer's TLS certificate, when it is not publicly trusted. */
+export const kubernetesCaCertSchema = z.string().min(1).max(65536).meta({ example: '-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n' });
+/** Extra audiences workloads on the cluster may ask for (e.g. a Vault or internal service's). */
+export const customAudiencesSchema = z
+  .array(z.string().min(1).max(256))
+  .max(10)
+  .meta({ example: ['vault.example.com'] });
+
 export const clusterCreateSchema = z
   .object({
     name: clusterNameSchema,
@@ -34,6 +48,9 @@ export const clusterCreateSchema = z
     defaultIdentityAccount: awsAccountIdSchema.optional(),
     defaultIdentityProject: gcpProjectIdSchema.optional(),
     defaultIdentityProjectNumber: gcpProjectNumberSchema.optional(),
+    kubernetesIssuerUrl: kubernetesIssuerUrlSchema.optional(),
+    kubernetesCaCert: kubernetesCaCertSchema.optional(),
+    audiences: customAudiencesSchema.optional(),
   })
   .strict();
 
@@ -46,6 +63,10 @@ export const clusterUpdateSchema = z
     defaultIdentityAccount: awsAccountIdSchema.nullable().optional(),
     defaultIdentityProject: gcpProjectIdSchema.nullable().optional(),
     defaultIdentityProjectNumber: gcpProjectNumberSchema.nullable().optional(),
+    /** null removes it (not allowed in `kubernetes` mode, where it is the cluster's issuer). */
+    kubernetesIssuerUrl: kubernetesIssuerUrlSchema.nullable().optional(),
+    kubernetesCaCert: kubernetesCaCertSchema.nullable().optional(),
+    audiences: customAudiencesSchema.optional(),
   })
   .strict();
 export type ClusterUpdateInput = z.input<typeof clusterUpdateSchema>;

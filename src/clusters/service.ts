@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { AppError } from '../errors/index.ts';
 import type { Keyring, RotateResult } from '../issuer/keyring.ts';
 import type { KeyStatus } from '../issuer/key-schedule.ts';
@@ -12,7 +13,12 @@ import { REGION_FORMS, clusterCreateSchema, clusterUpdateSchema, type ClusterCre
 const CLOUD_LABEL = { aws: 'AWS', gcp: 'GCP', azure: 'Azure' } as const;
 
 export interface ClusterView extends Cluster {
+  /** The issuer the clouds trust: Airlock's for the cluster, or in `kubernetes` mode the cluster's own. */
   oidcIssuerUrl: string;
+  /** The cluster's Airlock issuer URL: the audience a pod token must carry to be exchanged. */
+  attestationAudience: string;
+  /** `<Airlock issuer>/token` in `airlock` mode; null in `kubernetes` mode (the kubelet projects tokens). */
+  tokenEndpoint: string | null;
 }
 
 export interface ClusterService {
@@ -40,6 +46,8 @@ export interface ClusterServiceDeps {
   issuerUrl: (clusterId: string) => string;
 }
 
+const KUBE_ISSUER_EXAMPLE = 'https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE';
+
 /** How long {@link ClusterService.getCached} trusts its copy. */
 const CACHE_MS = 5000;
 const CACHE_MAX = 10_000;
@@ -47,7 +55,71 @@ const CACHE_MAX = 10_000;
 export function createClusterService(d: ClusterServiceDeps): ClusterService {
   // Only clusters that exist are cached, so lookups of made-up ids cannot grow the map.
   const cache = new Map<string, { cluster: ClusterView; at: number }>();
-  const view = (c: Cluster): ClusterView => ({ ...c, oidcIssuerUrl: c.externalIssuerUrl ?? d.issuerUrl(c.id) });
+  const view = (c: Cluster): ClusterView => {
+    const own = d.issuerUrl(c.id);
+    return c.issuerMode === 'kubernetes'
+      ? { ...c, oidcIssuerUrl: c.kubernetesIssuerUrl ?? own, attestationAudience: own, tokenEndpoint: null }
+      : { ...c, oidcIssuerUrl: own, attestationAudience: own, tokenEndpoint: `${own}/token` };
+  };
+  const airlockIssuerPrefix = d.issuerUrl('');
+
+  /** The cluster's own issuer: an https URL (http only on loopback, for tests and kind), never one of ours. */
+  function checkKubernetesIssuer(url: string): void {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new AppError('ERR_VALIDATION', `kubernetesIssuerUrl ${JSON.stringify(url)} is not a URL`, { field: 'body.kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
+    }
+    const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+      throw new AppError('ERR_VALIDATION', 'kubernetesIssuerUrl must be https (clouds fetch its discovery document over TLS)', {
+        field: 'body.kubernetesIssuerUrl',
+        example: KUBE_ISSUER_EXAMPLE,
+      });
+    }
+    if (u.search || u.hash || u.username || u.password) {
+      throw new AppError('ERR_VALIDATION', 'kubernetesIssuerUrl must have no query, fragment or credentials', { field: 'body.kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
+    }
+    if (url.startsWith(airlockIssuerPrefix)) {
+      throw new AppError('ERR_VALIDATION', "kubernetesIssuerUrl is the cluster's own Kubernetes issuer, not an Airlock one", {
+        field: 'body.kubernetesIssuerUrl',
+        example: KUBE_ISSUER_EXAMPLE,
+      });
+    }
+  }
+
+  function checkCaCert(pem: string): void {
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const ok = blocks.length > 0 && blocks.every((b) => {
+      try {
+        new X509Certificate(b);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!ok) {
+      throw new AppError('ERR_VALIDATION', 'kubernetesCaCert must be one or more PEM certificates', {
+        field: 'body.kubernetesCaCert',
+        example: '-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----',
+      });
+    }
+  }
+
+  function checkAudiences(id: string, audiences: string[]): string[] {
+    const out = [...new Set(audiences)];
+    for (const a of out) {
+      if (a.startsWith(airlockIssuerPrefix) || a === d.issuerUrl(id)) {
+        throw new AppError('ERR_VALIDATION', `audience ${JSON.stringify(a)} is reserved: it is what pod tokens carry to be exchanged`, {
+          field: 'body.audiences',
+          example: ['vault.example.com'],
+        });
+      }
+      if (/\s/.test(a)) throw new AppError('ERR_VALIDATION', 'an audience has no whitespace', { field: 'body.audiences', example: ['vault.example.com'] });
+    }
+    return out;
+  }
 
   async function find(ref: string): Promise<Cluster> {
     const c = isId('cluster', ref) ? await d.store.clusters.get(ref) : await d.store.clusters.getByName(ref);
@@ -91,22 +163,28 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
       const input = clusterCreateSchema.parse(raw);
       checkRegion(input.cloud, input.region);
       checkPlatformSettings(input.cloud, input);
-      if (input.issuerMode === 'kubernetes') {
-        throw new AppError('ERR_RULE_VIOLATION', 'issuer mode "kubernetes" (the cluster\'s own OIDC issuer) is not supported yet; use "airlock"', {
-          field: 'body.issuerMode',
-          example: 'airlock',
+      if (input.issuerMode === 'kubernetes' && !input.kubernetesIssuerUrl) {
+        throw new AppError('ERR_VALIDATION', 'issuer mode "kubernetes" trusts the cluster\'s own service-account issuer: give its URL', {
+          field: 'body.kubernetesIssuerUrl',
+          example: KUBE_ISSUER_EXAMPLE,
         });
       }
+      if (input.kubernetesIssuerUrl) checkKubernetesIssuer(input.kubernetesIssuerUrl);
+      if (input.kubernetesCaCert) checkCaCert(input.kubernetesCaCert);
+      const id = newId('cluster');
+      const audiences = checkAudiences(id, input.audiences ?? []);
       const now = new Date(d.clock.now());
       const cluster: Cluster = {
-        id: newId('cluster'),
+        id,
         organizationId: d.tenancy.organization.id,
         name: input.name,
         cloud: input.cloud,
         type: input.type,
         region: input.region,
         issuerMode: input.issuerMode,
-        externalIssuerUrl: null,
+        kubernetesIssuerUrl: input.kubernetesIssuerUrl ?? null,
+        kubernetesCaCert: input.kubernetesCaCert ?? null,
+        audiences,
         defaultIdentityAccount: input.defaultIdentityAccount ?? null,
         defaultIdentityProject: input.defaultIdentityProject ?? null,
         defaultIdentityProjectNumber: input.defaultIdentityProjectNumber ?? null,
@@ -140,7 +218,18 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
       const c = await find(ref);
       if (input.region !== undefined) checkRegion(c.cloud, input.region);
       checkPlatformSettings(c.cloud, input);
-      const updated = await d.store.clusters.update(c.id, { ...input, updatedAt: new Date(d.clock.now()) });
+      if (input.kubernetesIssuerUrl) checkKubernetesIssuer(input.kubernetesIssuerUrl);
+      if (input.kubernetesIssuerUrl === null && c.issuerMode === 'kubernetes') {
+        throw new AppError('ERR_RULE_VIOLATION', `cluster "${c.name}" uses its own issuer (issuer mode "kubernetes"); its URL cannot be removed`, {
+          field: 'body.kubernetesIssuerUrl',
+          example: KUBE_ISSUER_EXAMPLE,
+        });
+      }
+      if (input.kubernetesCaCert) checkCaCert(input.kubernetesCaCert);
+      const { audiences, ...rest } = input;
+      const patch: Parameters<Store['clusters']['update']>[1] = { ...rest, updatedAt: new Date(d.clock.now()) };
+      if (audiences !== undefined) patch.audiences = checkAudiences(c.id, audiences);
+      const updated = await d.store.clusters.update(c.id, patch);
       cache.delete(c.id);
       if (!updated) throw new AppError('ERR_NOT_FOUND', `cluster "${ref}" was deleted`, { field: 'cluster' });
       return view(updated);

@@ -20,7 +20,7 @@ export const TOKEN_ENDPOINT_PATH = '/token';
 export const WORKLOAD_PROFILE_PATH = '/api/v1/workload/profile';
 /** Join credentials start with this; the rest is `<20 id chars>_<43 secret chars>`. */
 export const JOIN_CREDENTIAL_PREFIX = 'alj_';
-export const JOIN_CREDENTIAL_PATTERN = /^alj_[A-Za-z0-9]{20}_[A-Za-z0-9_-]{43}$/;
+export const JOIN_CREDENTIAL_PATTERN = /^alj_[0-9a-z]{20}_[A-Za-z0-9_-]{43}$/;
 /** The environment variable `airlock exec` / `agent` read a join credential from. */
 export const JOIN_CREDENTIAL_ENV = 'AIRLOCK_JOIN_CREDENTIAL';
 

@@ -28,9 +28,18 @@ export interface Cluster {
   cloud: Cloud;
   type: ClusterType;
   region: string;
-  /** `airlock`: Airlock is the cluster's OIDC issuer. `kubernetes`: the cluster's own issuer (e.g. EKS), not yet served. */
+  /** `airlock`: Airlock is the cluster's OIDC issuer. `kubernetes`: the cluster's own issuer (e.g. EKS) is. */
   issuerMode: IssuerMode;
-  externalIssuerUrl: string | null;
+  /**
+   * The cluster's own Kubernetes service-account issuer (kube-apiserver's `--service-account-issuer`):
+   * what the clouds trust in `kubernetes` mode, and what pod tokens presented for a token exchange
+   * are verified against in either mode. Null when not configured.
+   */
+  kubernetesIssuerUrl: string | null;
+  /** PEM CA bundle for that issuer's discovery and JWKS, when it is not publicly trusted. */
+  kubernetesCaCert: string | null;
+  /** Extra audiences the cluster's workloads may ask tokens for, beyond their clouds'. */
+  audiences: string[];
   /** AWS account holding the platform roles that are this cluster's Deployments' default identities. */
   defaultIdentityAccount: string | null;
   /** GCP project holding the platform service accounts that are this cluster's Deployments' default identities. */
@@ -95,6 +104,40 @@ export interface ApiTokenRecord {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+}
+
+/** The Deployment components a join credential can be scoped to (see deployments/components.ts). */
+export interface JoinCredentialRecord {
+  id: string;
+  deploymentId: string;
+  component: string;
+  description: string;
+  /** SHA-256 of the secret part, hex. The credential itself is never stored. */
+  secretHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** One audit record as stored (hash-chained by `seq`). */
+export interface AuditEventRecord {
+  seq: number;
+  at: Date;
+  actorType: string;
+  actorId: string;
+  actorName: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  targetName: string;
+  /** `success`, or the error code of a refusal. */
+  result: string;
+  requestId: string | null;
+  source: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
 }
 
 /** A page of results and the cursor for the next one (absent on the last page). */

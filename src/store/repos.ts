@@ -38,7 +38,12 @@ export interface Repos {
     lock(id: string): Promise<boolean>;
     list(page: PageRequest): Promise<Page<Cluster>>;
     listAll(): Promise<Cluster[]>;
-    update(id: string, patch: Partial<Pick<Cluster, 'region' | 'updatedAt' | 'defaultIdentityAccount' | 'defaultIdentityProject' | 'defaultIdentityProjectNumber'>>): Promise<Cluster | undefined>;
+    update(
+      id: string,
+      patch: Partial<
+        Pick<Cluster, 'region' | 'updatedAt' | 'defaultIdentityAccount' | 'defaultIdentityProject' | 'defaultIdentityProjectNumber' | 'kubernetesIssuerUrl' | 'kubernetesCaCert' | 'audiences'>
+      >,
+    ): Promise<Cluster | undefined>;
     delete(id: string): Promise<boolean>;
   };
   identities: {
@@ -125,7 +130,9 @@ function mapCluster(r: Selectable<Database['clusters']>): Cluster {
     type: r.type as ClusterType,
     region: r.region,
     issuerMode: r.issuer_mode as IssuerMode,
-    externalIssuerUrl: r.external_issuer_url,
+    kubernetesIssuerUrl: r.external_issuer_url,
+    kubernetesCaCert: r.kubernetes_ca_cert,
+    audiences: typeof r.audiences === 'string' ? JSON.parse(r.audiences) : (r.audiences ?? []),
     defaultIdentityAccount: r.default_identity_account,
     defaultIdentityProject: r.default_identity_project,
     defaultIdentityProjectNumber: r.default_identity_project_number,
@@ -255,7 +262,9 @@ export function createRepos(db: Db): Repos {
               type: c.type,
               region: c.region,
               issuer_mode: c.issuerMode,
-              external_issuer_url: c.externalIssuerUrl,
+              external_issuer_url: c.kubernetesIssuerUrl,
+              kubernetes_ca_cert: c.kubernetesCaCert,
+              audiences: JSON.stringify(c.audiences),
               default_identity_account: c.defaultIdentityAccount,
               default_identity_project: c.defaultIdentityProject,
               default_identity_project_number: c.defaultIdentityProjectNumber,
@@ -301,6 +310,9 @@ export function createRepos(db: Db): Repos {
         if (patch.defaultIdentityAccount !== undefined) values.default_identity_account = patch.defaultIdentityAccount;
         if (patch.defaultIdentityProject !== undefined) values.default_identity_project = patch.defaultIdentityProject;
         if (patch.defaultIdentityProjectNumber !== undefined) values.default_identity_project_number = patch.defaultIdentityProjectNumber;
+        if (patch.kubernetesIssuerUrl !== undefined) values.external_issuer_url = patch.kubernetesIssuerUrl;
+        if (patch.kubernetesCaCert !== undefined) values.kubernetes_ca_cert = patch.kubernetesCaCert;
+        if (patch.audiences !== undefined) values.audiences = JSON.stringify(patch.audiences);
         if (Object.keys(values).length === 0) return this.get(id);
         const r = await db.updateTable('clusters').set(values).where('id', '=', id).returningAll().executeTakeFirst();
         return r && mapCluster(r);

@@ -19,6 +19,8 @@ export interface Database {
     default_identity_account: string | null;
     default_identity_project: string | null;
     default_identity_project_number: string | null;
+    kubernetes_ca_cert: string | null;
+    audiences: ColumnType<string[], string | undefined, string>;
     created_at: Timestamp;
     updated_at: Timestamp;
   };
@@ -63,6 +65,34 @@ export interface Database {
     created_at: Timestamp;
     last_used_at: Timestamp | null;
     revoked_at: Timestamp | null;
+  };
+  join_credentials: {
+    id: string;
+    deployment_id: string;
+    component: string;
+    description: string;
+    secret_hash: string;
+    created_at: Timestamp;
+    expires_at: Timestamp;
+    last_used_at: Timestamp | null;
+    revoked_at: Timestamp | null;
+  };
+  audit_events: {
+    seq: ColumnType<string, number | string, never>;
+    at: Timestamp;
+    actor_type: string;
+    actor_id: string;
+    actor_name: string;
+    action: string;
+    target_type: string;
+    target_id: string;
+    target_name: string;
+    result: string;
+    request_id: string | null;
+    source: string | null;
+    details: Json<Record<string, unknown>>;
+    prev_hash: string;
+    hash: string;
   };
   settings: { key: string; value: Json<unknown>; updated_at: Generated<Timestamp> };
 }

@@ -144,7 +144,9 @@ function cluster(organizationId: string, c: Partial<Cluster> = {}): Cluster {
     type: 'standard',
     region: 'us-east-1',
     issuerMode: 'airlock',
-    externalIssuerUrl: null,
+    kubernetesIssuerUrl: null,
+    kubernetesCaCert: null,
+    audiences: [],
     defaultIdentityAccount: null,
     defaultIdentityProject: null,
     defaultIdentityProjectNumber: null,
@@ -333,7 +335,7 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
     describe('clusters', () => {
       test('insert, get, getByName return the record as written', async () => {
         const o = await seedOrg(store);
-        const c = cluster(o.id, { cloud: 'gcp', type: 'dedicated', issuerMode: 'kubernetes', externalIssuerUrl: 'https://container.googleapis.com/v1/x' });
+        const c = cluster(o.id, { cloud: 'gcp', type: 'dedicated', issuerMode: 'kubernetes', kubernetesIssuerUrl: 'https://container.googleapis.com/v1/x' });
         await store.clusters.insert(c);
         assert.deepEqual(await store.clusters.get(c.id), c);
         assert.deepEqual(await store.clusters.getByName(c.name), c);

@@ -103,4 +103,50 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deployments_identity_idx').on('deployments').column('identity_id').execute();
     },
   },
+  '0003_delivery': {
+    async up(db: Kysely<any>) {
+      // external_issuer_url (0001) holds the cluster's own Kubernetes service-account issuer: the
+      // issuer clouds trust in `kubernetes` mode, and the one pod tokens are verified against
+      // (attestation) in either mode. Its CA, when it is not publicly trusted:
+      await db.schema.alterTable('clusters').addColumn('kubernetes_ca_cert', 'text').execute();
+      // Extra audiences a cluster's workloads may ask tokens for (beyond their clouds').
+      await db.schema.alterTable('clusters').addColumn('audiences', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`)).execute();
+      await db.schema
+        .createTable('join_credentials')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('component', 'text', (c) =>
+          c.notNull().check(sql`component in ('scheduler','worker','triggerer','webserver','dag-processor','kpo')`),
+        )
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('last_used_at', 'timestamptz')
+        .addColumn('revoked_at', 'timestamptz')
+        .execute();
+      await db.schema.createIndex('join_credentials_deployment_idx').on('join_credentials').column('deployment_id').execute();
+      // Append-only, hash-chained: each row's hash covers its content and its predecessor's hash.
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('at', 'timestamptz', (c) => c.notNull())
+        .addColumn('actor_type', 'text', (c) => c.notNull())
+        .addColumn('actor_id', 'text', (c) => c.notNull())
+        .addColumn('actor_name', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target_type', 'text', (c) => c.notNull())
+        .addColumn('target_id', 'text', (c) => c.notNull())
+        .addColumn('target_name', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('source', 'text')
+        .addColumn('details', 'jsonb', (c) => c.notNull())
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_at_idx').on('audit_events').column('at').execute();
+      await db.schema.createIndex('audit_events_target_idx').on('audit_events').column('target_id').execute();
+    },
+  },
 };
