@@ -2,7 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { clusterRoutes } from './api/routes/clusters.ts';
+import { deliveryRoutes } from './api/routes/delivery.ts';
 import { deploymentRoutes } from './api/routes/deployments.ts';
+import { createAuditLog, type AuditLog } from './audit/log.ts';
+import { createKubernetesTokenVerifier } from './delivery/kubernetes-tokens.ts';
+import { createDeliveryService, type DeliveryService } from './delivery/service.ts';
 import { identityRoutes } from './api/routes/identities.ts';
 import { issuerRoutes } from './api/routes/issuer.ts';
 import { metaRoutes } from './api/routes/meta.ts';
@@ -48,6 +52,8 @@ export interface App {
   clusters: ClusterService;
   deployments: DeploymentService;
   identities: IdentityService;
+  audit: AuditLog;
+  delivery: DeliveryService;
   routes: RouteDef[];
   http: FastifyInstance;
   /** Path of the admin token file when this start created it. */
@@ -122,6 +128,20 @@ export async function createApp(o: AppOptions): Promise<App> {
   const deployments: DeploymentService = createDeploymentService({ store, clock, tenancy, clusters, identities: () => identities });
   const identities: IdentityService = createIdentityService({ store, clock, tenancy, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
 
+  const audit = createAuditLog({ store, clock, logger });
+  const delivery = createDeliveryService({
+    store,
+    clock,
+    logger,
+    clusters,
+    deployments,
+    minter,
+    audit,
+    kubernetes: createKubernetesTokenVerifier({ clock }),
+    providers: CLOUD_PROVIDERS,
+    tokenTtlSeconds: config.tokenTtlDefault,
+  });
+
   const routes: RouteDef[] = [];
   routes.push(
     ...metaRoutes(store, VERSION, () => routes),
@@ -129,6 +149,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...clusterRoutes(clusters),
     ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
     ...identityRoutes(identities, clusters),
+    ...deliveryRoutes(delivery, () => clock.now()),
   );
   const http = createHttpServer({ routes, tokens, logger });
 
@@ -160,6 +181,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     clusters,
     deployments,
     identities,
+    audit,
+    delivery,
     routes,
     http,
     adminTokenFile,
@@ -181,6 +204,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     async close() {
       if (timer) clearInterval(timer);
       await http.close();
+      await audit.flush();
       await store.close();
     },
   };

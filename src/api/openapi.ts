@@ -28,8 +28,12 @@ export function openApiDocument(routes: RouteDef[], version: string) {
         default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
     };
-    if (r.body) op.requestBody = { required: !r.body.safeParse(undefined).success, content: { 'application/json': { schema: toSchema(r.body, 'input') } } };
+    if (r.body) {
+      const type = r.bodyFormat === 'form' ? 'application/x-www-form-urlencoded' : 'application/json';
+      op.requestBody = { required: !r.body.safeParse(undefined).success, content: { [type]: { schema: toSchema(r.body, 'input') } } };
+    }
     if (r.auth === 'token') op.security = [{ bearer: [] }];
+    else if (r.auth === 'workload') op.security = [{ workload: [] }];
     else op.security = [];
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
@@ -38,7 +42,10 @@ export function openApiDocument(routes: RouteDef[], version: string) {
     info: { title: 'Airlock API', version, description: 'Workload identity for data pipelines.' },
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An Airlock API token (alk_…).' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An Airlock API token (alk_…).' },
+        workload: { type: 'http', scheme: 'bearer', description: "A workload's join credential (alj_…) or its pod's service-account token." },
+      },
       schemas: {
         Error: {
           type: 'object',

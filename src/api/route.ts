@@ -9,6 +9,10 @@ export interface RouteInput<P, Q, B> {
   query: Q;
   body: B;
   principal: Principal | undefined;
+  /** The presented bearer credential, on `workload` routes only. */
+  bearer: string | undefined;
+  /** Our id for the request (in logs and the audit log) and the peer address it came from. */
+  request: { id: string; source: string };
   /** Sets a response header (e.g. Cache-Control on the JWKS). */
   setHeader(name: string, value: string): void;
 }
@@ -22,8 +26,12 @@ export interface RouteDef<P = any, Q = any, B = any, R = any> {
   method: HttpMethod;
   /** Fastify path syntax, e.g. `/api/v1/clusters/:cluster`. */
   path: string;
-  /** `public`: no token (health, discovery, JWKS). `token`: a valid API token is required. */
-  auth: 'public' | 'token';
+  /**
+   * `public`: no token (health, discovery, JWKS, the token endpoint, which authenticates its form).
+   * `token`: a valid API token is required. `workload`: a bearer credential of a workload (a join
+   * credential or a pod's service-account token), handed to the handler as `bearer` to verify.
+   */
+  auth: 'public' | 'token' | 'workload';
   summary: string;
   tag: string;
   params?: z.ZodType<P>;
@@ -34,6 +42,13 @@ export interface RouteDef<P = any, Q = any, B = any, R = any> {
   status?: number;
   /** Response content type; default application/json. */
   contentType?: string;
+  /**
+   * `form`: the body is application/x-www-form-urlencoded (OAuth endpoints), handed to the schema
+   * as `Record<name, string[]>` (every value a list: parameters may repeat). Default `json`.
+   */
+  bodyFormat?: 'json' | 'form';
+  /** `oauth`: failures are RFC 6749 `{error, error_description}` (the token endpoint). Default `api`. */
+  errorFormat?: 'api' | 'oauth';
   handler(input: RouteInput<P, Q, B>): Promise<R>;
 }
 

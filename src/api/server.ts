@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ApiTokenService } from '../auth/api-tokens.ts';
-import { AppError } from '../errors/index.ts';
+import { AppError, OAuthError } from '../errors/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { errorBody, frameworkError, validationError } from './errors.ts';
 import type { RouteDef } from './route.ts';
@@ -35,9 +35,19 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   // JSON is the only body type the API accepts; anything else is a 415, not a string to misparse.
+  // Form bodies are parsed for the OAuth routes that declare them and refused everywhere else.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const form = new FormBody();
+    for (const [k, v] of new URLSearchParams(body as string)) (form.values[k] ??= []).push(v);
+    done(null, form);
+  });
 
   app.setErrorHandler((err, req, reply) => {
+    if ((req.routeOptions.config as { oauth?: boolean } | undefined)?.oauth) {
+      sendOAuthError(reply, err, (e) => deps.logger.error('token request failed', { reqId: req.id, url: req.url, err: e }));
+      return;
+    }
     const mapped = frameworkError(err);
     if (mapped && mapped.expose) {
       void reply.status(mapped.status).send(errorBody(mapped));
@@ -60,6 +70,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     app.route({
       method: route.method,
       url: route.path,
+      config: { oauth: route.errorFormat === 'oauth' },
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         let principal;
         if (route.auth === 'token') {
@@ -70,6 +81,17 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
             throw new AppError('ERR_UNAUTHENTICATED', presented ? 'the API token is not valid' : 'send an API token: Authorization: Bearer <token>', {
               field: 'authorization',
               example: 'Authorization: Bearer alk_…',
+            });
+          }
+        }
+        let workloadBearer: string | undefined;
+        if (route.auth === 'workload') {
+          workloadBearer = bearer(req);
+          if (!workloadBearer) {
+            void reply.header('www-authenticate', 'Bearer realm="airlock-workload"');
+            throw new AppError('ERR_UNAUTHENTICATED', "send the workload's credential: Authorization: Bearer <join credential or pod service-account token>", {
+              field: 'authorization',
+              example: 'Authorization: Bearer alj_…',
             });
           }
         }
@@ -86,12 +108,23 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         };
         const params = parse('params', route.params, req.params);
         const query = parse('query', route.query, req.query);
-        const body = parse('body', route.body, req.body);
+        let rawBody: unknown = req.body;
+        if (route.bodyFormat === 'form') {
+          if (!(rawBody instanceof FormBody)) {
+            throw new OAuthError('invalid_request', 'send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
+          }
+          rawBody = rawBody.values;
+        } else if (rawBody instanceof FormBody) {
+          throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send a JSON body (Content-Type: application/json)', { field: 'content-type', example: 'application/json' });
+        }
+        const body = parse('body', route.body, rawBody);
         const result = await route.handler({
           params,
           query,
           body,
           principal,
+          bearer: workloadBearer,
+          request: { id: String(req.id), source: req.ip },
           setHeader: (name, value) => void reply.header(name, value),
         });
         const status = route.status ?? 200;
@@ -106,4 +139,26 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     });
   }
   return app;
+}
+
+/** A parsed form body: each name with every value it was sent with, in order. */
+class FormBody {
+  readonly values: Record<string, string[]> = Object.create(null);
+}
+
+/** Failures of OAuth routes in RFC 6749's format; never cached (RFC 6749 §5.1). */
+function sendOAuthError(reply: FastifyReply, err: unknown, logInternal: (e: Error) => void): void {
+  let e: OAuthError;
+  if (err instanceof OAuthError) e = err;
+  else {
+    const mapped = frameworkError(err);
+    if (mapped?.code === 'ERR_NO_SIGNING_KEY') e = new OAuthError('temporarily_unavailable', mapped.message);
+    else if (mapped && mapped.expose) e = new OAuthError('invalid_request', mapped.message);
+    else {
+      logInternal((mapped ?? err) as Error);
+      e = new OAuthError('server_error', 'internal error; details are in the server log');
+    }
+  }
+  if (e.status >= 500 && e.error === 'server_error' && err instanceof OAuthError) logInternal(err);
+  void reply.status(e.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(e.body());
 }

@@ -61,7 +61,8 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
       ? { ...c, oidcIssuerUrl: c.kubernetesIssuerUrl ?? own, attestationAudience: own, tokenEndpoint: null }
       : { ...c, oidcIssuerUrl: own, attestationAudience: own, tokenEndpoint: `${own}/token` };
   };
-  const airlockIssuerPrefix = d.issuerUrl('');
+  // Computed at each use: the public URL is only final once the server listens.
+  const airlockIssuerPrefix = () => d.issuerUrl('');
 
   /** The cluster's own issuer: an https URL (http only on loopback, for tests and kind), never one of ours. */
   function checkKubernetesIssuer(url: string): void {
@@ -81,7 +82,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     if (u.search || u.hash || u.username || u.password) {
       throw new AppError('ERR_VALIDATION', 'kubernetesIssuerUrl must have no query, fragment or credentials', { field: 'body.kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
     }
-    if (url.startsWith(airlockIssuerPrefix)) {
+    if (url.startsWith(airlockIssuerPrefix())) {
       throw new AppError('ERR_VALIDATION', "kubernetesIssuerUrl is the cluster's own Kubernetes issuer, not an Airlock one", {
         field: 'body.kubernetesIssuerUrl',
         example: KUBE_ISSUER_EXAMPLE,
@@ -110,7 +111,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
   function checkAudiences(id: string, audiences: string[]): string[] {
     const out = [...new Set(audiences)];
     for (const a of out) {
-      if (a.startsWith(airlockIssuerPrefix) || a === d.issuerUrl(id)) {
+      if (a.startsWith(airlockIssuerPrefix()) || a === d.issuerUrl(id)) {
         throw new AppError('ERR_VALIDATION', `audience ${JSON.stringify(a)} is reserved: it is what pod tokens carry to be exchanged`, {
           field: 'body.audiences',
           example: ['vault.example.com'],

@@ -104,6 +104,26 @@ export function generateNamespace(name: string, random: (n: number) => Buffer = 
   return `${stem}-${suffix}`;
 }
 
+/** The pure input a cloud needs for a Deployment; enforces the wildcard rule and requires an effective identity. */
+export function setupInputFromView(v: DeploymentView, opts: SetupOptions): SetupInput {
+  if (opts.wildcard) checkWildcard(v.cluster.type, v.cluster.name);
+  if (!v.effective) {
+    throw new AppError('ERR_RULE_VIOLATION', `deployment "${v.deployment.name}" has no workload identity in force: ${v.effectiveReason}`, {
+      field: 'deployment',
+      example: `airlock deployment update ${v.deployment.name} --workload-identity arn:aws:iam::123456789012:role/etl-reader`,
+    });
+  }
+  const input: SetupInput = {
+    deployment: { id: v.deployment.id, name: v.deployment.name, namespace: v.deployment.namespace, runtimeVersion: v.deployment.runtimeVersion },
+    cluster: { id: v.cluster.id, name: v.cluster.name, cloud: v.cluster.cloud, type: v.cluster.type, region: v.cluster.region, oidcIssuerUrl: v.cluster.oidcIssuerUrl },
+    components: v.components,
+    identity: v.effective,
+    wildcard: Boolean(opts.wildcard),
+  };
+  if (opts.target) input.target = opts.target;
+  return input;
+}
+
 export function createDeploymentService(d: DeploymentServiceDeps): DeploymentService {
   const ws = d.tenancy.workspace.id;
   const random = d.random ?? randomBytes;
@@ -252,23 +272,7 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
     },
 
     async setupInput(ref, opts) {
-      const v = await this.get(ref);
-      if (opts.wildcard) checkWildcard(v.cluster.type, v.cluster.name);
-      if (!v.effective) {
-        throw new AppError('ERR_RULE_VIOLATION', `deployment "${v.deployment.name}" has no workload identity in force: ${v.effectiveReason}`, {
-          field: 'deployment',
-          example: `airlock deployment update ${v.deployment.name} --workload-identity arn:aws:iam::123456789012:role/etl-reader`,
-        });
-      }
-      const input: SetupInput = {
-        deployment: { id: v.deployment.id, name: v.deployment.name, namespace: v.deployment.namespace, runtimeVersion: v.deployment.runtimeVersion },
-        cluster: { id: v.cluster.id, name: v.cluster.name, cloud: v.cluster.cloud, type: v.cluster.type, region: v.cluster.region, oidcIssuerUrl: v.cluster.oidcIssuerUrl },
-        components: v.components,
-        identity: v.effective,
-        wildcard: Boolean(opts.wildcard),
-      };
-      if (opts.target) input.target = opts.target;
-      return input;
+      return setupInputFromView(await this.get(ref), opts);
     },
 
     async checkIdentityUsers(tx, identity) {

@@ -13,6 +13,10 @@ export function discoveryDocument(issuerUrl: string) {
   return {
     issuer: issuerUrl,
     jwks_uri: issuerUrl + JWKS_PATH,
+    // Where workloads exchange a join credential or a pod token for a token (RFC 8693); relying
+    // parties ignore it.
+    token_endpoint: issuerUrl + '/token',
+    grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange'],
     response_types_supported: ['id_token'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256'],

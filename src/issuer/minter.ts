@@ -27,6 +27,7 @@ export interface MintedToken {
   issuedAt: number;
   expiresAt: number;
   subject: string;
+  jti: string;
 }
 
 export interface MinterOptions {
@@ -79,6 +80,7 @@ export function createMinter(o: MinterOptions): Minter {
       const iat = Math.floor(o.clock.now() / 1000);
       const exp = iat + ttl;
       const sub = `system:serviceaccount:${req.namespace}:${req.serviceAccount}`;
+      const jti = randomUUID();
       // Member order is the order jose's SignJWT produced, so tokens are byte-for-byte what they were.
       const header = base64urlJson({ alg: 'RS256', kid });
       const payload = base64urlJson({
@@ -89,11 +91,11 @@ export function createMinter(o: MinterOptions): Minter {
         iat,
         nbf: iat,
         exp,
-        jti: randomUUID(),
+        jti,
       });
       const signingInput = `${header}.${payload}`;
       const signature = await signRs256(signingInput, rs256KeyObject(keyObjects, key));
-      return { token: `${signingInput}.${signature}`, kid, issuedAt: iat, expiresAt: exp, subject: sub };
+      return { token: `${signingInput}.${signature}`, kid, issuedAt: iat, expiresAt: exp, subject: sub, jti };
     },
   };
 }

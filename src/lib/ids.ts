@@ -11,6 +11,7 @@ export const ID_PREFIX = {
   deployment: 'dep',
   identity: 'wid',
   apiToken: 'tok',
+  joinCredential: 'jc',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

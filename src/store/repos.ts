@@ -14,6 +14,8 @@ import type {
   PageRequest,
   SigningKeyRecord,
   Workspace,
+  JoinCredentialRecord,
+  AuditEventRecord,
 } from '../domain/records.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -64,6 +66,11 @@ export interface Repos {
     /** Every Deployment matching the filter (no paging), oldest first. */
     listAll(filter: DeploymentFilter): Promise<Deployment[]>;
     namespaceTaken(clusterId: string, namespace: string): Promise<boolean>;
+    /**
+     * The Deployments running in these cluster namespaces, with the version of everything their
+     * workload profiles derive from (as {@link JoinCredentialForExchange.profileVersion}). One query.
+     */
+    findByNamespaces(keys: readonly { clusterId: string; namespace: string }[]): Promise<WorkloadDeployment[]>;
     update(id: string, patch: Partial<Pick<Deployment, 'description' | 'runtimeVersion' | 'identitySpec' | 'identityId' | 'updatedAt'>>): Promise<Deployment | undefined>;
     delete(id: string): Promise<boolean>;
   };
@@ -80,6 +87,29 @@ export interface Repos {
     touch(id: string, at: Date): Promise<void>;
     revoke(id: string, at: Date): Promise<boolean>;
   };
+  joinCredentials: {
+    insert(c: JoinCredentialRecord): Promise<void>;
+    listForDeployment(deploymentId: string): Promise<JoinCredentialRecord[]>;
+    /**
+     * The credentials with these ids, each with what an exchange needs to know about its
+     * Deployment and the versions of everything its workload profile derives from (so a cached
+     * profile can be checked for staleness without another query). One query for many ids.
+     */
+    getForExchange(ids: readonly string[]): Promise<JoinCredentialForExchange[]>;
+    /** Records that these credentials were used at `at` (one statement). */
+    touch(ids: readonly string[], at: Date): Promise<void>;
+    /** Revokes one (if not already revoked); returns it as it now is. */
+    revoke(deploymentId: string, id: string, at: Date): Promise<JoinCredentialRecord | undefined>;
+    /** Revokes every live credential of a Deployment; returns how many. */
+    revokeAll(deploymentId: string, at: Date): Promise<number>;
+  };
+  audit: {
+    /** The newest record's seq and hash (the chain's head), if any. */
+    head(): Promise<{ seq: number; hash: string } | undefined>;
+    insertMany(events: AuditEventRecord[]): Promise<void>;
+    /** Oldest first, from `afterSeq` (exclusive). */
+    list(o: { afterSeq?: number | undefined; limit: number; targetId?: string | undefined; action?: string | undefined }): Promise<AuditEventRecord[]>;
+  };
   settings: {
     /**
      * Holds a named lock until the transaction ends (a PostgreSQL advisory lock): serialises
@@ -90,6 +120,21 @@ export interface Repos {
     put(key: string, value: unknown): Promise<void>;
   };
 }
+
+/** What the token exchange needs to know about a Deployment before building its workload profile. */
+export interface WorkloadDeployment {
+  deployment: { id: string; name: string; namespace: string; clusterId: string; workspaceId: string };
+  /** `<deployment updated>:<identity updated>:<cluster updated>` in ms: changes whenever the profile may. */
+  profileVersion: string;
+}
+
+/** A join credential joined with its Deployment, for the token exchange. */
+export interface JoinCredentialForExchange extends WorkloadDeployment {
+  credential: JoinCredentialRecord;
+}
+
+const profileVersionOf = (r: { dep_updated_at: Date | string; identity_updated_at: Date | string | null; cluster_updated_at: Date | string }): string =>
+  [r.dep_updated_at, r.identity_updated_at, r.cluster_updated_at].map((v) => (v === null ? '-' : toDate(v).getTime())).join(':');
 
 export interface DeploymentFilter {
   clusterId?: string | undefined;
@@ -191,6 +236,40 @@ function mapToken(r: Selectable<Database['api_tokens']>): ApiTokenRecord {
     createdAt: toDate(r.created_at),
     lastUsedAt: toDateOrNull(r.last_used_at),
     revokedAt: toDateOrNull(r.revoked_at),
+  };
+}
+
+function mapJoinCredential(r: Selectable<Database['join_credentials']>): JoinCredentialRecord {
+  return {
+    id: r.id,
+    deploymentId: r.deployment_id,
+    component: r.component,
+    description: r.description,
+    secretHash: r.secret_hash,
+    createdAt: toDate(r.created_at),
+    expiresAt: toDate(r.expires_at),
+    lastUsedAt: toDateOrNull(r.last_used_at),
+    revokedAt: toDateOrNull(r.revoked_at),
+  };
+}
+
+function mapAudit(r: Selectable<Database['audit_events']>): AuditEventRecord {
+  return {
+    seq: Number(r.seq),
+    at: toDate(r.at),
+    actorType: r.actor_type,
+    actorId: r.actor_id,
+    actorName: r.actor_name,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    targetName: r.target_name,
+    result: r.result,
+    requestId: r.request_id,
+    source: r.source,
+    details: typeof r.details === 'string' ? JSON.parse(r.details) : r.details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
   };
 }
 
@@ -446,6 +525,29 @@ export function createRepos(db: Db): Repos {
         const r = await db.selectFrom('deployments').select('id').where('cluster_id', '=', clusterId).where('namespace', '=', namespace).executeTakeFirst();
         return r !== undefined;
       },
+      async findByNamespaces(keys) {
+        if (keys.length === 0) return [];
+        const rows = await db
+          .selectFrom('deployments as d')
+          .innerJoin('clusters as c', 'c.id', 'd.cluster_id')
+          .leftJoin('identities as i', 'i.id', 'd.identity_id')
+          .select([
+            'd.id',
+            'd.name',
+            'd.namespace',
+            'd.cluster_id',
+            'd.workspace_id',
+            'd.updated_at as dep_updated_at',
+            'i.updated_at as identity_updated_at',
+            'c.updated_at as cluster_updated_at',
+          ])
+          .where((eb) => eb.or(keys.map((k) => eb.and([eb('d.cluster_id', '=', k.clusterId), eb('d.namespace', '=', k.namespace)]))))
+          .execute();
+        return rows.map((r) => ({
+          deployment: { id: r.id, name: r.name, namespace: r.namespace, clusterId: r.cluster_id, workspaceId: r.workspace_id },
+          profileVersion: profileVersionOf(r),
+        }));
+      },
       async update(id, patch) {
         const values: Record<string, unknown> = {};
         if (patch.description !== undefined) values.description = patch.description;
@@ -529,6 +631,104 @@ export function createRepos(db: Db): Repos {
       async revoke(id, at) {
         const r = await db.updateTable('api_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
         return Number(r.numUpdatedRows) > 0;
+      },
+    },
+    joinCredentials: {
+      async insert(c) {
+        await db
+          .insertInto('join_credentials')
+          .values({
+            id: c.id,
+            deployment_id: c.deploymentId,
+            component: c.component,
+            description: c.description,
+            secret_hash: c.secretHash,
+            created_at: c.createdAt,
+            expires_at: c.expiresAt,
+            last_used_at: c.lastUsedAt,
+            revoked_at: c.revokedAt,
+          })
+          .execute();
+      },
+      async listForDeployment(deploymentId) {
+        const rows = await db.selectFrom('join_credentials').selectAll().where('deployment_id', '=', deploymentId).orderBy('created_at').orderBy('id').execute();
+        return rows.map(mapJoinCredential);
+      },
+      async getForExchange(ids) {
+        if (ids.length === 0) return [];
+        const rows = await db
+          .selectFrom('join_credentials as j')
+          .innerJoin('deployments as d', 'd.id', 'j.deployment_id')
+          .innerJoin('clusters as c', 'c.id', 'd.cluster_id')
+          .leftJoin('identities as i', 'i.id', 'd.identity_id')
+          .selectAll('j')
+          .select([
+            'd.name as dep_name',
+            'd.namespace as dep_namespace',
+            'd.cluster_id as dep_cluster_id',
+            'd.workspace_id as dep_workspace_id',
+            'd.updated_at as dep_updated_at',
+            'i.updated_at as identity_updated_at',
+            'c.updated_at as cluster_updated_at',
+          ])
+          .where('j.id', 'in', [...ids])
+          .execute();
+        return rows.map((r) => ({
+          credential: mapJoinCredential(r),
+          deployment: { id: r.deployment_id, name: r.dep_name, namespace: r.dep_namespace, clusterId: r.dep_cluster_id, workspaceId: r.dep_workspace_id },
+          profileVersion: profileVersionOf(r),
+        }));
+      },
+      async touch(ids, at) {
+        if (ids.length === 0) return;
+        await db.updateTable('join_credentials').set({ last_used_at: at }).where('id', 'in', [...ids]).execute();
+      },
+      async revoke(deploymentId, id, at) {
+        await db.updateTable('join_credentials').set({ revoked_at: at }).where('id', '=', id).where('deployment_id', '=', deploymentId).where('revoked_at', 'is', null).execute();
+        const r = await db.selectFrom('join_credentials').selectAll().where('id', '=', id).where('deployment_id', '=', deploymentId).executeTakeFirst();
+        return r && mapJoinCredential(r);
+      },
+      async revokeAll(deploymentId, at) {
+        const r = await db.updateTable('join_credentials').set({ revoked_at: at }).where('deployment_id', '=', deploymentId).where('revoked_at', 'is', null).executeTakeFirst();
+        return Number(r.numUpdatedRows);
+      },
+    },
+    audit: {
+      async head() {
+        const r = await db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        return r && { seq: Number(r.seq), hash: r.hash };
+      },
+      async insertMany(events) {
+        if (events.length === 0) return;
+        await db
+          .insertInto('audit_events')
+          .values(
+            events.map((e) => ({
+              seq: e.seq,
+              at: e.at,
+              actor_type: e.actorType,
+              actor_id: e.actorId,
+              actor_name: e.actorName,
+              action: e.action,
+              target_type: e.targetType,
+              target_id: e.targetId,
+              target_name: e.targetName,
+              result: e.result,
+              request_id: e.requestId,
+              source: e.source,
+              details: JSON.stringify(e.details),
+              prev_hash: e.prevHash,
+              hash: e.hash,
+            })),
+          )
+          .execute();
+      },
+      async list(o) {
+        let q = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(o.limit);
+        if (o.afterSeq !== undefined) q = q.where('seq', '>', String(o.afterSeq) as never);
+        if (o.targetId) q = q.where('target_id', '=', o.targetId);
+        if (o.action) q = q.where('action', '=', o.action);
+        return (await q.execute()).map(mapAudit);
       },
     },
     settings: {

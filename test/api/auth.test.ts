@@ -8,7 +8,11 @@ const PUBLIC = new Set([
   'GET /readyz',
   'GET /clusters/:clusterId/.well-known/openid-configuration',
   'GET /clusters/:clusterId/openid/v1/jwks',
+  // Authenticates its form (a join credential or a pod token), RFC 8693.
+  'POST /clusters/:clusterId/token',
 ]);
+/** Routes a workload calls with its own credential (join credential or pod token), not an API token. */
+const WORKLOAD = new Set(['GET /api/v1/workload/profile']);
 
 describe('authentication', () => {
   let s: TestServer;
@@ -21,7 +25,7 @@ describe('authentication', () => {
   const concrete = (path: string) => path.replace(/:cluster\b/, 'auth-test').replace(/:[A-Za-z]+/g, 'x');
 
   it('every route outside the public list needs a token (iterating the route table)', async () => {
-    const guarded = s.app.routes.filter((r) => !PUBLIC.has(`${r.method} ${r.path}`));
+    const guarded = s.app.routes.filter((r) => !PUBLIC.has(`${r.method} ${r.path}`) && !WORKLOAD.has(`${r.method} ${r.path}`));
     assert.ok(guarded.length >= 8, 'the table is the source, not a hand-kept list');
     for (const r of guarded) {
       assert.equal(r.auth, 'token', `${r.method} ${r.path} is declared as needing a token`);
@@ -35,9 +39,19 @@ describe('authentication', () => {
     }
   });
 
-  it('public routes are exactly health, discovery and JWKS', () => {
+  it('public routes are exactly health, discovery, JWKS and the token endpoint; workload routes are exactly the profile', () => {
     const open = s.app.routes.filter((r) => r.auth === 'public').map((r) => `${r.method} ${r.path}`);
     assert.deepEqual(new Set(open), PUBLIC);
+    const workload = s.app.routes.filter((r) => r.auth === 'workload').map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(new Set(workload), WORKLOAD);
+  });
+
+  it('workload routes refuse a missing, malformed or API-token credential', async () => {
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer alj_${'0'.repeat(20)}_${'A'.repeat(43)}` }, { authorization: `Bearer ${s.token}` }, { authorization: 'Basic YTpi' }]) {
+      const res = await s.api('GET', '/api/v1/workload/profile', undefined, { auth: false, headers });
+      assert.equal(res.status, 401, `with ${JSON.stringify(Object.keys(headers))}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'ERR_UNAUTHENTICATED');
+    }
   });
 
   it('a token with a wrong secret for a real id is refused', async () => {

@@ -20,7 +20,7 @@ describe('OpenAPI document', () => {
     for (const r of s.app.routes) {
       const op = doc.paths[r.path.replace(/:([A-Za-z]+)/g, '{$1}')]?.[r.method.toLowerCase()];
       assert.ok(op, `${r.method} ${r.path} is documented`);
-      assert.deepEqual(op.security, r.auth === 'token' ? [{ bearer: [] }] : []);
+      assert.deepEqual(op.security, r.auth === 'token' ? [{ bearer: [] }] : r.auth === 'workload' ? [{ workload: [] }] : []);
     }
     const create = doc.paths['/api/v1/clusters'].post.requestBody.content['application/json'].schema;
     assert.deepEqual(create.required.sort(), ['cloud', 'name', 'region']);

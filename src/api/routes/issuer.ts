@@ -33,6 +33,8 @@ export function issuerRoutes(clusters: ClusterService, keyring: Keyring): RouteD
       response: z.object({
         issuer: z.string(),
         jwks_uri: z.string(),
+        token_endpoint: z.string(),
+        grant_types_supported: z.array(z.string()),
         response_types_supported: z.array(z.string()),
         subject_types_supported: z.array(z.string()),
         id_token_signing_alg_values_supported: z.array(z.string()),

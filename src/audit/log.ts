@@ -1,0 +1,147 @@
+/**
+ * The audit log: append-only, tamper-evident (every record carries the hash of its predecessor),
+ * and written in group commits so that recording every token exchange does not cost a
+ * transaction each. `record()` resolves only once the record's batch has committed: a caller that
+ * answers its client after awaiting it never acknowledges an action whose record could be lost.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { AuditEventRecord } from '../domain/records.ts';
+import type { Store } from '../store/store.ts';
+
+/** What a caller records; the log adds seq, time and the chain. */
+export interface AuditEvent {
+  actor: { type: 'api-token' | 'join-credential' | 'kubernetes' | 'anonymous' | 'system'; id: string; name?: string | undefined };
+  action: string;
+  target: { type: string; id: string; name?: string | undefined };
+  /** `success`, or the error a refusal was answered with. */
+  result: string;
+  requestId?: string | undefined;
+  source?: string | undefined;
+  details?: Record<string, unknown> | undefined;
+}
+
+export interface AuditLog {
+  record(e: AuditEvent): Promise<void>;
+  /** Waits for everything recorded so far to commit. */
+  flush(): Promise<void>;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+const CHAIN_LOCK = 'audit.chain';
+
+/** The hash of a record: over its predecessor's hash and every field but its own hash, in a fixed order. */
+export function auditHash(e: Omit<AuditEventRecord, 'hash'>): string {
+  const canonical = JSON.stringify([
+    e.seq,
+    e.at.toISOString(),
+    e.actorType,
+    e.actorId,
+    e.actorName,
+    e.action,
+    e.targetType,
+    e.targetId,
+    e.targetName,
+    e.result,
+    e.requestId,
+    e.source,
+    canonicalize(e.details),
+  ]);
+  return createHash('sha256').update(e.prevHash).update('\n').update(canonical).digest('hex');
+}
+
+function canonicalize(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonicalize);
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonicalize((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/** Checks a run of records, oldest first; returns the first broken seq, if any. */
+export function verifyChain(events: AuditEventRecord[], prevHash = GENESIS_HASH): { ok: true; head: string } | { ok: false; seq: number; reason: string } {
+  let prev = prevHash;
+  let expectedSeq = events[0]?.seq;
+  for (const e of events) {
+    if (e.seq !== expectedSeq) return { ok: false, seq: e.seq, reason: `expected seq ${expectedSeq}` };
+    if (e.prevHash !== prev) return { ok: false, seq: e.seq, reason: 'prev_hash does not match the previous record' };
+    if (auditHash(e) !== e.hash) return { ok: false, seq: e.seq, reason: 'hash does not match the record' };
+    prev = e.hash;
+    expectedSeq = e.seq + 1;
+  }
+  return { ok: true, head: prev };
+}
+
+export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; maxBatch?: number }): AuditLog {
+  const maxBatch = o.maxBatch ?? 1000;
+  let queue: { e: AuditEvent; at: Date; done: (err?: unknown) => void }[] = [];
+  let running: Promise<void> | undefined;
+
+  async function writeBatch(batch: typeof queue): Promise<void> {
+    await o.store.transaction(async (tx) => {
+      // Serialises writers across replicas, so the chain has one order.
+      await tx.settings.lock(CHAIN_LOCK);
+      const head = await tx.audit.head();
+      let seq = head?.seq ?? 0;
+      let prev = head?.hash ?? GENESIS_HASH;
+      const rows: AuditEventRecord[] = batch.map(({ e, at }) => {
+        const base = {
+          seq: ++seq,
+          at,
+          actorType: e.actor.type,
+          actorId: e.actor.id,
+          actorName: e.actor.name ?? '',
+          action: e.action,
+          targetType: e.target.type,
+          targetId: e.target.id,
+          targetName: e.target.name ?? '',
+          result: e.result,
+          requestId: e.requestId ?? null,
+          source: e.source ?? null,
+          details: e.details ?? {},
+          prevHash: prev,
+        };
+        const row = { ...base, hash: auditHash(base) };
+        prev = row.hash;
+        return row;
+      });
+      await tx.audit.insertMany(rows);
+    });
+  }
+
+  function pump(): Promise<void> {
+    running ??= (async () => {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, maxBatch);
+        queue = queue.slice(batch.length);
+        try {
+          await writeBatch(batch);
+          for (const b of batch) b.done();
+        } catch (err) {
+          o.logger.error('audit: a batch of records could not be written; the actions they record are refused', { err: err as Error, count: batch.length });
+          for (const b of batch) b.done(err);
+        }
+      }
+      running = undefined;
+    })();
+    return running;
+  }
+
+  return {
+    record(e) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ e, at: new Date(o.clock.now()), done: (err) => (err ? reject(err) : resolve()) });
+        // Everything queued while a batch commits goes into the next one.
+        if (!running) void pump();
+      });
+    },
+    async flush() {
+      while (running || queue.length) await (running ?? pump());
+    },
+  };
+}

@@ -1,0 +1,387 @@
+/**
+ * The server side of credential delivery: join credentials, attestation (join credential or the
+ * pod's Kubernetes token), workload profiles and the RFC 8693 token exchange at
+ * `POST <issuer>/token`.
+ *
+ * The one invariant everything here serves: the subject of a token is derived only from what
+ * was attested. A join credential names its Deployment and component; a pod token names its
+ * namespace and service account, which map to at most one Deployment component of the cluster it
+ * was verified for. Nothing the caller sends (audience, form fields, URL) can choose a subject.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/log.ts';
+import type { ClusterService, ClusterView } from '../clusters/service.ts';
+import type { CloudProvider } from '../cloud/types.ts';
+import { COMPONENTS, type Component } from '../deployments/components.ts';
+import type { DeploymentService } from '../deployments/service.ts';
+import type { JoinCredentialRecord } from '../domain/records.ts';
+import type { Cloud } from '../domain/terms.ts';
+import { AppError, OAuthError } from '../errors/index.ts';
+import type { Minter } from '../issuer/minter.ts';
+import { createBatcher } from '../lib/batch.ts';
+import type { Clock } from '../lib/clock.ts';
+import { formatDuration, parseDuration } from '../lib/duration.ts';
+import { isId, newId } from '../lib/ids.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { JoinCredentialForExchange, WorkloadDeployment } from '../store/repos.ts';
+import type { Store } from '../store/store.ts';
+import { AttestationError, type KubernetesTokenVerifier } from './kubernetes-tokens.ts';
+import {
+  JOIN_CREDENTIAL_PATTERN,
+  JOIN_CREDENTIAL_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT_TYPE,
+  type TokenResponse,
+  type WorkloadProfile,
+} from './profile.ts';
+import { componentOfServiceAccount, workloadProfile } from './workloads.ts';
+
+export const JOIN_CREDENTIAL_DEFAULT_TTL_SECONDS = 30 * 86400;
+export const JOIN_CREDENTIAL_MAX_TTL_SECONDS = 365 * 86400;
+export const JOIN_CREDENTIAL_MIN_TTL_SECONDS = 60;
+/** last_used_at is written at most this often per credential (as for API tokens). */
+const TOUCH_EVERY_MS = 60_000;
+const PROFILE_CACHE_MAX = 10_000;
+
+export const joinCredentialCreateSchema = z
+  .object({
+    component: z.enum(COMPONENTS).meta({ example: 'worker' }),
+    ttl: z
+      .union([z.string(), z.number()])
+      .optional()
+      .meta({ example: '30d', description: `Lifetime: a number of seconds or 90s/15m/1h/30d; default 30d, at most 365d.` }),
+    description: z.string().max(200).default('').meta({ example: 'celery workers on vm-pool-3' }),
+  })
+  .strict();
+
+/** Who proved what, for the audit log and the profile. */
+export type Attestation =
+  | { kind: 'join-credential'; credentialId: string }
+  | { kind: 'kubernetes'; namespace: string; serviceAccount: string; podName?: string | undefined; jti?: string | undefined };
+
+export interface AttestedWorkload {
+  attestation: Attestation;
+  profile: WorkloadProfile;
+  deploymentId: string;
+  clusterId: string;
+}
+
+export interface ExchangeContext {
+  requestId: string;
+  source: string;
+}
+
+export interface DeliveryService {
+  createCredential(deploymentRef: string, input: z.input<typeof joinCredentialCreateSchema>): Promise<{ credential: JoinCredentialRecord; secret: string }>;
+  listCredentials(deploymentRef: string): Promise<JoinCredentialRecord[]>;
+  revokeCredential(deploymentRef: string, id: string): Promise<JoinCredentialRecord>;
+  revokeAllCredentials(deploymentRef: string): Promise<number>;
+  /** A workload's own view: attested by a join credential, or by a pod token for `clusterRef`. */
+  profileFor(bearer: string, clusterRef: string | undefined): Promise<WorkloadProfile>;
+  /** The webhook's lookup: the component whose service account this is, if any. */
+  workloads(clusterRef: string, namespace: string, serviceAccount: string): Promise<WorkloadProfile[]>;
+  /** RFC 8693 at `POST /clusters/:clusterId/token`. Throws {@link OAuthError}. */
+  exchange(clusterId: string, form: Record<string, string[]>, ctx: ExchangeContext): Promise<TokenResponse>;
+}
+
+export interface DeliveryServiceDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  clusters: ClusterService;
+  deployments: DeploymentService;
+  minter: Minter;
+  audit: AuditLog;
+  kubernetes: KubernetesTokenVerifier;
+  providers: Readonly<Record<Cloud, CloudProvider>>;
+  tokenTtlSeconds: number;
+}
+
+const sha256hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/** The service-account uid in a delivered token: stable per Deployment component, as Kubernetes' is per account. */
+function serviceAccountUid(deploymentId: string, component: string): string {
+  const h = createHash('sha256').update(`${deploymentId}/${component}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Why an attestation failed, for the caller: specific enough to act on, never echoing the secret. */
+class Refused extends Error {}
+
+export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
+  const credentialsById = createBatcher<string, JoinCredentialForExchange>(async (ids) => {
+    const rows = await d.store.joinCredentials.getForExchange(ids);
+    return new Map(rows.map((r) => [r.credential.id, r]));
+  });
+  const deploymentsByNamespace = createBatcher<string, WorkloadDeployment>(async (keys) => {
+    const rows = await d.store.deployments.findByNamespaces(
+      keys.map((k) => {
+        const [clusterId, namespace] = k.split('/') as [string, string];
+        return { clusterId, namespace };
+      }),
+    );
+    return new Map(rows.map((r) => [`${r.deployment.clusterId}/${r.deployment.namespace}`, r]));
+  });
+
+  // Profiles are rebuilt only when something they derive from changed (the version comes with
+  // every lookup), so a cached profile is never stale.
+  const profiles = new Map<string, { version: string; profile: WorkloadProfile }>();
+  async function profileOf(w: WorkloadDeployment, component: Component): Promise<WorkloadProfile> {
+    const key = `${w.deployment.id}/${component}`;
+    const hit = profiles.get(key);
+    if (hit && hit.version === w.profileVersion) return hit.profile;
+    const view = await d.deployments.get(w.deployment.id);
+    const profile = workloadProfile(view, component, { tokenTtlSeconds: d.tokenTtlSeconds, providers: d.providers });
+    if (profiles.size >= PROFILE_CACHE_MAX) profiles.clear();
+    profiles.set(key, { version: w.profileVersion, profile });
+    return profile;
+  }
+
+  const lastTouch = new Map<string, number>();
+  let touchQueue = new Set<string>();
+  let touchTimer: NodeJS.Timeout | undefined;
+  function touch(id: string) {
+    const now = d.clock.now();
+    if (now - (lastTouch.get(id) ?? 0) < TOUCH_EVERY_MS) return;
+    lastTouch.set(id, now);
+    touchQueue.add(id);
+    touchTimer ??= setTimeout(() => {
+      const ids = [...touchQueue];
+      touchQueue = new Set();
+      touchTimer = undefined;
+      d.store.joinCredentials.touch(ids, new Date(d.clock.now())).catch((err: unknown) => d.logger.warn('could not record join credential use', { err: err as Error }));
+    }, 50);
+    touchTimer.unref();
+  }
+
+  async function findDeployment(ref: string) {
+    return (await d.deployments.get(ref)).deployment;
+  }
+
+  /** Verifies a join credential; the error says which check failed without revealing which part matched. */
+  async function attestJoin(presented: string): Promise<{ row: JoinCredentialForExchange; component: Component }> {
+    if (!JOIN_CREDENTIAL_PATTERN.test(presented)) throw new Refused('the join credential is not in the form alj_<id>_<secret>');
+    const id = `jc_${presented.slice(4, 24)}`;
+    const row = await credentialsById(id);
+    const given = Buffer.from(sha256hex(presented.slice(25)), 'hex');
+    const stored = Buffer.from(row?.credential.secretHash ?? '0'.repeat(64), 'hex');
+    if (!row || !timingSafeEqual(given, stored)) throw new Refused('the join credential is not valid');
+    const c = row.credential;
+    if (c.revokedAt) throw new Refused(`join credential ${c.id} was revoked`);
+    if (d.clock.now() >= c.expiresAt.getTime()) throw new Refused(`join credential ${c.id} expired at ${c.expiresAt.toISOString()}; create a new one`);
+    touch(c.id);
+    return { row, component: c.component as Component };
+  }
+
+  async function attestKubernetes(cluster: ClusterView, token: string): Promise<{ w: WorkloadDeployment; component: Component; attestation: Attestation }> {
+    if (!cluster.kubernetesIssuerUrl) {
+      throw new Refused(`cluster ${cluster.name} has no kubernetesIssuerUrl, so pod tokens cannot be verified; set it (airlock cluster update ${cluster.name} --kubernetes-issuer-url …) or use a join credential`);
+    }
+    let pod;
+    try {
+      pod = await d.kubernetes.verify(
+        { clusterId: cluster.id, issuerUrl: cluster.kubernetesIssuerUrl, caCert: cluster.kubernetesCaCert, audience: cluster.attestationAudience },
+        token,
+      );
+    } catch (err) {
+      if (err instanceof AttestationError) throw new Refused(err.message);
+      throw err;
+    }
+    const w = await deploymentsByNamespace(`${cluster.id}/${pod.namespace}`);
+    if (!w) throw new Refused(`no Deployment runs in namespace ${pod.namespace} on cluster ${cluster.name}`);
+    const component = componentOfServiceAccount(pod.namespace, pod.serviceAccount);
+    if (!component) {
+      throw new Refused(`service account ${pod.serviceAccount} is not one of Deployment ${w.deployment.name}'s components (${COMPONENTS.join(', ')})`);
+    }
+    return { w, component, attestation: { kind: 'kubernetes', namespace: pod.namespace, serviceAccount: pod.serviceAccount, podName: pod.podName, jti: pod.jti } };
+  }
+
+  /** One single-valued form parameter; RFC 6749 §3.2: parameters must not repeat. */
+  function single(form: Record<string, string[]>, name: string, required: true): string;
+  function single(form: Record<string, string[]>, name: string, required: false): string | undefined;
+  function single(form: Record<string, string[]>, name: string, required: boolean): string | undefined {
+    const v = form[name];
+    if (!v || v.length === 0 || v[0] === '') {
+      if (required) throw new OAuthError('invalid_request', `${name} is required`);
+      return undefined;
+    }
+    if (v.length > 1) throw new OAuthError('invalid_request', `${name} must be sent once`);
+    return v[0];
+  }
+
+  async function attest(cluster: ClusterView, tokenType: string, token: string): Promise<AttestedWorkload> {
+    if (tokenType === JOIN_CREDENTIAL_TOKEN_TYPE) {
+      const { row, component } = await attestJoin(token);
+      if (row.deployment.clusterId !== cluster.id) {
+        throw new Refused(`the join credential is for Deployment ${row.deployment.name}, which runs on another cluster; use that cluster's issuer`);
+      }
+      const profile = await profileOf(row, component);
+      return { attestation: { kind: 'join-credential', credentialId: row.credential.id }, profile, deploymentId: row.deployment.id, clusterId: cluster.id };
+    }
+    const { w, component, attestation } = await attestKubernetes(cluster, token);
+    const profile = await profileOf(w, component);
+    return { attestation, profile, deploymentId: w.deployment.id, clusterId: cluster.id };
+  }
+
+  function actorOf(a: Attestation | undefined) {
+    if (!a) return { type: 'anonymous' as const, id: '-' };
+    return a.kind === 'join-credential'
+      ? { type: 'join-credential' as const, id: a.credentialId }
+      : { type: 'kubernetes' as const, id: `system:serviceaccount:${a.namespace}:${a.serviceAccount}`, name: a.podName };
+  }
+
+  return {
+    async createCredential(ref, raw) {
+      const input = joinCredentialCreateSchema.parse(raw);
+      const dep = await findDeployment(ref);
+      const view = await d.deployments.get(dep.id);
+      if (view.cluster.issuerMode === 'kubernetes') {
+        throw new AppError('ERR_RULE_VIOLATION', `cluster ${view.cluster.name} uses its own issuer (issuer mode "kubernetes"): only its kubelet can sign tokens clouds trust, so join credentials cannot work there`, {
+          field: 'deployment',
+          example: 'run the workload in the cluster (the webhook delivers its tokens), or use a cluster in issuer mode "airlock"',
+        });
+      }
+      const ttl = input.ttl === undefined ? JOIN_CREDENTIAL_DEFAULT_TTL_SECONDS : parseDuration(input.ttl);
+      if (ttl === undefined || ttl < JOIN_CREDENTIAL_MIN_TTL_SECONDS || ttl > JOIN_CREDENTIAL_MAX_TTL_SECONDS) {
+        throw new AppError('ERR_VALIDATION', `ttl must be a duration from ${formatDuration(JOIN_CREDENTIAL_MIN_TTL_SECONDS)} to ${formatDuration(JOIN_CREDENTIAL_MAX_TTL_SECONDS)}`, {
+          field: 'body.ttl',
+          example: '30d',
+        });
+      }
+      const id = newId('joinCredential');
+      const secretPart = randomBytes(32).toString('base64url');
+      const now = d.clock.now();
+      const credential: JoinCredentialRecord = {
+        id,
+        deploymentId: dep.id,
+        component: input.component,
+        description: input.description,
+        secretHash: sha256hex(secretPart),
+        createdAt: new Date(now),
+        expiresAt: new Date(now + ttl * 1000),
+        lastUsedAt: null,
+        revokedAt: null,
+      };
+      await d.store.joinCredentials.insert(credential);
+      return { credential, secret: `alj_${id.slice(3)}_${secretPart}` };
+    },
+    async listCredentials(ref) {
+      return d.store.joinCredentials.listForDeployment((await findDeployment(ref)).id);
+    },
+    async revokeCredential(ref, id) {
+      const dep = await findDeployment(ref);
+      const notFound = () => new AppError('ERR_NOT_FOUND', `Deployment ${dep.name} has no join credential ${id}`, { field: 'credential', example: 'jc_… (see: airlock deployment credentials list)' });
+      if (!isId('joinCredential', id)) throw notFound();
+      const r = await d.store.joinCredentials.revoke(dep.id, id, new Date(d.clock.now()));
+      if (!r) throw notFound();
+      return r;
+    },
+    async revokeAllCredentials(ref) {
+      const dep = await findDeployment(ref);
+      return d.store.joinCredentials.revokeAll(dep.id, new Date(d.clock.now()));
+    },
+
+    async profileFor(bearer, clusterRef) {
+      try {
+        if (bearer.startsWith('alj_')) {
+          const { row, component } = await attestJoin(bearer);
+          return await profileOf(row, component);
+        }
+        if (bearer.startsWith('alk_')) throw new Refused('that is an API token; a workload presents its join credential (alj_…) or its pod service-account token');
+        if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(bearer)) throw new Refused('the credential is neither a join credential (alj_…) nor a service-account token (a JWT)');
+        if (!clusterRef) {
+          throw new AppError('ERR_VALIDATION', 'a Kubernetes token is verified against a cluster: name it', { field: 'query.cluster', example: '?cluster=prod-aws' });
+        }
+        const cluster = await d.clusters.get(clusterRef);
+        const { w, component } = await attestKubernetes(cluster, bearer);
+        return await profileOf(w, component);
+      } catch (err) {
+        if (err instanceof Refused) throw new AppError('ERR_UNAUTHENTICATED', err.message, { field: 'authorization', example: 'Authorization: Bearer alj_…' });
+        throw err;
+      }
+    },
+
+    async workloads(clusterRef, namespace, serviceAccount) {
+      const cluster = await d.clusters.get(clusterRef);
+      const component = componentOfServiceAccount(namespace, serviceAccount);
+      if (!component) return [];
+      const [w] = await d.store.deployments.findByNamespaces([{ clusterId: cluster.id, namespace }]);
+      return w ? [await profileOf(w, component)] : [];
+    },
+
+    async exchange(clusterId, form, ctx) {
+      const grantType = single(form, 'grant_type', true);
+      if (grantType !== TOKEN_EXCHANGE_GRANT_TYPE) throw new OAuthError('unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE_GRANT_TYPE}`);
+      const subjectToken = single(form, 'subject_token', true);
+      const subjectTokenType = single(form, 'subject_token_type', true);
+      if (subjectTokenType !== JOIN_CREDENTIAL_TOKEN_TYPE && subjectTokenType !== JWT_TOKEN_TYPE) {
+        throw new OAuthError('invalid_request', `subject_token_type must be ${JOIN_CREDENTIAL_TOKEN_TYPE} (a join credential) or ${JWT_TOKEN_TYPE} (the pod's service-account token)`);
+      }
+      const requested = single(form, 'requested_token_type', false);
+      if (requested !== undefined && requested !== JWT_TOKEN_TYPE) throw new OAuthError('invalid_request', `requested_token_type can only be ${JWT_TOKEN_TYPE}`);
+      for (const unsupported of ['actor_token', 'actor_token_type', 'scope']) {
+        if (form[unsupported]) throw new OAuthError('invalid_request', `${unsupported} is not supported by this issuer`);
+      }
+      if (form.resource) throw new OAuthError('invalid_target', 'resource is not supported; name what the token is for with audience');
+      const audiences = [...new Set(form.audience ?? [])];
+      if (audiences.length === 0 || audiences.some((a) => a === '')) throw new OAuthError('invalid_request', 'audience is required (repeat it for a token with several audiences)');
+
+      let attested: AttestedWorkload | undefined;
+      const auditBase = { action: 'token.exchange', requestId: ctx.requestId, source: ctx.source };
+      try {
+        if (!isId('cluster', clusterId)) throw new OAuthError('invalid_request', `no issuer at cluster ${JSON.stringify(clusterId)}`);
+        let cluster: ClusterView;
+        try {
+          cluster = await d.clusters.getCached(clusterId);
+        } catch (err) {
+          if (err instanceof AppError && err.code === 'ERR_NOT_FOUND') throw new OAuthError('invalid_request', `no issuer at cluster ${clusterId}`);
+          throw err;
+        }
+        if (cluster.issuerMode !== 'airlock') {
+          throw new OAuthError('invalid_request', `cluster ${cluster.name} uses its own issuer (${cluster.oidcIssuerUrl}); its pods get tokens from the kubelet, not from Airlock`);
+        }
+        try {
+          attested = await attest(cluster, subjectTokenType, subjectToken);
+        } catch (err) {
+          if (err instanceof Refused) throw new OAuthError('invalid_grant', err.message);
+          throw err;
+        }
+        const p = attested.profile;
+        const refused = audiences.filter((a) => !p.audiences.includes(a));
+        if (refused.length > 0) {
+          const allowed = p.audiences.length ? `this workload may ask for: ${p.audiences.join(', ')}` : `this workload may ask for none: ${p.identityReason ?? 'it has no identity and the cluster no custom audiences'}`;
+          throw new OAuthError('invalid_target', `audience ${refused.map((a) => JSON.stringify(a)).join(', ')} not allowed; ${allowed}`);
+        }
+        const minted = await d.minter.mint({
+          clusterId: cluster.id,
+          namespace: p.deployment.namespace,
+          serviceAccount: p.serviceAccount,
+          serviceAccountUid: serviceAccountUid(p.deployment.id, p.component),
+          audiences,
+        });
+        await d.audit.record({
+          ...auditBase,
+          actor: actorOf(attested.attestation),
+          target: { type: 'deployment', id: p.deployment.id, name: `${p.deployment.name}/${p.component}` },
+          result: 'success',
+          details: { attestation: attested.attestation, subject: minted.subject, audiences, jti: minted.jti, kid: minted.kid, expiresAt: new Date(minted.expiresAt * 1000).toISOString() },
+        });
+        return { access_token: minted.token, issued_token_type: JWT_TOKEN_TYPE, token_type: 'N_A', expires_in: minted.expiresAt - minted.issuedAt };
+      } catch (err) {
+        if (err instanceof OAuthError && err.status < 500) {
+          await d.audit
+            .record({
+              ...auditBase,
+              actor: actorOf(attested?.attestation),
+              target: attested ? { type: 'deployment', id: attested.deploymentId, name: attested.profile.deployment.name } : { type: 'cluster', id: clusterId },
+              result: err.error,
+              details: { reason: err.message, audiences, subjectTokenType },
+            })
+            .catch(() => undefined);
+        }
+        throw err;
+      }
+    },
+  };
+}
