@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createClient } from '../client.ts';
+import { readFileSync } from 'node:fs';
+import { CliError, createClient } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
 
 interface ClusterJson {
@@ -24,6 +25,28 @@ const columns: Column<ClusterJson>[] = [
 
 const enc = encodeURIComponent;
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The Kubernetes-issuer flags as body fields; "none" removes a value. */
+function kubernetesFields(o: { kubernetesIssuerUrl?: string; kubernetesCaCert?: string; audience?: string[] }): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (o.kubernetesIssuerUrl !== undefined) body.kubernetesIssuerUrl = o.kubernetesIssuerUrl === 'none' ? null : o.kubernetesIssuerUrl;
+  if (o.kubernetesCaCert !== undefined) {
+    if (o.kubernetesCaCert === 'none') body.kubernetesCaCert = null;
+    else {
+      try {
+        body.kubernetesCaCert = readFileSync(o.kubernetesCaCert, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read --kubernetes-ca-cert ${o.kubernetesCaCert}: ${(err as Error).message}`, 'ERR_VALIDATION', '--kubernetes-ca-cert', 'ca.pem', 2);
+      }
+    }
+  }
+  if (o.audience !== undefined && (o.audience.length > 0 || body.audiences !== undefined)) body.audiences = o.audience.filter((a) => a !== 'none');
+  return body;
+}
+
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('Manage clusters and their OIDC issuers');
   const out = (cmd: Command) => cmd.option('-o, --output <format>', 'table | json | yaml', 'table');
@@ -38,9 +61,14 @@ export function registerClusterCommands(program: Command): void {
       .requiredOption('--region <region>', 'cloud region, e.g. us-east-1')
       .option('--default-identity-account <id>', 'AWS: account holding the Deployments\' default identity roles')
       .option('--default-identity-project <id>', 'GCP: project holding the Deployments\' default identity service accounts')
-      .option('--default-identity-project-number <number>', 'GCP: that project\'s number (used in the federation audience)'),
+      .option('--default-identity-project-number <number>', 'GCP: that project\'s number (used in the federation audience)')
+      .option('--issuer-mode <mode>', 'airlock (Airlock signs workload tokens) | kubernetes (the cluster\'s own issuer, e.g. EKS)', 'airlock')
+      .option('--kubernetes-issuer-url <url>', "the cluster's own service-account issuer: verifies pod tokens; in kubernetes mode the issuer clouds trust")
+      .option('--kubernetes-ca-cert <file>', 'PEM CA of that issuer, when it is not publicly trusted')
+      .option('--audience <aud>', 'a custom audience workloads may ask tokens for (repeatable)', collect, []),
   ).action(async (o) => {
-    const body: Record<string, unknown> = { name: o.name, cloud: o.cloud, type: o.type, region: o.region };
+    const body: Record<string, unknown> = { name: o.name, cloud: o.cloud, type: o.type, region: o.region, issuerMode: o.issuerMode };
+    Object.assign(body, kubernetesFields(o));
     if (o.defaultIdentityAccount !== undefined) body.defaultIdentityAccount = o.defaultIdentityAccount;
     if (o.defaultIdentityProject !== undefined) body.defaultIdentityProject = o.defaultIdentityProject;
     if (o.defaultIdentityProjectNumber !== undefined) body.defaultIdentityProjectNumber = o.defaultIdentityProjectNumber;
@@ -72,6 +100,9 @@ export function registerClusterCommands(program: Command): void {
       .option('--default-identity-account <id>', 'AWS account of the default identities ("none" removes it)')
       .option('--default-identity-project <id>', 'GCP project of the default identities ("none" removes it)')
       .option('--default-identity-project-number <number>', 'that project\'s number ("none" removes it)')
+      .option('--kubernetes-issuer-url <url>', 'the cluster\'s own service-account issuer ("none" removes it)')
+      .option('--kubernetes-ca-cert <file>', 'PEM CA of that issuer ("none" removes it)')
+      .option('--audience <aud>', 'custom audiences (repeatable; replaces the list; "none" clears it)', collect, undefined)
       .description('Update a cluster'),
   ).action(
     async (ref, o) => {
@@ -80,6 +111,7 @@ export function registerClusterCommands(program: Command): void {
       for (const k of ['defaultIdentityAccount', 'defaultIdentityProject', 'defaultIdentityProjectNumber'] as const) {
         if (o[k] !== undefined) body[k] = o[k] === 'none' ? null : o[k];
       }
+      Object.assign(body, kubernetesFields(o));
       print(parseFormat(o.output), await createClient().request<ClusterJson>('PATCH', `/api/v1/clusters/${enc(ref)}`, body), columns);
     },
   );

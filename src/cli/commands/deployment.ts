@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCredentialCommands } from './credentials.ts';
 import { stringify as toYaml } from 'yaml';
 import { createClient, CliError } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
@@ -178,6 +179,8 @@ export function registerDeploymentCommands(program: Command): void {
       await createClient().request('DELETE', `/api/v1/deployments/${enc(ref)}`);
       process.stdout.write(`deployment ${ref} deleted\n`);
     });
+
+  registerCredentialCommands(dep);
 
   const identity = dep.command('identity').description("A Deployment's workload identity");
   identity
