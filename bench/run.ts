@@ -5,11 +5,12 @@
  * benchmark could not run (a server that answers errors is a broken benchmark, not a slow one).
  */
 import { parseArgs } from 'node:util';
+import { EXCHANGE_DEFAULTS, runExchangeBench } from './exchange.ts';
 import { HTTP_DEFAULTS, runHttpBench } from './http.ts';
 import { fmtRatio, machineLine, table, type SummaryRow } from './lib.ts';
 import { MINT_DEFAULTS, runMintBench } from './mint.ts';
 
-const BENCHES = ['mint', 'http'] as const;
+const BENCHES = ['mint', 'http', 'exchange'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const { values } = parseArgs({
@@ -40,6 +41,7 @@ const quick = values.quick;
 const runners: Record<BenchName, () => Promise<SummaryRow[]>> = {
   mint: () => runMintBench(quick ? { ...MINT_DEFAULTS, count: 1000, rounds: 3, warmup: 200 } : MINT_DEFAULTS),
   http: () => runHttpBench(quick ? { ...HTTP_DEFAULTS, requests: 3000, rounds: 1, warmup: 500 } : HTTP_DEFAULTS),
+  exchange: () => runExchangeBench(quick ? { ...EXCHANGE_DEFAULTS, count: 1000, rounds: 1, warmup: 200 } : EXCHANGE_DEFAULTS),
 };
 
 console.log(`# airlock benchmarks${quick ? ' (quick)' : ''}`);

@@ -110,10 +110,25 @@ function serviceAccountUid(deploymentId: string, component: string): string {
 class Refused extends Error {}
 
 export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
-  const credentialsById = createBatcher<string, JoinCredentialForExchange>(async (ids) => {
+  const loadCredential = createBatcher<string, JoinCredentialForExchange>(async (ids) => {
     const rows = await d.store.joinCredentials.getForExchange(ids);
     return new Map(rows.map((r) => [r.credential.id, r]));
   });
+  // On a store only this process writes, a credential read at generation g is current until the
+  // generation moves (any revocation, Deployment, identity or cluster change moves it); elsewhere
+  // every exchange reads the store (batched), so a revocation on another replica counts at once.
+  const credentialCache = new Map<string, { generation: number; row: JoinCredentialForExchange | undefined }>();
+  async function credentialsById(id: string): Promise<JoinCredentialForExchange | undefined> {
+    const generation = d.store.generation();
+    if (generation === undefined) return loadCredential(id);
+    const hit = credentialCache.get(id);
+    if (hit && hit.generation === generation) return hit.row;
+    const row = await loadCredential(id);
+    if (credentialCache.size >= PROFILE_CACHE_MAX) credentialCache.clear();
+    // Unknown ids are not cached: made-up ones must not grow the map.
+    if (row) credentialCache.set(id, { generation, row });
+    return row;
+  }
   const deploymentsByNamespace = createBatcher<string, WorkloadDeployment>(async (keys) => {
     const rows = await d.store.deployments.findByNamespaces(
       keys.map((k) => {

@@ -19,6 +19,16 @@ export interface Store extends Repos {
    * would wait on itself).
    */
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /**
+   * The embedded store is used by this process alone (the data-directory lock guarantees it), so
+   * what it last read stays true until this process writes. `generation()` counts the writes that
+   * change workload profiles or join credentials (clusters, identities, Deployments, credentials):
+   * a copy read at generation g is current while `generation()` is still g. PostgreSQL may be
+   * written by other replicas at any time: `undefined`, nothing may be cached on its account.
+   */
+  generation(): number | undefined;
+  /** True when no other process can write the store (embedded): e.g. the audit chain head can be kept in memory. */
+  readonly exclusive: boolean;
   /** Schema versions applied, oldest first. */
   appliedMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -83,11 +93,23 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     throw new Error(`store: migration ${failed ?? '(unknown)'} failed: ${(error as Error).message}`, { cause: error });
   }
 
-  const repos = createRepos(db);
+  const exclusive = kind === 'embedded';
+  let generation = 0;
+  const bump = exclusive ? () => void generation++ : undefined;
+  const repos = createRepos(db, bump);
   return {
     kind,
+    exclusive,
     ...repos,
-    transaction: (fn) => db.transaction().execute((trx) => fn(createRepos(trx))),
+    generation: () => (exclusive ? generation : undefined),
+    transaction: async (fn) => {
+      try {
+        return await db.transaction().execute((trx) => fn(createRepos(trx, bump)));
+      } finally {
+        // Also after the commit (or rollback): a copy read while the transaction was open is stale.
+        bump?.();
+      }
+    },
     async appliedMigrations() {
       const all = await migrator.getMigrations();
       return all.filter((m) => m.executedAt !== undefined).map((m) => m.name);

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { AppError } from '../../src/errors/index.ts';
 import { migrations } from '../../src/store/migrations/index.ts';
-import type { ApiTokenRecord, Cluster, Deployment, Organization, SavedIdentity, SigningKeyRecord, Workspace } from '../../src/domain/records.ts';
+import type { ApiTokenRecord, AuditEventRecord, JoinCredentialRecord, Cluster, Deployment, Organization, SavedIdentity, SigningKeyRecord, Workspace } from '../../src/domain/records.ts';
 import { createStore, type Store } from '../../src/store/store.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 
@@ -535,6 +535,101 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.equal(await store.identities.delete(i.id), true);
         assert.equal(await store.identities.delete(i.id), false);
         assert.equal(await store.identities.get(i.id), undefined);
+      });
+    });
+
+    describe('join credentials, workload lookups and the audit table', () => {
+      const cred = (deploymentId: string, c: Partial<JoinCredentialRecord> = {}): JoinCredentialRecord => ({
+        id: id('jc'),
+        deploymentId,
+        component: 'worker',
+        description: 'vm pool',
+        secretHash: 'ab'.repeat(32),
+        createdAt: at(50),
+        expiresAt: at(86_400_000),
+        lastUsedAt: null,
+        revokedAt: null,
+        ...c,
+      });
+
+      test('cluster Kubernetes issuer, CA and custom audiences round-trip and update', async () => {
+        const o = await seedOrg(store);
+        const c = cluster(o.id, { kubernetesIssuerUrl: 'https://oidc.example.com/id/1', kubernetesCaCert: 'PEM', audiences: ['vault.example.com', 'b'] });
+        await store.clusters.insert(c);
+        assert.deepEqual(await store.clusters.get(c.id), c);
+        const u = await store.clusters.update(c.id, { audiences: [], kubernetesIssuerUrl: null, kubernetesCaCert: null });
+        assert.deepEqual([u?.audiences, u?.kubernetesIssuerUrl, u?.kubernetesCaCert], [[], null, null]);
+      });
+
+      test('credentials: insert, list per Deployment, lookup with the Deployment, touch, revoke one and all, cascade', async () => {
+        const { w, c } = await seedWorkspace(store);
+        const d1 = deployment(w.id, c.id);
+        const d2 = deployment(w.id, c.id);
+        for (const d of [d1, d2]) await store.deployments.insert(d);
+        const a = cred(d1.id);
+        const b = cred(d1.id, { component: 'kpo', createdAt: at(51) });
+        const x = cred(d2.id);
+        for (const r of [b, a, x]) await store.joinCredentials.insert(r);
+        assert.deepEqual(await store.joinCredentials.listForDeployment(d1.id), [a, b]);
+        const found = await store.joinCredentials.getForExchange([a.id, x.id, 'jc_missing']);
+        assert.deepEqual(found.map((f) => [f.credential, f.deployment]).sort((p, q) => (p[0] as JoinCredentialRecord).id.localeCompare((q[0] as JoinCredentialRecord).id)), [
+          [a, { id: d1.id, name: d1.name, namespace: d1.namespace, clusterId: c.id, workspaceId: w.id }],
+          [x, { id: d2.id, name: d2.name, namespace: d2.namespace, clusterId: c.id, workspaceId: w.id }],
+        ]);
+        const v1 = found.find((f) => f.credential.id === a.id)!.profileVersion;
+        await store.deployments.update(d1.id, { description: 'changed', updatedAt: at(99) });
+        const [after] = await store.joinCredentials.getForExchange([a.id]);
+        assert.notEqual(after!.profileVersion, v1, 'a Deployment change moves the profile version');
+        await store.joinCredentials.touch([a.id, x.id], at(70));
+        assert.deepEqual((await store.joinCredentials.listForDeployment(d1.id))[0]!.lastUsedAt, at(70));
+        assert.equal(await store.joinCredentials.revoke(d2.id, a.id, at(80)), undefined, "another Deployment's credential is not revoked through this one");
+        assert.deepEqual((await store.joinCredentials.revoke(d1.id, a.id, at(80)))?.revokedAt, at(80));
+        assert.deepEqual((await store.joinCredentials.revoke(d1.id, a.id, at(90)))?.revokedAt, at(80), 'revoking twice keeps the first time');
+        assert.equal(await store.joinCredentials.revokeAll(d1.id, at(95)), 1);
+        await store.deployments.delete(d2.id);
+        assert.deepEqual(await store.joinCredentials.getForExchange([x.id]), [], "deleting a Deployment deletes its credentials");
+      });
+
+      test('findByNamespaces: exact (cluster, namespace) pairs only', async () => {
+        const { w, c } = await seedWorkspace(store);
+        const c2 = cluster(c.organizationId);
+        await store.clusters.insert(c2);
+        const d1 = deployment(w.id, c.id, { namespace: 'alpha-1' });
+        const d2 = deployment(w.id, c2.id, { namespace: 'beta-2' });
+        for (const d of [d1, d2]) await store.deployments.insert(d);
+        const r = await store.deployments.findByNamespaces([{ clusterId: c.id, namespace: 'alpha-1' }, { clusterId: c.id, namespace: 'beta-2' }]);
+        assert.deepEqual(r.map((x) => x.deployment.id), [d1.id]);
+        assert.deepEqual(await store.deployments.findByNamespaces([]), []);
+      });
+
+      test('audit rows round-trip in seq order with their JSON details; head is the newest', async () => {
+        await withFreshStore(async (s) => {
+          assert.equal(await s.audit.head(), undefined);
+          const row = (seq: number, details: Record<string, unknown>): AuditEventRecord => ({
+            seq,
+            at: at(seq),
+            actorType: 'join-credential',
+            actorId: 'jc_x',
+            actorName: "o'brien \\ \"q\"",
+            action: 'token.exchange',
+            targetType: 'deployment',
+            targetId: 'dep_x',
+            targetName: 'etl/worker',
+            result: 'success',
+            requestId: seq % 2 ? 'r1' : null,
+            source: '127.0.0.1',
+            details,
+            prevHash: 'p'.repeat(64),
+            hash: String(seq).padStart(64, '0'),
+          });
+          const rows = [row(1, { audiences: ['a', 'b'], nested: { n: 1.5, t: true, z: null } }), row(2, {}), row(3, { unicode: 'zürich ✓' })];
+          await s.audit.insertMany(rows.slice(0, 2));
+          await s.audit.insertMany(rows.slice(2));
+          assert.deepEqual(await s.audit.list({ limit: 10 }), rows);
+          assert.deepEqual(await s.audit.list({ limit: 10, afterSeq: 1 }), rows.slice(1));
+          assert.deepEqual(await s.audit.head(), { seq: 3, hash: rows[2]!.hash });
+          await assert.rejects(s.audit.insertMany([row(3, {})]), 'seq is unique: a second writer with a stale head fails instead of forking the chain');
+        });
       });
     });
 
