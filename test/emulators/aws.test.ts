@@ -381,7 +381,14 @@ describe('AssumeRoleWithWebIdentity with the AWS SDK', () => {
     { name: 'a token for another audience', token: () => mint(etl.id, { audiences: ['api://other'] }), error: 'InvalidIdentityTokenException', status: 400, message: /^Incorrect token audience$/ },
     { name: 'a token from an issuer with no IAM provider', token: () => mint(unregistered.id), error: 'InvalidIdentityTokenException', status: 400, message: /No OpenIDConnect provider found in your account for http:\/\/127\.0\.0\.1/ },
     { name: 'a role that does not exist (not disclosed)', token: () => mint(etl.id), role: roleArn('no-such-role'), error: 'AccessDenied', status: 403 },
-    { name: 'a role in another account', token: () => mint(etl.id), role: 'arn:aws:iam::111122223333:role/etl-reader', error: 'AccessDenied', status: 403 },
+    {
+      name: 'a role in another account, which has no provider for the issuer',
+      token: () => mint(etl.id),
+      role: 'arn:aws:iam::111122223333:role/etl-reader',
+      error: 'InvalidIdentityTokenException',
+      status: 400,
+      message: /No OpenIDConnect provider found in your account/,
+    },
     { name: 'a role trusting another principal', token: () => mint(etl.id), role: roleArn('customer-data'), error: 'AccessDenied', status: 403 },
     { name: 'a malformed role ARN', token: () => mint(etl.id), role: 'arn:aws:s3:::bucket/not-a-role', error: 'ValidationError', status: 400 },
     { name: 'a session name outside [\\w+=,.@-]', token: () => mint(etl.id), session: 'has space', error: 'ValidationError', status: 400 },
@@ -545,10 +552,13 @@ describe('sandbox plumbing', () => {
     assert.equal(res.status, 200);
     const text = await res.text();
     const body = JSON.parse(text);
-    assert.equal(body.accountId, ACCOUNT);
-    assert.ok(body.roles.some((r: { roleName: string }) => r.roleName === 'etl-reader'));
-    assert.ok(body.oidcProviders.some((p: { issuer: string }) => p.issuer === etl.issuer));
+    assert.equal(body.defaultAccountId, ACCOUNT);
+    const [account] = body.accounts;
+    assert.equal(account.accountId, ACCOUNT);
+    assert.ok(account.roles.some((r: { roleName: string }) => r.roleName === 'etl-reader'));
+    assert.ok(account.oidcProviders.some((p: { issuer: string }) => p.issuer === etl.issuer));
     const session = body.sessions.find((s: { accessKeyId: string }) => s.accessKeyId === creds.accessKeyId);
+    assert.equal(session.accountId, ACCOUNT);
     assert.equal(session.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/etl-reader/state-check`);
     assert.equal(session.subject, SUB);
     for (const s of emulator.sessions.list()) {
@@ -571,7 +581,8 @@ describe('sandbox plumbing', () => {
       );
       assert.equal(out.AssumedRoleUser?.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/etl-reader/reloaded`);
       assert.deepEqual(other.state.toJSON(), json);
-      assert.throws(() => createAwsEmulator({ clock, accountId: '123456789012' }).state.load(json), /account 000000000000/);
+      assert.equal(json.version, 2);
+      assert.deepEqual(json.accounts.map((a: { accountId: string }) => a.accountId), [ACCOUNT]);
       assert.throws(() => other.state.load({ version: 1, accountId: ACCOUNT, roles: 'x' }), /not an AWS sandbox state file/);
     } finally {
       await app.close();

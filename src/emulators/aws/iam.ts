@@ -4,7 +4,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { AwsError } from './errors.ts';
 import { checkString, intParam, type QueryParams } from './query.ts';
 import { randomId, type RandomBytes } from './sessions.ts';
-import type { AwsState, OidcProviderRecord, RoleRecord } from './state.ts';
+import type { AwsAccountState, AwsState, OidcProviderRecord, RoleRecord } from './state.ts';
 import { members, type XmlElements } from './xml.ts';
 
 /**
@@ -49,8 +49,11 @@ export interface IamServiceOptions {
 }
 
 export interface IamService {
-  /** Runs one action; the result is the content of `<ActionResult>` (undefined: no result element). */
-  handle(action: IamAction, p: QueryParams): XmlElements | undefined;
+  /**
+   * Runs one action in the caller's account; the result is the content of `<ActionResult>`
+   * (undefined: no result element).
+   */
+  handle(action: IamAction, p: QueryParams, accountId: string): XmlElements | undefined;
 }
 
 const ROLE_NAME = { min: 1, max: 64, pattern: /^[\w+=,.@-]+$/, patternText: '[\\w+=,.@-]+' };
@@ -72,8 +75,6 @@ export function awsTimestamp(ms: number): string {
 }
 
 export function createIamService(o: IamServiceOptions): IamService {
-  const { state } = o;
-  const account = state.accountId;
   const maxPolicyChars = o.trustPolicyMaxChars ?? 2048;
 
   function roleXml(r: RoleRecord): XmlElements {
@@ -89,13 +90,13 @@ export function createIamService(o: IamServiceOptions): IamService {
     };
   }
 
-  function mustRole(name: string): RoleRecord {
+  function mustRole(state: AwsAccountState, name: string): RoleRecord {
     const r = state.role(name);
     if (!r) throw new AwsError('NoSuchEntity', `The role with name ${name} cannot be found.`);
     return r;
   }
 
-  function mustProvider(arn: string): OidcProviderRecord {
+  function mustProvider(state: AwsAccountState, arn: string): OidcProviderRecord {
     checkString('OpenIDConnectProviderArn', arn, { min: 20, max: 2048 });
     const p = state.provider(arn);
     if (!p) throw new AwsError('NoSuchEntity', `OpenIDConnect provider not found for arn ${arn}`);
@@ -162,18 +163,18 @@ export function createIamService(o: IamServiceOptions): IamService {
     return { scheme, url: raw.slice(raw.indexOf('://') + 3) };
   }
 
-  const handlers: Record<IamAction, (p: QueryParams) => XmlElements | undefined> = {
-    CreateOpenIDConnectProvider(p) {
+  const handlers: Record<IamAction, (p: QueryParams, state: AwsAccountState) => XmlElements | undefined> = {
+    CreateOpenIDConnectProvider(p, state) {
       const { scheme, url } = parseProviderUrl(p.require('Url'));
       const clientIds = clientIdList(p);
       const thumbprints = thumbprintList(p);
-      const arn = `arn:aws:iam::${account}:oidc-provider/${url}`;
+      const arn = `arn:aws:iam::${state.accountId}:oidc-provider/${url}`;
       if (state.provider(arn)) throw new AwsError('EntityAlreadyExists', `Provider with url ${scheme}://${url} already exists.`);
       state.putProvider({ arn, url, scheme, clientIds, thumbprints, createDate: awsTimestamp(o.clock.now()) });
       return { OpenIDConnectProviderArn: arn };
     },
-    GetOpenIDConnectProvider(p) {
-      const pr = mustProvider(p.require('OpenIDConnectProviderArn'));
+    GetOpenIDConnectProvider(p, state) {
+      const pr = mustProvider(state, p.require('OpenIDConnectProviderArn'));
       return {
         Url: pr.url,
         ClientIDList: members(pr.clientIds),
@@ -182,16 +183,16 @@ export function createIamService(o: IamServiceOptions): IamService {
         Tags: members([]),
       };
     },
-    ListOpenIDConnectProviders() {
+    ListOpenIDConnectProviders(_p, state) {
       return { OpenIDConnectProviderList: members(state.providers().map((pr) => ({ Arn: pr.arn }))) };
     },
-    DeleteOpenIDConnectProvider(p) {
-      const pr = mustProvider(p.require('OpenIDConnectProviderArn'));
+    DeleteOpenIDConnectProvider(p, state) {
+      const pr = mustProvider(state, p.require('OpenIDConnectProviderArn'));
       state.deleteProvider(pr.arn);
       return undefined;
     },
-    AddClientIDToOpenIDConnectProvider(p) {
-      const pr = mustProvider(p.require('OpenIDConnectProviderArn'));
+    AddClientIDToOpenIDConnectProvider(p, state) {
+      const pr = mustProvider(state, p.require('OpenIDConnectProviderArn'));
       const id = checkString('ClientID', p.require('ClientID'), CLIENT_ID);
       if (!pr.clientIds.includes(id)) {
         if (pr.clientIds.length >= MAX_CLIENT_IDS) throw new AwsError('LimitExceeded', `Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: ${MAX_CLIENT_IDS}`);
@@ -199,18 +200,18 @@ export function createIamService(o: IamServiceOptions): IamService {
       }
       return undefined;
     },
-    RemoveClientIDFromOpenIDConnectProvider(p) {
-      const pr = mustProvider(p.require('OpenIDConnectProviderArn'));
+    RemoveClientIDFromOpenIDConnectProvider(p, state) {
+      const pr = mustProvider(state, p.require('OpenIDConnectProviderArn'));
       const id = checkString('ClientID', p.require('ClientID'), CLIENT_ID);
       if (pr.clientIds.includes(id)) state.putProvider({ ...pr, clientIds: pr.clientIds.filter((c) => c !== id) });
       return undefined;
     },
-    UpdateOpenIDConnectProviderThumbprint(p) {
-      const pr = mustProvider(p.require('OpenIDConnectProviderArn'));
+    UpdateOpenIDConnectProviderThumbprint(p, state) {
+      const pr = mustProvider(state, p.require('OpenIDConnectProviderArn'));
       state.putProvider({ ...pr, thumbprints: thumbprintList(p) });
       return undefined;
     },
-    CreateRole(p) {
+    CreateRole(p, state) {
       const roleName = checkString('RoleName', p.require('RoleName'), ROLE_NAME);
       const path = checkString('Path', p.get('Path') ?? '/', ROLE_PATH);
       const doc = checkTrustPolicy(p.require('AssumeRolePolicyDocument'), 'AssumeRolePolicyDocument');
@@ -221,12 +222,12 @@ export function createIamService(o: IamServiceOptions): IamService {
       if (existing) throw new AwsError('EntityAlreadyExists', `Role with name ${existing.roleName} already exists.`);
       let roleId: string;
       do roleId = randomId(o.randomBytes, 'AROA', 17);
-      while (state.roleIdTaken(roleId));
+      while (o.state.roleIdTaken(roleId));
       const role: RoleRecord = {
         roleName,
         roleId,
         path,
-        arn: `arn:aws:iam::${account}:role${path}${roleName}`,
+        arn: `arn:aws:iam::${state.accountId}:role${path}${roleName}`,
         assumeRolePolicyDocument: doc,
         description,
         maxSessionDuration,
@@ -235,10 +236,10 @@ export function createIamService(o: IamServiceOptions): IamService {
       state.putRole(role);
       return { Role: roleXml(role) };
     },
-    GetRole(p) {
-      return { Role: roleXml(mustRole(p.require('RoleName'))) };
+    GetRole(p, state) {
+      return { Role: roleXml(mustRole(state, p.require('RoleName'))) };
     },
-    ListRoles(p) {
+    ListRoles(p, state) {
       const prefix = checkString('PathPrefix', p.get('PathPrefix') ?? '/', { min: 1, max: 512 });
       const maxItems = intParam(p, 'MaxItems', 1, 1000) ?? 100;
       const marker = p.get('Marker');
@@ -257,28 +258,28 @@ export function createIamService(o: IamServiceOptions): IamService {
         Marker: truncated ? page[page.length - 1]!.roleName.toLowerCase() : undefined,
       };
     },
-    UpdateAssumeRolePolicy(p) {
-      const r = mustRole(checkString('RoleName', p.require('RoleName'), ROLE_NAME));
+    UpdateAssumeRolePolicy(p, state) {
+      const r = mustRole(state, checkString('RoleName', p.require('RoleName'), ROLE_NAME));
       const doc = checkTrustPolicy(p.require('PolicyDocument'), 'PolicyDocument');
       state.putRole({ ...r, assumeRolePolicyDocument: doc });
       return undefined;
     },
-    UpdateRole(p) {
-      const r = mustRole(checkString('RoleName', p.require('RoleName'), ROLE_NAME));
+    UpdateRole(p, state) {
+      const r = mustRole(state, checkString('RoleName', p.require('RoleName'), ROLE_NAME));
       const description = p.get('Description');
       if (description !== undefined) checkString('Description', description, { max: 1000 });
       const maxSessionDuration = intParam(p, 'MaxSessionDuration', 3600, 43200);
       state.putRole({ ...r, description: description ?? r.description, maxSessionDuration: maxSessionDuration ?? r.maxSessionDuration });
       return {};
     },
-    DeleteRole(p) {
-      const r = mustRole(checkString('RoleName', p.require('RoleName'), ROLE_NAME));
+    DeleteRole(p, state) {
+      const r = mustRole(state, checkString('RoleName', p.require('RoleName'), ROLE_NAME));
       state.deleteRole(r.roleName);
       return undefined;
     },
   };
 
   return {
-    handle: (action, p) => handlers[action](p),
+    handle: (action, p, accountId) => handlers[action](p, o.state.account(accountId)),
   };
 }

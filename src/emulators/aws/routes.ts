@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Logger } from '../../lib/logger.ts';
 import type { QueryApiHandler } from './service.ts';
 import type { RawHttpRequest } from './sigv4.ts';
 import { STS_NAMESPACE } from './sts.ts';
@@ -16,7 +17,18 @@ const FORM = 'application/x-www-form-urlencoded';
  * inside this plugin's encapsulation context, so a host app's own parsing is untouched and this
  * plugin always sees the raw bytes SigV4 was computed over.
  */
-export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => unknown }): AwsEmulatorPlugin {
+export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => unknown; logger?: Logger | undefined }): AwsEmulatorPlugin {
+  /**
+   * A failure the client only sees as InternalFailure. It goes to the given logger (the sandbox
+   * passes the project's), else to the host's fastify logger. Only the method, path and request
+   * id are logged with the cause: bodies carry tokens.
+   */
+  const logFailure = (request: FastifyRequest, err: unknown, requestId: string) => {
+    const fields = { method: request.method, url: request.url, requestId, err };
+    if (o.logger) o.logger.error('aws sandbox: unexpected failure', fields);
+    else request.log.error(fields, 'aws sandbox: unexpected failure');
+  };
+
   return async (app) => {
     // A parent context may already parse forms (into objects); the signature needs the bytes.
     if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM);
@@ -27,7 +39,7 @@ export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => 
     app.setErrorHandler((err: FastifyError, request, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
       const requestId = randomUUID();
-      if (status >= 500) request.log.error({ err }, 'aws emulator: unexpected failure');
+      if (status >= 500) logFailure(request, err, requestId);
       const body = renderQueryError(
         STS_NAMESPACE,
         status >= 500
@@ -52,7 +64,7 @@ export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => 
         body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
       };
       const res = await o.handle(raw);
-      if (res.internalError !== undefined) request.log.error({ err: res.internalError }, 'aws emulator: unexpected failure');
+      if (res.internalError !== undefined) logFailure(request, res.internalError, res.requestId);
       return reply.code(res.status).header('content-type', 'text/xml').header('x-amzn-requestid', res.requestId).send(res.body);
     });
 

@@ -21,7 +21,7 @@ function handler(o: { verifier?: Partial<OidcVerifier> } = {}) {
     sts: createStsService({ state, sessions, clock, verifier }),
     sessions,
     clock,
-    adminAccessKeyIds: new Set(['AKIASANDBOX']),
+    defaultAccountId: '000000000000',
     requestId: () => 'req-1',
   });
 }

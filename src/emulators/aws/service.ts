@@ -5,7 +5,8 @@ import { IAM_NAMESPACE, isIamAction, type IamService } from './iam.ts';
 import { parseQueryForm } from './query.ts';
 import type { SessionStore } from './sessions.ts';
 import { checkSigV4Signature, checkSigV4Time, parseSigV4Authorization, type RawHttpRequest } from './sigv4.ts';
-import { isStsAction, STS_NAMESPACE, type Caller, type StsService } from './sts.ts';
+import { ACCOUNT_ID } from './state.ts';
+import { callerAccount, isStsAction, STS_NAMESPACE, type Caller, type StsService } from './sts.ts';
 import { renderQueryError, renderQueryResponse, type XmlElements } from './xml.ts';
 
 /**
@@ -28,13 +29,20 @@ export interface QueryApiOptions {
   sts: StsService;
   sessions: SessionStore;
   clock: Clock;
-  /**
-   * Access key ids accepted for any signature (the secret is not checked). They stand for the
-   * account's root user and exist so the aws CLI and SDKs can administer the sandbox's IAM with
-   * static credentials. Never use these names for anything real.
-   */
-  adminAccessKeyIds: ReadonlySet<string>;
+  /** The account of a static access key id that is not 12 digits. */
+  defaultAccountId: string;
   requestId?: () => string;
+}
+
+/** The prefix of temporary (STS-issued) access key ids: these must be sessions the emulator issued. */
+const TEMPORARY_KEY_PREFIX = 'ASIA';
+
+/**
+ * The account a static access key id stands for, as LocalStack reads it: a 12-digit key id is
+ * that account, anything else (`AKIASANDBOX`, `test`) the default account.
+ */
+export function accountForAccessKeyId(accessKeyId: string, defaultAccountId: string): string {
+  return ACCOUNT_ID.test(accessKeyId) ? accessKeyId : defaultAccountId;
 }
 
 export type QueryApiHandler = (req: RawHttpRequest) => Promise<QueryApiResponse>;
@@ -44,17 +52,26 @@ export function createQueryApiHandler(o: QueryApiOptions): QueryApiHandler {
 
   /**
    * SigV4 as AWS checks it: shape of the header → the access key → session expiry → the
-   * 15-minute window → the signature. Admin keys skip only the last step.
+   * 15-minute window → the signature.
+   *
+   * Temporary credentials (an `ASIA…` key id, or any key sent with a session token) must be a
+   * session the emulator issued, fully verified. Any other key id is a static key standing for
+   * an account's root user, accepted with any secret (LocalStack's convention): only the
+   * signature itself is not checked, so the aws CLI and SDKs can administer IAM with
+   * `AWS_ACCESS_KEY_ID=123456789012` and any secret. Never use these for anything real.
    */
   function authenticate(req: RawHttpRequest, service: 'iam' | 'sts'): Caller {
     const auth = parseSigV4Authorization(req, service);
     const now = o.clock.now();
-    if (o.adminAccessKeyIds.has(auth.accessKeyId)) {
-      checkSigV4Time(auth, now);
-      return { kind: 'admin', accessKeyId: auth.accessKeyId };
-    }
     const session = o.sessions.find(auth.accessKeyId);
-    if (!session || !o.sessions.tokenMatches(session, auth.securityToken)) {
+    if (!session) {
+      if (auth.securityToken !== undefined || auth.accessKeyId.startsWith(TEMPORARY_KEY_PREFIX)) {
+        throw new AwsError('InvalidClientTokenId', INVALID_CLIENT_TOKEN_MESSAGE);
+      }
+      checkSigV4Time(auth, now);
+      return { kind: 'root', accountId: accountForAccessKeyId(auth.accessKeyId, o.defaultAccountId), accessKeyId: auth.accessKeyId };
+    }
+    if (!o.sessions.tokenMatches(session, auth.securityToken)) {
       throw new AwsError('InvalidClientTokenId', INVALID_CLIENT_TOKEN_MESSAGE);
     }
     if (now >= session.expiresAt) throw new AwsError('ExpiredToken', 'The security token included in the request is expired');
@@ -72,8 +89,7 @@ export function createQueryApiHandler(o: QueryApiOptions): QueryApiHandler {
       let result: XmlElements | undefined;
       if (isIamAction(action)) {
         namespace = IAM_NAMESPACE;
-        authenticate(req, 'iam');
-        result = o.iam.handle(action, params);
+        result = o.iam.handle(action, params, callerAccount(authenticate(req, 'iam')));
       } else if (action === 'AssumeRoleWithWebIdentity') {
         // Unsigned by design: the web-identity token is the credential.
         result = await o.sts.assumeRoleWithWebIdentity(params);

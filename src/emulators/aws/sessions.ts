@@ -27,6 +27,8 @@ export interface StsSession {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken: string;
+  /** The account of the role, which is the account the session acts in. */
+  accountId: string;
   roleArn: string;
   roleName: string;
   roleId: string;

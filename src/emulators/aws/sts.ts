@@ -27,10 +27,16 @@ export function isStsAction(action: string): action is StsAction {
 export const WEB_IDENTITY_ALGORITHMS = ['RS256', 'ES256'];
 
 /**
- * Who signed a request: a session the emulator issued, or the sandbox administrator key
- * (`AKIASANDBOX`), which stands for the account's root user.
+ * Who signed a request: a session the emulator issued, or a static access key, which stands for
+ * the root user of the account it names (a 12-digit key id is that account; `AKIASANDBOX` and any
+ * other key id, the default account).
  */
-export type Caller = { kind: 'session'; session: StsSession } | { kind: 'admin'; accessKeyId: string };
+export type Caller = { kind: 'session'; session: StsSession } | { kind: 'root'; accountId: string; accessKeyId: string };
+
+/** The account a caller acts in. */
+export function callerAccount(caller: Caller): string {
+  return caller.kind === 'root' ? caller.accountId : caller.session.accountId;
+}
 
 export interface StsServiceOptions {
   state: AwsState;
@@ -84,6 +90,7 @@ function audienceList(aud: unknown): string[] {
 /** The identity fields every assumed-role session has, whichever STS action issued it. */
 function assumedRoleFields(account: string, role: RoleRecord, sessionName: string) {
   return {
+    accountId: account,
     roleArn: role.arn,
     roleName: role.roleName,
     roleId: role.roleId,
@@ -100,21 +107,25 @@ function timeContext(nowMs: number): Record<string, string> {
 
 export function createStsService(o: StsServiceOptions): StsService {
   const { state, sessions } = o;
-  const account = state.accountId;
 
-  /**
-   * Looks a role up by the ARN the caller sent. A malformed ARN is a ValidationError; a
-   * well-formed one that names no role here is reported as the caller's own lack of permission,
-   * as AWS does, so role names cannot be probed.
-   */
-  function roleFor(roleArn: string, denied: () => AwsError): RoleRecord {
+  /** The account a role ARN names; a malformed ARN is a ValidationError, as on AWS. */
+  function roleAccount(roleArn: string): string {
     checkString('RoleArn', roleArn, { min: 20, max: 2048 });
     const m = ROLE_ARN.exec(roleArn);
     if (!m) throw new AwsError('ValidationError', `${roleArn} is invalid`);
-    if (m[1] !== account) throw denied();
-    const role = state.roleByArn(roleArn);
+    return m[1]!;
+  }
+
+  /**
+   * Looks a role up by the ARN the caller sent, in the account the ARN names. One that names no
+   * role is reported as the caller's own lack of permission, as AWS does, so role names cannot be
+   * probed (in any account).
+   */
+  function roleFor(roleArn: string, denied: () => AwsError): { account: string; role: RoleRecord } {
+    const account = roleAccount(roleArn);
+    const role = state.account(account).roleByArn(roleArn);
     if (!role) throw denied();
-    return role;
+    return { account, role };
   }
 
   function duration(p: QueryParams, role: RoleRecord, cap?: number): number {
@@ -178,8 +189,8 @@ export function createStsService(o: StsServiceOptions): StsService {
       const sessionName = checkString('RoleSessionName', p.require('RoleSessionName'), SESSION_NAME);
       const token = checkString('WebIdentityToken', p.require('WebIdentityToken'), { min: 4, max: 20000 });
       intParam(p, 'DurationSeconds', 900, 43200);
-      checkString('RoleArn', roleArn, { min: 20, max: 2048 });
-      if (!ROLE_ARN.test(roleArn)) throw new AwsError('ValidationError', `${roleArn} is invalid`);
+      // Unsigned: the account is the role's, and the provider must be registered in it.
+      const account = roleAccount(roleArn);
 
       let issuer: string;
       try {
@@ -190,7 +201,7 @@ export function createStsService(o: StsServiceOptions): StsService {
       }
       // The provider is chosen by `iss` before anything is fetched: an issuer nobody registered
       // is never contacted.
-      const provider = state.providerForIssuer(issuer);
+      const provider = state.account(account).providerForIssuer(issuer);
       if (!provider) throw new AwsError('InvalidIdentityToken', `No OpenIDConnect provider found in your account for ${issuer}`);
 
       let verified: VerifiedToken;
@@ -216,7 +227,7 @@ export function createStsService(o: StsServiceOptions): StsService {
       }
 
       const denied = () => new AwsError('AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity');
-      const role = roleFor(roleArn, denied);
+      const { role } = roleFor(roleArn, denied);
       const now = o.clock.now();
       const context: Record<string, string | string[]> = {
         ...webIdentityContext(provider, claims),
@@ -254,13 +265,15 @@ export function createStsService(o: StsServiceOptions): StsService {
       const requestedSource = p.get('SourceIdentity');
       if (requestedSource !== undefined) checkString('SourceIdentity', requestedSource, SOURCE_IDENTITY);
 
-      if (caller.kind === 'admin') {
-        // AWS refuses AssumeRole from an account's root user; the admin key stands for root.
+      if (caller.kind === 'root') {
+        // AWS refuses AssumeRole from an account's root user; a static key stands for root.
         throw new AwsError('AccessDenied', 'Roles may not be assumed by root accounts.');
       }
       const from = caller.session;
       const denied = () => new AwsError('AccessDenied', `User: ${from.assumedRoleArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
-      const role = roleFor(roleArn, denied);
+      // The target may be in another account: its trust policy alone decides (the sandbox has no
+      // identity policies, which on AWS the caller's account must also grant sts:AssumeRole in).
+      const { account, role } = roleFor(roleArn, denied);
       // A source identity, once set, sticks to every session chained from it.
       if (from.sourceIdentity !== undefined && requestedSource !== undefined && requestedSource !== from.sourceIdentity) throw denied();
       const sourceIdentity = from.sourceIdentity ?? requestedSource;
@@ -269,7 +282,7 @@ export function createStsService(o: StsServiceOptions): StsService {
       const context: Record<string, string | string[]> = {
         ...timeContext(now),
         'aws:PrincipalArn': from.roleArn,
-        'aws:PrincipalAccount': account,
+        'aws:PrincipalAccount': from.accountId,
         'aws:PrincipalType': 'AssumedRole',
         'aws:userid': from.assumedRoleId,
         'aws:TokenIssueTime': awsTimestamp(from.issuedAt),
@@ -299,9 +312,9 @@ export function createStsService(o: StsServiceOptions): StsService {
     },
 
     getCallerIdentity(caller) {
-      if (caller.kind === 'admin') return { UserId: account, Account: account, Arn: `arn:aws:iam::${account}:root` };
+      if (caller.kind === 'root') return { UserId: caller.accountId, Account: caller.accountId, Arn: `arn:aws:iam::${caller.accountId}:root` };
       const s = caller.session;
-      return { UserId: s.assumedRoleId, Account: account, Arn: s.assumedRoleArn };
+      return { UserId: s.assumedRoleId, Account: s.accountId, Arn: s.assumedRoleArn };
     },
   };
 }
