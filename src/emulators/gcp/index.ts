@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
 import { createOidcVerifier, type OidcVerifier } from '../shared/oidc-verifier.ts';
 import type { RandomBytes } from './config.ts';
 import { gcpRoutes } from './routes.ts';
@@ -35,6 +36,8 @@ export interface GcpEmulatorOptions {
   config?: unknown;
   /** Source of randomness for tokens, project numbers and unique IDs; default crypto.randomBytes. */
   random?: RandomBytes;
+  /** Where unexpected failures (answered as 500) are logged; without it, the host's fastify logger. */
+  logger?: Logger;
 }
 
 /** The emulator: a fastify plugin and the in-memory state it serves. */
@@ -51,5 +54,5 @@ export function createGcpEmulator(o: GcpEmulatorOptions): GcpEmulator {
   const state = createGcpState({ random, initial: o.config });
   const tokens = createTokenStore({ clock: o.clock, random });
   const verifier = o.verifier ?? createOidcVerifier({ clock: o.clock });
-  return { plugin: gcpRoutes({ state, tokens, verifier, clock: o.clock }), state };
+  return { plugin: gcpRoutes({ state, tokens, verifier, clock: o.clock, logger: o.logger }), state };
 }

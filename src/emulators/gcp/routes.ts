@@ -11,6 +11,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, F
 import { errorBody, frameworkError } from '../../api/errors.ts';
 import { AppError, isAppError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
 import type { OidcVerifier } from '../shared/oidc-verifier.ts';
 import { GoogleApiError, invalidArgument, notFound, SANDBOX_WHOAMI, StsError } from './errors.ts';
 import { generateAccessToken } from './iam-credentials.ts';
@@ -25,6 +26,8 @@ export interface GcpRouteDeps {
   tokens: TokenStore;
   verifier: OidcVerifier;
   clock: Clock;
+  /** Where unexpected failures (the 500s) are logged; without it, the request's fastify logger. */
+  logger?: Logger | undefined;
 }
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -41,7 +44,21 @@ function splitVerb(s: string): [string, string | undefined] {
 /** Header values are single-line ASCII; details may quote token content. */
 const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
 
-function sendStsError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+/**
+ * Logs a failure the client sees only as a 500. Method, path and request id go with the cause;
+ * bodies and headers never do (they carry tokens).
+ */
+type LogFailure = (req: FastifyRequest, err: unknown, what: string) => void;
+
+function failureLogger(logger: Logger | undefined): LogFailure {
+  return (req, err, what) => {
+    const fields = { method: req.method, url: req.url, requestId: req.id, err };
+    if (logger) logger.error(`gcp sandbox: ${what}`, fields);
+    else req.log.error(fields, `gcp sandbox: ${what}`);
+  };
+}
+
+function sendStsError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof StsError) {
     if (err.detail) void reply.header(DETAIL_HEADER, headerSafe(err.detail));
     return reply.status(err.httpStatus).send(err.toBody());
@@ -51,17 +68,17 @@ function sendStsError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
     // Not a form, or a body too large: still an OAuth error, so clients show it properly.
     return reply.status(400).send({ error: 'invalid_request', error_description: `The request body could not be read: ${fe.message}` });
   }
-  req.log.error({ err }, 'gcp sandbox: token exchange failed');
+  logFailure(req, err, 'token exchange failed');
   return reply.status(500).send({ error: 'server_error', error_description: 'Internal error.' });
 }
 
-function sendGoogleError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+function sendGoogleError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply) {
   let e: GoogleApiError;
   if (err instanceof GoogleApiError) e = err;
   else if ((err as FastifyError).statusCode !== undefined && (err as FastifyError).statusCode! < 500) {
     e = invalidArgument(`Invalid JSON payload received. ${(err as Error).message}`);
   } else {
-    req.log.error({ err }, 'gcp sandbox: request failed');
+    logFailure(req, err, 'request failed');
     e = new GoogleApiError(500, 'INTERNAL', 'Internal error encountered.');
   }
   for (const [k, v] of Object.entries(e.headers)) void reply.header(k, v);
@@ -69,10 +86,10 @@ function sendGoogleError(err: unknown, req: FastifyRequest, reply: FastifyReply)
   return reply.status(e.code).send(e.toBody());
 }
 
-function sendAdminError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+function sendAdminError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const mapped = isAppError(err) ? err : frameworkError(err);
   if (mapped?.expose) return reply.status(mapped.status).send(errorBody(mapped));
-  req.log.error({ err }, 'gcp sandbox: admin request failed');
+  logFailure(req, err, 'admin request failed');
   return reply.status(500).send({ error: { code: 'ERR_INTERNAL', message: 'internal error' } });
 }
 
@@ -89,6 +106,10 @@ type Params = Record<string, string>;
 
 /** Builds the plugin; `createGcpEmulator` is the public way in. */
 export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
+  const logFailure = failureLogger(d.logger);
+  const stsErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendStsError(logFailure, err, req, reply);
+  const googleErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendGoogleError(logFailure, err, req, reply);
+  const adminErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendAdminError(logFailure, err, req, reply);
   return async (app: FastifyInstance) => {
     // Our own form parser, in this plugin's context only: another emulator may have registered a
     // different one on the shared instance, and this one must not leak out to theirs.
@@ -98,7 +119,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     });
 
     // --- Security Token Service ---------------------------------------------------------------
-    app.post('/v1/token', { errorHandler: sendStsError }, async (req, reply) => {
+    app.post('/v1/token', { errorHandler: stsErrors }, async (req, reply) => {
       const body = req.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         throw new StsError('invalid_request', 'The request must be a form (application/x-www-form-urlencoded) or a JSON object.');
@@ -108,7 +129,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     });
 
     // --- IAM Service Account Credentials ------------------------------------------------------
-    app.post('/v1/projects/:project/serviceAccounts/:nameAndVerb', { errorHandler: sendGoogleError }, async (req, reply) => {
+    app.post('/v1/projects/:project/serviceAccounts/:nameAndVerb', { errorHandler: googleErrors }, async (req, reply) => {
       const p = req.params as Params;
       const [account, verb] = splitVerb(p.nameAndVerb!);
       if (verb !== 'generateAccessToken') {
@@ -119,7 +140,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     });
 
     // --- Cloud Resource Manager (for client libraries' getProjectId) -------------------------
-    app.get('/v1/projects/:project', { errorHandler: sendGoogleError }, async (req) => {
+    app.get('/v1/projects/:project', { errorHandler: googleErrors }, async (req) => {
       return getProject(d, (req.params as Params).project!, req.headers.authorization);
     });
 
@@ -132,9 +153,9 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     });
 
     // --- Sandbox: whoami and admin -----------------------------------------------------------
-    app.get('/_sandbox/gcp/whoami', { errorHandler: sendGoogleError }, async (req) => whoami(d, req.headers.authorization, SANDBOX_WHOAMI));
+    app.get('/_sandbox/gcp/whoami', { errorHandler: googleErrors }, async (req) => whoami(d, req.headers.authorization, SANDBOX_WHOAMI));
 
-    const admin = { errorHandler: sendAdminError };
+    const admin = { errorHandler: adminErrors };
     app.get('/_sandbox/gcp/config', admin, async () => d.state.toJSON());
     app.put('/_sandbox/gcp/config', admin, async (req) => {
       d.state.load(req.body);
