@@ -72,12 +72,37 @@ describe('Entra discovery', () => {
     assert.equal(res.body.keys[0].d, undefined, 'no private part');
   });
 
-  test('answers instance discovery with the sandbox itself', async () => {
-    const q = new URLSearchParams({ 'api-version': '1.1', authorization_endpoint: `https://${HOST}/${TENANT}/oauth2/v2.0/authorize` });
-    const res = await req('GET', `/common/discovery/instance?${q}`);
-    assert.equal(res.body.tenant_discovery_endpoint, `http://${HOST}/${TENANT}/v2.0/.well-known/openid-configuration`);
-    assert.deepEqual(res.body.metadata[0].aliases, [HOST]);
-  });
+  const discovery: { name: string; host?: string; authority: string | undefined; known: boolean }[] = [
+    { name: 'an authority at the host the request was sent to', authority: `https://${HOST}/${TENANT}`, known: true },
+    // What MSAL sends through the sandbox proxy: Host login.microsoftonline.com, authority = the sandbox.
+    // inject() has no socket port, so the loopback-port rule is exercised by test/sandbox/proxy.test.ts.
+    { name: 'no authority named (the host asked is described)', authority: undefined, known: true },
+    { name: 'an authority elsewhere', authority: `https://login.contoso.example/${TENANT}`, known: false },
+    { name: 'a plain-http authority', authority: `http://${HOST}/${TENANT}`, known: false },
+    { name: 'an authority without a tenant', authority: `https://${HOST}`, known: false },
+    { name: 'something that is not a URL', authority: 'not a url', known: false },
+  ];
+  for (const d of discovery) {
+    test(`instance discovery: ${d.known ? 'describes' : 'refuses (AADSTS50049)'} ${d.name}`, async () => {
+      const q = new URLSearchParams({ 'api-version': '1.1', ...(d.authority ? { authorization_endpoint: `${d.authority}/oauth2/v2.0/authorize` } : {}) });
+      const res = await req('GET', `/common/discovery/instance?${q}`);
+      if (!d.known) {
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.error, 'invalid_instance');
+        assert.match(res.body.error_description, /^AADSTS50049: Unknown or invalid instance\./);
+        assert.deepEqual(res.body.error_codes, [50049]);
+        return;
+      }
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const tenant = d.authority ? TENANT : 'common';
+      const origin = d.authority ? `https://${HOST}` : `http://${HOST}`;
+      assert.deepEqual(res.body, {
+        tenant_discovery_endpoint: `${origin}/${tenant}/v2.0/.well-known/openid-configuration`,
+        'api-version': '1.1',
+        metadata: [{ preferred_network: HOST, preferred_cache: HOST, aliases: [HOST] }],
+      });
+    });
+  }
 
   test('does not put a forged Host header into URLs', async () => {
     const res = await req('GET', `/${TENANT}/v2.0/.well-known/openid-configuration`, undefined, { host: 'evil.example/x?' });

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
  */
 
 /** The OAuth 2.0 `error` values Entra uses for these failures. */
-export type OAuthError = 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'invalid_tenant' | 'unauthorized_client' | 'unsupported_grant_type';
+export type OAuthError = 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'invalid_tenant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_instance';
 
 /** One AADSTS refusal. `status` is what Entra answers with: 401 for failed client authentication, 400 otherwise. */
 export class EntraError extends Error {
@@ -74,6 +74,8 @@ const FIC_DOCS = 'https://docs.microsoft.com/en-us/azure/active-directory/develo
 
 /** Every refusal the sandbox's token endpoint can give, one factory per AADSTS code. */
 export const aadsts = {
+  /** Instance discovery for an authority that is not this cloud's. */
+  unknownInstance: () => new EntraError(50049, 'invalid_instance', 400, 'Unknown or invalid instance.'),
   tenantNotFound: (tenant: string) =>
     new EntraError(
       90002,

@@ -27,11 +27,23 @@ export interface SandboxCertificateOptions {
   now?: () => Date;
 }
 
-const NAMES = { dns: ['localhost'], ips: ['127.0.0.1', '::1'] };
+/**
+ * Entra's public authority host. The sandbox's CONNECT proxy tunnels it to the Azure emulator, so
+ * MSAL's instance discovery (always sent there) is answered locally; the certificate must name it.
+ */
+export const ENTRA_AUTHORITY_HOST = 'login.microsoftonline.com';
+
+/** The names the certificate is valid for; an existing certificate lacking one is replaced. */
+export const SANDBOX_CERTIFICATE_NAMES = { dns: ['localhost', ENTRA_AUTHORITY_HOST], ips: ['127.0.0.1', '::1'] } as const;
+
+/** The entries of the subject alternative name extension, as Node prints them (`DNS:x`, `IP Address:y`). */
+export function subjectAltNames(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? '').split(', ').filter(Boolean);
+}
 
 function covers(cert: X509Certificate): boolean {
-  const san = cert.subjectAltName ?? '';
-  return NAMES.dns.every((n) => san.includes(`DNS:${n}`)) && san.includes('IP Address:127.0.0.1');
+  const san = new Set(subjectAltNames(cert));
+  return SANDBOX_CERTIFICATE_NAMES.dns.every((n) => san.has(`DNS:${n}`)) && san.has('IP Address:127.0.0.1');
 }
 
 function writePrivate(path: string, data: string, mode: number): void {
@@ -45,12 +57,19 @@ function writePrivate(path: string, data: string, mode: number): void {
 
 /**
  * Makes (or reuses) the self-signed certificate the Azure sandbox is served with: RSA 2048,
- * SHA-256, valid for `localhost`, `127.0.0.1` and `::1`, server authentication only. It is its own
- * trust anchor: clients trust exactly this certificate, never a CA that could sign others, which
- * is why it is not a CA certificate. Writes `cert.pem` (0644) and `key.pem` (0600) into `dir`.
+ * SHA-256, valid for `localhost`, `127.0.0.1`, `::1` and `login.microsoftonline.com`, server
+ * authentication only. It is its own trust anchor: clients trust exactly this certificate, never a
+ * CA that could sign others, which is why it is not a CA certificate. Writes `cert.pem` (0644) and
+ * `key.pem` (0600) into `dir`.
+ *
+ * Unsafe on purpose, and why it is tolerable: a process that trusts this certificate trusts
+ * whoever holds `key.pem` to be login.microsoftonline.com. Only processes pointed at the sandbox
+ * (`airlock exec --sandbox`, tests) are given it, the key never leaves `dir` (mode 0600), and the
+ * sandbox's proxy sends that name nowhere but to the local emulator.
  *
  * Reusing the files across restarts keeps `NODE_EXTRA_CA_CERTS=<dir>/cert.pem` valid for shells
- * and IDEs that were set up once.
+ * and IDEs that were set up once; a certificate from an older sandbox that lacks a name is
+ * replaced.
  */
 export async function createSandboxCertificate(dir: string, o: SandboxCertificateOptions = {}): Promise<SandboxCertificate> {
   const now = o.now?.() ?? new Date();
@@ -87,7 +106,7 @@ export async function createSandboxCertificate(dir: string, o: SandboxCertificat
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [...NAMES.dns.map((value) => ({ type: 2 as const, value })), ...NAMES.ips.map((ip) => ({ type: 7 as const, ip }))],
+        altNames: [...SANDBOX_CERTIFICATE_NAMES.dns.map((value) => ({ type: 2 as const, value })), ...SANDBOX_CERTIFICATE_NAMES.ips.map((ip) => ({ type: 7 as const, ip }))],
       },
     ],
   });

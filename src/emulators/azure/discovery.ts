@@ -40,18 +40,43 @@ export function openIdConfiguration(origin: string, tenantId: string) {
   };
 }
 
-/**
- * The answer of `GET /common/discovery/instance`, Entra's instance-discovery endpoint. MSAL calls
- * it only when instance discovery is on, and then at login.microsoftonline.com rather than at the
- * configured authority, so clients must disable instance discovery to stay on the sandbox; this
- * answer exists for clients that ask the authority host itself. `authorizationEndpoint` is the
- * `authorization_endpoint` query parameter; the tenant is read from it.
- */
-export function instanceDiscovery(origin: string, host: string, authorizationEndpoint: string | undefined) {
-  const tenant = /^https?:\/\/[^/]+\/([^/]+)\//.exec(authorizationEndpoint ?? '')?.[1] ?? 'common';
+/** What `GET /common/discovery/instance` answers: the metadata, or Entra's refusal of an unknown authority. */
+export type InstanceDiscoveryAnswer = { known: true; body: ReturnType<typeof instanceMetadata> } | { known: false };
+
+function instanceMetadata(authorityOrigin: string, authorityHost: string, tenant: string) {
   return {
-    tenant_discovery_endpoint: `${origin}/${tenant}/v2.0/.well-known/openid-configuration`,
+    tenant_discovery_endpoint: `${authorityOrigin}/${tenant}/v2.0/.well-known/openid-configuration`,
     'api-version': '1.1',
-    metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+    // The authority is its own cloud: one alias, and MSAL's preferred network is the authority
+    // itself, so MSAL keeps sending every later request to the sandbox.
+    metadata: [{ preferred_network: authorityHost, preferred_cache: authorityHost, aliases: [authorityHost] }],
   };
+}
+
+/**
+ * The answer of `GET /common/discovery/instance`, Entra's instance-discovery endpoint. MSAL asks
+ * it about any authority it does not know, and always at login.microsoftonline.com whatever the
+ * authority (unless instance discovery is disabled); the sandbox's CONNECT proxy tunnels that host
+ * to the Azure emulator, so the question arrives here. Entra answers it for its own clouds and
+ * refuses other authorities with `invalid_instance`, which MSAL reports as an untrusted authority.
+ *
+ * The authority is read from the `authorization_endpoint` query parameter
+ * (`https://<host>/<tenant>/oauth2/v2.0/authorize`). It is known when `isSandbox(host)` says its
+ * host (with port) is this emulator; then the answer makes it a cloud of its own. Without the
+ * parameter the answer is about the host the request was sent to, as before.
+ */
+export function instanceDiscovery(requestOrigin: string, authorizationEndpoint: string | undefined, isSandbox: (hostAndPort: string) => boolean): InstanceDiscoveryAnswer {
+  if (authorizationEndpoint === undefined) {
+    const host = new URL(requestOrigin).host;
+    return { known: true, body: instanceMetadata(requestOrigin, host, 'common') };
+  }
+  let url: URL;
+  try {
+    url = new URL(authorizationEndpoint);
+  } catch {
+    return { known: false };
+  }
+  const tenant = /^\/([^/]+)\/oauth2\/v2\.0\/authorize$/.exec(url.pathname)?.[1];
+  if (url.protocol !== 'https:' || !tenant || !isSandbox(url.host)) return { known: false };
+  return { known: true, body: instanceMetadata(url.origin, url.host, tenant) };
 }

@@ -35,6 +35,20 @@ function origin(req: FastifyRequest): string {
   return `${req.protocol}://${host}`;
 }
 
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/i;
+
+/**
+ * Whether `host[:port]` names this emulator: the host the request itself was sent to, or a
+ * loopback address with the port this socket was accepted on. The second case is the request
+ * that came through the sandbox's proxy, addressed to login.microsoftonline.com, asking about
+ * the authority https://127.0.0.1:<port>.
+ */
+function isSandboxHost(req: FastifyRequest, hostAndPort: string): boolean {
+  if (hostAndPort.toLowerCase() === new URL(origin(req)).host.toLowerCase()) return true;
+  const m = /^(.+):(\d+)$/.exec(hostAndPort);
+  return m !== null && LOOPBACK_HOST.test(m[1]!) && Number(m[2]) === req.socket.localPort;
+}
+
 function isTokenRoute(req: FastifyRequest): boolean {
   return req.routeOptions.url?.endsWith('/:tenant/oauth2/v2.0/token') ?? false;
 }
@@ -106,7 +120,9 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
 
     app.get('/common/discovery/instance', async (req) => {
       const { authorization_endpoint } = req.query as { authorization_endpoint?: string };
-      return instanceDiscovery(origin(req), req.host, authorization_endpoint);
+      const answer = instanceDiscovery(origin(req), typeof authorization_endpoint === 'string' ? authorization_endpoint : undefined, (hostAndPort) => isSandboxHost(req, hostAndPort));
+      if (!answer.known) throw aadsts.unknownInstance();
+      return answer.body;
     });
 
     app.post('/:tenant/oauth2/v2.0/token', async (req, reply) => {
