@@ -12,6 +12,7 @@ import { decodeJwt, UnsecuredJWT } from 'jose';
 import { createGcpEmulator, type GcpConfigInput } from '../../src/emulators/gcp/index.ts';
 import { TokenCheckError, type OidcVerifier, type TokenFailure } from '../../src/emulators/shared/oidc-verifier.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
+import { createLogger } from '../../src/lib/logger.ts';
 
 const ISSUER = 'https://issuer.sandbox.test/clusters/cl_1';
 const NUMBER = '123456789012';
@@ -386,6 +387,30 @@ describe('GCP sandbox config file', () => {
     await api(s, 'POST', '/_sandbox/gcp/projects', { projectId: 'data-platform', projectNumber: '42' });
     assert.deepEqual(seen, [0, 1]);
     assert.equal((await sts(s)).body.error, 'invalid_target', 'the old provider is gone');
+  });
+});
+
+describe('GCP sandbox failures', () => {
+  it('logs an unexpected failure to the logger it was given, with the cause and without the token', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const verifier = stubVerifier();
+    verifier.verify = async () => {
+      throw new TypeError('jwks cache corrupted');
+    };
+    const gcp = createGcpEmulator({ clock: createManualClock(), verifier, config: world(), logger: createLogger('info', (l) => lines.push(JSON.parse(l))) });
+    const app = Fastify();
+    await app.register(gcp.plugin);
+    const token = new UnsecuredJWT({ iss: ISSUER, sub: 'system:serviceaccount:etl:loader', aud: AUDIENCE }).encode();
+    const res = await app.inject({ method: 'POST', url: '/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: STS_FORM({ subject_token: token }) });
+    assert.equal(res.statusCode, 500, res.body);
+    assert.deepEqual(res.json(), { error: 'server_error', error_description: 'Internal error.' });
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0]!.level, 'error');
+    assert.equal(lines[0]!.msg, 'gcp sandbox: token exchange failed');
+    assert.equal(lines[0]!.url, '/v1/token');
+    assert.equal((lines[0]!.err as { message: string }).message, 'jwks cache corrupted');
+    assert.ok(!JSON.stringify(lines).includes(token), 'the subject token is never logged');
+    await app.close();
   });
 });
 
