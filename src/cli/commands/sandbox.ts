@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { startSandbox } from '../../emulators/sandbox.ts';
-import { createLogger, type LogLevel } from '../../lib/logger.ts';
+import { createLogger } from '../../lib/logger.ts';
 import { CliError } from '../client.ts';
-
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+import { LOG_LEVEL_HELP, parseLogLevel } from '../options.ts';
 
 export function registerSandboxCommand(program: Command): void {
   program
@@ -16,16 +15,16 @@ export function registerSandboxCommand(program: Command): void {
     .option('--data-dir <dir>', 'certificate and state file', join('.airlock', 'sandbox'))
     .option('--in-memory', 'do not keep configuration across restarts')
     .option('--config <file>', 'load configuration at start: { "aws": …, "gcp": …, "azure": … } (see docs/sandbox.md)')
-    .option('--log-level <level>', `log verbosity on stderr (${LOG_LEVELS.join(', ')})`, 'info')
+    .option('--log-level <level>', LOG_LEVEL_HELP, 'info')
     .action(async (o) => {
       const port = Number(o.port);
       const azurePort = o.azurePort === undefined ? undefined : Number(o.azurePort);
       for (const [flag, v] of [['--port', port], ['--azure-port', azurePort]] as const) {
         if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) throw new CliError(`${flag} must be a port number`, 'ERR_VALIDATION', flag, '9000', 2);
       }
-      if (!LOG_LEVELS.includes(o.logLevel)) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 'ERR_VALIDATION', '--log-level', 'info', 2);
+      const level = parseLogLevel(o.logLevel);
       // Emulator failures, failed state saves and refused proxy requests: JSON lines on stderr.
-      const logger = createLogger(o.logLevel as LogLevel);
+      const logger = createLogger(level);
       const s = await startSandbox({ host: o.host, port, azurePort, dataDir: o.dataDir, inMemory: Boolean(o.inMemory), configFile: o.config, logger });
       const accounts = s.info().accounts;
       const lines = [
