@@ -4,8 +4,10 @@ import { CliError } from './client.ts';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
+import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
+import { exitRequested, takeExitCode } from './exit.ts';
 
 /**
  * `airlock`: one binary for the server (`serve`) and the client commands, which talk to a server
@@ -17,12 +19,14 @@ export function buildProgram(): Command {
     .description('Workload identity for data pipelines')
     .version(VERSION)
     .showHelpAfterError()
+    .enablePositionalOptions()
     .exitOverride();
   registerServeCommands(program);
   registerClusterCommands(program);
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
   registerSandboxCommand(program);
+  registerExecCommands(program);
   registerAdminCommands(program);
   return program;
 }
@@ -30,7 +34,7 @@ export function buildProgram(): Command {
 export async function run(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    return takeExitCode() ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof CliError) {
@@ -40,9 +44,13 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(msg + '\n');
       return err.exitCode;
     }
-    const e = err as { code?: string; message?: string };
+    const e = err as { code?: string; message?: string; field?: unknown; example?: unknown };
     if (e?.code?.startsWith('ERR_')) {
-      process.stderr.write(`error: ${e.code}: ${e.message}\n`);
+      // Errors of the delivery side (DeliveryError) carry the input at fault like the server's do.
+      let msg = `error: ${e.code}: ${e.message}`;
+      if (typeof e.field === 'string') msg += `\n  field: ${e.field}`;
+      if (e.example !== undefined) msg += `\n  example: ${typeof e.example === 'string' ? e.example : JSON.stringify(e.example)}`;
+      process.stderr.write(msg + '\n');
       return 1;
     }
     process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
@@ -51,5 +59,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 const code = await run(process.argv);
-// Long-running commands keep the process alive through their servers; the rest end here.
-if (code !== 0 || !['serve', 'sandbox'].some((c) => process.argv.includes(c))) process.exitCode = code;
+// Long-running commands (serve, sandbox) keep the process alive through their servers; exec and
+// agent are done when they return, whatever sockets the HTTP client still keeps open.
+if (exitRequested()) process.exit(code);
+process.exitCode = code;
