@@ -27,6 +27,23 @@ describe('OpenAPI document', () => {
     assert.equal(create.additionalProperties, false, 'unknown fields are rejected, and the document says so');
     assert.equal(create.properties.name.pattern, '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$');
   });
+
+  it('docs/api.md has a row for every route, with its method', () => {
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'api.md'), 'utf8');
+    const shape = (path: string) => path.replace(/:[A-Za-z]+|\{[A-Za-z]+\}/g, '{}');
+    const rows = new Map<string, Set<string>>();
+    for (const line of doc.split('\n')) {
+      const cells = line.split('|').map((c) => c.trim());
+      if (cells.length < 4 || !/^[A-Z, ]+$/.test(cells[1]!)) continue;
+      for (const [, path] of cells[2]!.matchAll(/`([^`]+)`/g)) {
+        const set = rows.get(shape(path!)) ?? new Set();
+        for (const m of cells[1]!.split(',')) set.add(m.trim());
+        rows.set(shape(path!), set);
+      }
+    }
+    const missing = s.app.routes.filter((r) => !rows.get(shape(r.path))?.has(r.method)).map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(missing, [], 'routes without a row in docs/api.md');
+  });
 });
 
 describe('error catalogue', () => {
