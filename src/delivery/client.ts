@@ -74,7 +74,7 @@ export function kubernetesTokenFile(path: string, cluster: string): Attestation 
     cluster,
     async read() {
       const v = (await readSecretFile(path, flag)).trim();
-      if (v.split('.').length !== 3) throw new DeliveryError('ERR_VALIDATION', `${flag} ${path} does not hold a JWT`, { field: flag, example: '/var/run/secrets/airlock/serviceaccount/token' });
+      if (v.split('.').length !== 3) throw new DeliveryError('ERR_VALIDATION', `${flag} ${path} does not hold a JWT`, { field: flag, example: '/var/run/secrets/airlock-attest/token' });
       return v;
     },
   };

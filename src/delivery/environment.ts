@@ -11,6 +11,12 @@
 import { join } from 'node:path';
 import type { CloudDeliveryWire, WorkloadProfile } from './profile.ts';
 
+/**
+ * The token directory inside a pod, and `airlock agent`'s default: the generated setup (connection
+ * extras, GCP credential configs) names files under it, so the two must agree (a test checks).
+ */
+export const DEFAULT_TOKEN_DIR = '/var/run/secrets/airlock';
+
 /** Where `airlock exec --sandbox` reaches the emulators (from the sandbox's `GET /_sandbox/info`). */
 export interface SandboxEndpoints {
   /** AWS STS query API (http). */

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { joinCredential, joinCredentialFile, kubernetesTokenFile, type Attestation } from '../../delivery/client.ts';
 import { startAgent } from '../../delivery/agent/agent.ts';
 import { runExec } from '../../delivery/agent/exec.ts';
+import { DEFAULT_TOKEN_DIR } from '../../delivery/environment.ts';
 import { JOIN_CREDENTIAL_ENV } from '../../delivery/profile.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -59,7 +60,7 @@ function parseFileMode(v: string): number {
 function attestation(o: CommonFlags): Attestation {
   if (o.kubernetesTokenFile !== undefined) {
     if (o.joinCredentialFile !== undefined) {
-      throw new CliError('give either --kubernetes-token-file or --join-credential-file, not both', 'ERR_VALIDATION', '--kubernetes-token-file', '--kubernetes-token-file /var/run/secrets/airlock/attest/token --cluster prod', 2);
+      throw new CliError('give either --kubernetes-token-file or --join-credential-file, not both', 'ERR_VALIDATION', '--kubernetes-token-file', '--kubernetes-token-file /var/run/secrets/airlock-attest/token --cluster prod', 2);
     }
     if (o.cluster === undefined) {
       throw new CliError('--kubernetes-token-file needs --cluster: the server must know whose issuer signed the token', 'ERR_VALIDATION', '--cluster', 'prod-aws', 2);
@@ -128,7 +129,7 @@ export function registerExecCommands(program: Command): void {
       .description('Keep token files (and an env file) fresh in a directory for other processes: a sidecar, or a VM service'),
     { logLevel: 'info' },
   )
-    .option('--dir <dir>', 'where the files go', '/var/run/airlock')
+    .option('--dir <dir>', 'where the files go (the paths the generated setup names)', DEFAULT_TOKEN_DIR)
     .option('--once', 'write the files once and exit (fails on the first refusal instead of retrying)')
     .option('--print-env', 'print the env file (export lines) on stdout once it is written')
     .option('--socket <path>', 'also answer GET /v1/token?audience=, /v1/env and /healthz on this unix socket')

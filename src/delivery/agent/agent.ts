@@ -1,7 +1,7 @@
 /**
  * `airlock agent`: the long-running form of a delivery session. It keeps the token files of one
  * workload fresh in a directory other processes read (a Kubernetes sidecar's shared volume, a VM's
- * /var/run/airlock), and says what they need:
+ * /var/run/secrets/airlock), and says what they need:
  *
  *   <dir>/env     `export NAME='value'` lines (source it, or read it as the webhook's containers do)
  *   <dir>/ready   written once every token file holds a token (a startup probe waits for it)
@@ -168,7 +168,7 @@ async function listenOnSocket(path: string, mode: number, session: Session, o: A
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new DeliveryError('ERR_VALIDATION', `cannot listen on ${path} (${err.code ?? err.message})`, { field: '--socket', example: '/var/run/airlock/agent.sock', cause: err })),
+      reject(new DeliveryError('ERR_VALIDATION', `cannot listen on ${path} (${err.code ?? err.message})`, { field: '--socket', example: '/var/run/secrets/airlock/agent.sock', cause: err })),
     );
     // Many processes may ask at once (the fan-in benchmark sends 1,000): a deep accept queue turns
     // a burst into a wait instead of EAGAIN. The kernel caps it at net.core.somaxconn.

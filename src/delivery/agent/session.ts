@@ -9,7 +9,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Scheduler } from '../../lib/scheduler.ts';
 import { createWorkloadClient, type Attestation, type WorkloadClient } from '../client.ts';
-import { planDelivery, type DeliveryPlan } from '../environment.ts';
+import { DEFAULT_TOKEN_DIR, planDelivery, type DeliveryPlan } from '../environment.ts';
 import { DeliveryError } from '../errors.ts';
 import type { WorkloadProfile } from '../profile.ts';
 import { SANDBOX_INFO_PATH, SandboxInfoSchema, sandboxEndpoints, type SandboxInfo } from '../sandbox-info.ts';
@@ -155,7 +155,7 @@ async function ensureRoot(dir: string, mode: number, logger: Logger): Promise<vo
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM') {
-      throw new DeliveryError('ERR_VALIDATION', `cannot use ${dir} for token files (${code ?? (err as Error).message})`, { field: '--dir', example: '/var/run/airlock', cause: err });
+      throw new DeliveryError('ERR_VALIDATION', `cannot use ${dir} for token files (${code ?? (err as Error).message})`, { field: '--dir', example: DEFAULT_TOKEN_DIR, cause: err });
     }
     logger.debug('directory mode left as it is (not ours to change)', { dir });
   }
