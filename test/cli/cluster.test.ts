@@ -75,4 +75,13 @@ describe('airlock CLI', () => {
     assert.equal(shown.keyRotationPeriod, '30d');
     assert.equal(shown.databaseUrl, 'postgres://u:****@127.0.0.1/db', 'passwords are masked');
   });
+
+  it('config validate never prints a database password, in whichever form it was given, valid or not', async () => {
+    for (const url of ['postgres://:secret@127.0.0.1/db', 'postgres://127.0.0.1/db?user=u&password=secret', 'postgres://u:secret@127.0.0.1/db?sslpassword=secret', 'mysql://u:secret@127.0.0.1/db']) {
+      const r = await airlock(['config', 'validate', '-o', 'json'], { DATABASE_URL: url });
+      assert.equal(`${r.stdout}${r.stderr}`.includes('secret'), false, `${url} → ${r.stdout}${r.stderr}`);
+      if (url.startsWith('postgres')) assert.match(JSON.parse(r.stdout).databaseUrl, /\*\*\*\*/);
+      else assert.equal(r.code, 2, 'a non-postgres URL is refused');
+    }
+  });
 });

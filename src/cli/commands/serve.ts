@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { createApp } from '../../app.ts';
 import { envName, loadConfig } from '../../config/load.ts';
+import { maskDatabaseUrl } from '../../config/mask.ts';
 import { CONFIG_KEYS, configSchema, type ConfigInput } from '../../config/schema.ts';
 import { AppError } from '../../errors/index.ts';
 import { formatDuration } from '../../lib/duration.ts';
@@ -72,7 +73,7 @@ export function registerServeCommands(program: Command): void {
       const c = configFrom(opts);
       const shown: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(c)) shown[k] = DURATION_KEYS.has(k) && typeof v === 'number' ? formatDuration(v) : v;
-      if (shown.databaseUrl) shown.databaseUrl = String(shown.databaseUrl).replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:****@');
+      if (shown.databaseUrl) shown.databaseUrl = maskDatabaseUrl(String(shown.databaseUrl));
       process.stderr.write('configuration is valid\n');
       process.stdout.write(opts.output === 'json' ? JSON.stringify(shown, null, 2) + '\n' : toYaml(shown));
     });
