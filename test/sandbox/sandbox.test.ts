@@ -45,7 +45,8 @@ describe('airlock sandbox', () => {
       assert.match(await aws.text(), /<Code>MissingAuthenticationToken<\/Code>/);
       const project = await fetch(`${sb.gcpUrl}/_sandbox/gcp/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ projectId: 'my-proj', projectNumber: '123456789012' }) });
       assert.equal(project.status, 201);
-      assert.equal((await httpsJson(`${sb.azureUrl}/_sandbox/azure/tenants/${TENANT}`, ca, 'PUT', { displayName: 'Contoso' })).status < 300, true);
+      const tenant = await httpsJson(`${sb.azureUrl}/_sandbox/azure/tenants/${TENANT}`, ca, 'PUT', { displayName: 'Contoso' });
+      assert.equal(tenant.status, 201, `a new tenant is created: ${JSON.stringify(tenant.body)}`);
       const discovery = await httpsJson(`${sb.azureUrl}/${TENANT}/v2.0/.well-known/openid-configuration`, ca);
       assert.equal(discovery.status, 200);
       assert.equal(discovery.body.token_endpoint, `${sb.azureUrl}/${TENANT}/oauth2/v2.0/token`);
