@@ -27,10 +27,17 @@ function schemaAt(root: z.ZodType | undefined, path: PropertyKey[]): z.ZodType |
     }
     return s;
   };
-  for (const key of path) {
+  for (const [i, key] of path.entries()) {
     cur = unwrap(cur);
     const def = cur?._zod?.def;
     if (!def) return undefined;
+    if (def.type === 'union') {
+      for (const option of def.options) {
+        const found = schemaAt(option, path.slice(i));
+        if (found) return found;
+      }
+      return undefined;
+    }
     if (def.type === 'object') cur = def.shape[key as string];
     else if (def.type === 'array') cur = def.element;
     else if (def.type === 'record') cur = def.valueType;
@@ -93,4 +100,22 @@ export function frameworkError(err: unknown): AppError | undefined {
     return new AppError('ERR_VALIDATION', (err as Error).message || 'bad request', { cause: err });
   }
   return undefined;
+}
+
+/**
+ * Domain code names the input at fault by its own name (`name`, `kubernetesIssuerUrl`,
+ * `cursor`); the caller is told where it sent it (`body.name`, `query.cursor`). A name that is in
+ * none of the route's inputs (a resource reference such as `cluster` on a not-found) stays as it is.
+ */
+export function inRequestTerms(err: AppError, inputs: { params?: z.ZodType | undefined; query?: z.ZodType | undefined; body?: z.ZodType | undefined }): AppError {
+  const field = err.field;
+  if (field === undefined || err.code === 'ERR_NOT_FOUND' || /^(params|query|body)(\.|$)/.test(field)) return err;
+  const top = field.split(/[.[]/)[0]!;
+  for (const where of ['params', 'query', 'body'] as const) {
+    const schema = inputs[where];
+    if (schema && schemaAt(schema, [top])) {
+      return new AppError(err.code, err.message, { field: `${where}.${field}`, example: err.example, cause: err.cause, details: err.details });
+    }
+  }
+  return err;
 }

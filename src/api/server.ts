@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ApiTokenService } from '../auth/api-tokens.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import type { Logger } from '../lib/logger.ts';
-import { errorBody, frameworkError, validationError } from './errors.ts';
+import { errorBody, frameworkError, inRequestTerms, validationError } from './errors.ts';
 import type { RouteDef } from './route.ts';
 
 export interface HttpServerDeps {
@@ -118,15 +118,20 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send a JSON body (Content-Type: application/json)', { field: 'content-type', example: 'application/json' });
         }
         const body = parse('body', route.body, rawBody);
-        const result = await route.handler({
-          params,
-          query,
-          body,
-          principal,
-          bearer: workloadBearer,
-          request: { id: String(req.id), source: req.ip },
-          setHeader: (name, value) => void reply.header(name, value),
-        });
+        let result;
+        try {
+          result = await route.handler({
+            params,
+            query,
+            body,
+            principal,
+            bearer: workloadBearer,
+            request: { id: String(req.id), source: req.ip },
+            setHeader: (name, value) => void reply.header(name, value),
+          });
+        } catch (err) {
+          throw err instanceof AppError ? inRequestTerms(err, route) : err;
+        }
         const status = route.status ?? 200;
         if (status === 204) return reply.status(204).send();
         const out = route.response.safeParse(result);

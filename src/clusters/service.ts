@@ -70,21 +70,21 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     try {
       u = new URL(url);
     } catch {
-      throw new AppError('ERR_VALIDATION', `kubernetesIssuerUrl ${JSON.stringify(url)} is not a URL`, { field: 'body.kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
+      throw new AppError('ERR_VALIDATION', `kubernetesIssuerUrl ${JSON.stringify(url)} is not a URL`, { field: 'kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
     }
     const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname);
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
       throw new AppError('ERR_VALIDATION', 'kubernetesIssuerUrl must be https (clouds fetch its discovery document over TLS)', {
-        field: 'body.kubernetesIssuerUrl',
+        field: 'kubernetesIssuerUrl',
         example: KUBE_ISSUER_EXAMPLE,
       });
     }
     if (u.search || u.hash || u.username || u.password) {
-      throw new AppError('ERR_VALIDATION', 'kubernetesIssuerUrl must have no query, fragment or credentials', { field: 'body.kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
+      throw new AppError('ERR_VALIDATION', 'kubernetesIssuerUrl must have no query, fragment or credentials', { field: 'kubernetesIssuerUrl', example: KUBE_ISSUER_EXAMPLE });
     }
     if (url.startsWith(airlockIssuerPrefix())) {
       throw new AppError('ERR_VALIDATION', "kubernetesIssuerUrl is the cluster's own Kubernetes issuer, not an Airlock one", {
-        field: 'body.kubernetesIssuerUrl',
+        field: 'kubernetesIssuerUrl',
         example: KUBE_ISSUER_EXAMPLE,
       });
     }
@@ -102,7 +102,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     });
     if (!ok) {
       throw new AppError('ERR_VALIDATION', 'kubernetesCaCert must be one or more PEM certificates', {
-        field: 'body.kubernetesCaCert',
+        field: 'kubernetesCaCert',
         example: '-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----',
       });
     }
@@ -113,11 +113,11 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
     for (const a of out) {
       if (a.startsWith(airlockIssuerPrefix()) || a === d.issuerUrl(id)) {
         throw new AppError('ERR_VALIDATION', `audience ${JSON.stringify(a)} is reserved: it is what pod tokens carry to be exchanged`, {
-          field: 'body.audiences',
+          field: 'audiences',
           example: ['vault.example.com'],
         });
       }
-      if (/\s/.test(a)) throw new AppError('ERR_VALIDATION', 'an audience has no whitespace', { field: 'body.audiences', example: ['vault.example.com'] });
+      if (/\s/.test(a)) throw new AppError('ERR_VALIDATION', 'an audience has no whitespace', { field: 'audiences', example: ['vault.example.com'] });
     }
     return out;
   }
@@ -135,18 +135,18 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
   ) {
     if (input.defaultIdentityProjectNumber && cloud !== 'gcp') {
       throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityProjectNumber is a GCP project number; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
-        field: 'body.defaultIdentityProjectNumber',
+        field: 'defaultIdentityProjectNumber',
       });
     }
     if (input.defaultIdentityAccount && cloud !== 'aws') {
       throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityAccount is an AWS account id; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
-        field: 'body.defaultIdentityAccount',
+        field: 'defaultIdentityAccount',
         example: cloud === 'gcp' ? { defaultIdentityProject: 'airlock-platform' } : 'omit it: Azure clusters have no default identity',
       });
     }
     if (input.defaultIdentityProject && cloud !== 'gcp') {
       throw new AppError('ERR_RULE_VIOLATION', `defaultIdentityProject is a GCP project id; this cluster runs on ${CLOUD_LABEL[cloud]}`, {
-        field: 'body.defaultIdentityProject',
+        field: 'defaultIdentityProject',
         example: cloud === 'aws' ? { defaultIdentityAccount: '123456789012' } : 'omit it: Azure clusters have no default identity',
       });
     }
@@ -155,7 +155,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
   function checkRegion(cloud: Cluster['cloud'], region: string) {
     const form = REGION_FORMS[cloud];
     if (!form.pattern.test(region)) {
-      throw new AppError('ERR_VALIDATION', `"${region}" is not a region name ${CLOUD_LABEL[cloud]} uses`, { field: 'body.region', example: form.example });
+      throw new AppError('ERR_VALIDATION', `"${region}" is not a region name ${CLOUD_LABEL[cloud]} uses`, { field: 'region', example: form.example });
     }
   }
 
@@ -166,7 +166,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
       checkPlatformSettings(input.cloud, input);
       if (input.issuerMode === 'kubernetes' && !input.kubernetesIssuerUrl) {
         throw new AppError('ERR_VALIDATION', 'issuer mode "kubernetes" trusts the cluster\'s own service-account issuer: give its URL', {
-          field: 'body.kubernetesIssuerUrl',
+          field: 'kubernetesIssuerUrl',
           example: KUBE_ISSUER_EXAMPLE,
         });
       }
@@ -222,7 +222,7 @@ export function createClusterService(d: ClusterServiceDeps): ClusterService {
       if (input.kubernetesIssuerUrl) checkKubernetesIssuer(input.kubernetesIssuerUrl);
       if (input.kubernetesIssuerUrl === null && c.issuerMode === 'kubernetes') {
         throw new AppError('ERR_RULE_VIOLATION', `cluster "${c.name}" uses its own issuer (issuer mode "kubernetes"); its URL cannot be removed`, {
-          field: 'body.kubernetesIssuerUrl',
+          field: 'kubernetesIssuerUrl',
           example: KUBE_ISSUER_EXAMPLE,
         });
       }

@@ -260,7 +260,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       const ttl = input.ttl === undefined ? JOIN_CREDENTIAL_DEFAULT_TTL_SECONDS : parseDuration(input.ttl);
       if (ttl === undefined || ttl < JOIN_CREDENTIAL_MIN_TTL_SECONDS || ttl > JOIN_CREDENTIAL_MAX_TTL_SECONDS) {
         throw new AppError('ERR_VALIDATION', `ttl must be a duration from ${formatDuration(JOIN_CREDENTIAL_MIN_TTL_SECONDS)} to ${formatDuration(JOIN_CREDENTIAL_MAX_TTL_SECONDS)}`, {
-          field: 'body.ttl',
+          field: 'ttl',
           example: '30d',
         });
       }
@@ -306,7 +306,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
         if (bearer.startsWith('alk_')) throw new Refused('that is an API token; a workload presents its join credential (alj_…) or its pod service-account token');
         if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(bearer)) throw new Refused('the credential is neither a join credential (alj_…) nor a service-account token (a JWT)');
         if (!clusterRef) {
-          throw new AppError('ERR_VALIDATION', 'a Kubernetes token is verified against a cluster: name it', { field: 'query.cluster', example: '?cluster=prod-aws' });
+          throw new AppError('ERR_VALIDATION', 'a Kubernetes token is verified against a cluster: name it', { field: 'cluster', example: '?cluster=prod-aws' });
         }
         const cluster = await d.clusters.get(clusterRef);
         const { w, component } = await attestKubernetes(cluster, bearer);

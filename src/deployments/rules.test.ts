@@ -23,7 +23,7 @@ describe('runtime rule for customer-managed AWS identities', () => {
   for (const [version, ok] of table) {
     it(`${version} → ${ok ? 'allowed' : 'refused'}`, () => {
       if (ok) assert.doesNotThrow(() => checkRuntimeForIdentity(version, aws));
-      else assert.throws(() => checkRuntimeForIdentity(version, aws), { code: 'ERR_RULE_VIOLATION', field: 'body.runtimeVersion' });
+      else assert.throws(() => checkRuntimeForIdentity(version, aws), { code: 'ERR_RULE_VIOLATION', field: 'runtimeVersion' });
     });
   }
   it('does not apply to GCP identities or the default identity', () => {
@@ -35,7 +35,7 @@ describe('runtime rule for customer-managed AWS identities', () => {
 describe('wildcard and Azure capacity', () => {
   it('wildcard trust only on dedicated clusters', () => {
     assert.doesNotThrow(() => checkWildcard('dedicated', 'd'));
-    assert.throws(() => checkWildcard('standard', 's'), { code: 'ERR_RULE_VIOLATION', field: 'query.wildcard' });
+    assert.throws(() => checkWildcard('standard', 's'), { code: 'ERR_RULE_VIOLATION', field: 'wildcard' });
   });
   it('six components per Deployment, twenty credentials per identity: three Deployments', () => {
     assert.equal(AZURE_MAX_DEPLOYMENTS_PER_IDENTITY, 3);

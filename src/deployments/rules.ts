@@ -26,7 +26,8 @@ const AWS_CUSTOMER_MINIMUM: Record<number, Semver> = {
   11: { major: 11, minor: 5, patch: 0 },
 };
 
-export function checkRuntimeForIdentity(runtimeVersion: string, identity: CustomerIdentity | undefined, field = 'body.runtimeVersion'): void {
+/** `field: null` when the Deployment is not what the request names (a saved identity's users). */
+export function checkRuntimeForIdentity(runtimeVersion: string, identity: CustomerIdentity | undefined, field: string | null = 'runtimeVersion'): void {
   if (!identity || identity.cloud !== 'aws') return;
   const v = parseSemver(runtimeVersion)!;
   const min = AWS_CUSTOMER_MINIMUM[v.major];
@@ -35,12 +36,12 @@ export function checkRuntimeForIdentity(runtimeVersion: string, identity: Custom
     throw new AppError(
       'ERR_RULE_VIOLATION',
       `a customer-managed AWS IAM role needs runtime 9.15.0+ on 9.x, 10.9.0+ on 10.x, 11.5.0+ on 11.x, or any 12.x and later; this Deployment has ${runtimeVersion}`,
-      { field, example: v.major <= 8 ? '12.1.0' : min ? `${min.major}.${min.minor}.${min.patch}` : '12.1.0' },
+      { ...(field === null ? {} : { field }), example: v.major <= 8 ? '12.1.0' : min ? `${min.major}.${min.minor}.${min.patch}` : '12.1.0' },
     );
   }
 }
 
-export function checkWildcard(clusterType: ClusterType, clusterName: string, field = 'query.wildcard'): void {
+export function checkWildcard(clusterType: ClusterType, clusterName: string, field = 'wildcard'): void {
   if (clusterType !== 'dedicated') {
     throw new AppError(
       'ERR_RULE_VIOLATION',
@@ -56,7 +57,7 @@ export const AZURE_MAX_FEDERATED_CREDENTIALS = 20;
 /** How many Deployments one managed identity can serve: each needs one credential per component. */
 export const AZURE_MAX_DEPLOYMENTS_PER_IDENTITY = Math.floor(AZURE_MAX_FEDERATED_CREDENTIALS / COMPONENTS.length);
 
-export function checkAzureCapacity(identityName: string, alreadyUsing: { id: string; name: string }[], field = 'body.workloadIdentity'): void {
+export function checkAzureCapacity(identityName: string, alreadyUsing: { id: string; name: string }[], field = 'workloadIdentity'): void {
   if (alreadyUsing.length >= AZURE_MAX_DEPLOYMENTS_PER_IDENTITY) {
     throw new AppError(
       'ERR_RULE_VIOLATION',

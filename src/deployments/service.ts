@@ -173,7 +173,7 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
     const saved = await d.identities().find(tx, parsed.name);
     if (!saved) {
       throw new AppError('ERR_VALIDATION', `no saved identity named "${parsed.name}"; --workload-identity accepts ${WORKLOAD_IDENTITY_FORMS.join('; ')}`, {
-        field: 'body.workloadIdentity',
+        field: 'workloadIdentity',
         example: [...WORKLOAD_IDENTITY_FORMS],
       });
     }
@@ -205,7 +205,7 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
       const input = deploymentCreateSchema.parse(raw);
       const cluster = await d.clusters.get(input.cluster).catch((err: unknown) => {
         if (err instanceof AppError && err.code === 'ERR_NOT_FOUND') {
-          throw new AppError('ERR_VALIDATION', `no cluster with id or name "${input.cluster}"`, { field: 'body.cluster', example: 'prod-aws (see: airlock cluster list)' });
+          throw new AppError('ERR_VALIDATION', `no cluster with id or name "${input.cluster}"`, { field: 'cluster', example: 'prod-aws (see: airlock cluster list)' });
         }
         throw err;
       });
@@ -277,12 +277,12 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
 
     async checkIdentityUsers(tx, identity) {
       const users = await tx.deployments.listAll({ identityId: identity.id });
-      for (const u of users) checkRuntimeForIdentity(u.runtimeVersion, identity.spec, 'body');
+      for (const u of users) checkRuntimeForIdentity(u.runtimeVersion, identity.spec, null);
       if (identity.spec.cloud === 'azure') {
         const all = await azureUsers(tx, identity.spec.clientId);
         if (all.length > 0) {
           // Everyone but the newest must fit; report against the full list.
-          checkAzureCapacity(identity.spec.managedIdentityName, all.slice(0, -1).map((u) => ({ id: u.id, name: u.name })), 'body.azure');
+          checkAzureCapacity(identity.spec.managedIdentityName, all.slice(0, -1).map((u) => ({ id: u.id, name: u.name })), 'azure');
         }
       }
     },

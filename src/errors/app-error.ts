@@ -2,7 +2,10 @@ import { ERRORS, type ErrorCode } from './catalogue.ts';
 
 /** Options that travel with an {@link AppError}. */
 export interface AppErrorOptions {
-  /** Dotted path of the input field at fault, e.g. `body.name` or `query.limit`. */
+  /**
+   * The input at fault, by its domain name (`name`, `azure.clientId`, `cursor`); the HTTP edge
+   * tells the caller where it sent it (`body.name`, `query.cursor`).
+   */
   field?: string;
   /** An example of the accepted form, shown to the caller beside the message. */
   example?: unknown;

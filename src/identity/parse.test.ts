@@ -37,7 +37,7 @@ describe('--workload-identity values', () => {
         () => parseWorkloadIdentity(c.input),
         (e: { code: string; field: string; message: string; example: string[] }) => {
           assert.equal(e.code, 'ERR_VALIDATION');
-          assert.equal(e.field, 'body.workloadIdentity');
+          assert.equal(e.field, 'workloadIdentity');
           assert.match(e.message, c.mentions);
           for (const form of ['IAM role ARN', 'service account email', 'saved identity', 'default']) assert.match(e.message, new RegExp(form));
           assert.equal(e.example.length, 4);

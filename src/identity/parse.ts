@@ -46,7 +46,7 @@ export function parseServiceAccountEmail(email: string): { accountId: string; pr
  * identity's name, or `default`. Values that look like one form but break its rules get a message
  * about that rule, not a generic one.
  */
-export function parseWorkloadIdentity(value: string | null, field = 'body.workloadIdentity'): WorkloadIdentityInput {
+export function parseWorkloadIdentity(value: string | null, field = 'workloadIdentity'): WorkloadIdentityInput {
   if (value === null || value === 'default') return { kind: 'default' };
   const v = value.trim();
   if (v.startsWith('arn:')) {
@@ -69,22 +69,22 @@ export function parseWorkloadIdentity(value: string | null, field = 'body.worklo
 }
 
 /** Checks an Azure user-assigned managed identity's fields; names the first bad one. */
-export function checkAzureIdentity(i: Extract<CustomerIdentity, { cloud: 'azure' }>, prefix = 'body'): void {
+export function checkAzureIdentity(i: Extract<CustomerIdentity, { cloud: 'azure' }>, prefix?: string): void {
   for (const k of ['subscriptionId', 'clientId', 'tenantId'] as const) {
     if (!GUID.test(i[k])) {
-      throw new AppError('ERR_VALIDATION', `${k} must be a GUID`, { field: `${prefix}.${k}`, example: '00000000-0000-0000-0000-000000000000' });
+      throw new AppError('ERR_VALIDATION', `${k} must be a GUID`, { field: prefix ? `${prefix}.${k}` : k, example: '00000000-0000-0000-0000-000000000000' });
     }
   }
   // Azure resource names: managed identity 3–128 chars starting with a letter or digit; resource group 1–90 of [\w.()-], not ending in '.'.
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/.test(i.managedIdentityName)) {
     throw new AppError('ERR_VALIDATION', 'managedIdentityName must be 3–128 letters, digits, "-" or "_", starting with a letter or digit', {
-      field: `${prefix}.managedIdentityName`,
+      field: prefix ? `${prefix}.managedIdentityName` : 'managedIdentityName',
       example: 'blob-mi',
     });
   }
   if (!/^[-\w.()]{0,89}[-\w()]$/.test(i.resourceGroup)) {
     throw new AppError('ERR_VALIDATION', 'resourceGroup must be 1–90 letters, digits, "_", "-", ".", "(" or ")", not ending in "."', {
-      field: `${prefix}.resourceGroup`,
+      field: prefix ? `${prefix}.resourceGroup` : 'resourceGroup',
       example: 'data-rg',
     });
   }

@@ -40,17 +40,17 @@ export function identityFromSaveInput(input: z.output<typeof identitySaveSchema>
   const given = (['awsRoleArn', 'gcpServiceAccount', 'azure'] as const).filter((k) => input[k] !== undefined);
   if (given.length !== 1) {
     throw new AppError('ERR_VALIDATION', `give exactly one of awsRoleArn, gcpServiceAccount or azure (got ${given.length ? given.join(', ') : 'none'})`, {
-      field: given.length ? `body.${given[1]}` : 'body',
+      ...(given.length ? { field: given[1] } : {}),
       example: { name: 'etl-reader', awsRoleArn: 'arn:aws:iam::123456789012:role/etl-reader' },
     });
   }
   if (input.gcpProjectNumber !== undefined && input.gcpServiceAccount === undefined) {
-    throw new AppError('ERR_VALIDATION', 'gcpProjectNumber goes with gcpServiceAccount', { field: 'body.gcpProjectNumber' });
+    throw new AppError('ERR_VALIDATION', 'gcpProjectNumber goes with gcpServiceAccount', { field: 'gcpProjectNumber' });
   }
   if (input.awsRoleArn !== undefined) {
     if (!parseRoleArn(input.awsRoleArn)) {
       throw new AppError('ERR_VALIDATION', 'awsRoleArn must be an IAM role ARN (partition aws, aws-cn or aws-us-gov; 12-digit account; optional path)', {
-        field: 'body.awsRoleArn',
+        field: 'awsRoleArn',
         example: 'arn:aws:iam::123456789012:role/data/etl-reader',
       });
     }
@@ -59,7 +59,7 @@ export function identityFromSaveInput(input: z.output<typeof identitySaveSchema>
   if (input.gcpServiceAccount !== undefined) {
     if (!parseServiceAccountEmail(input.gcpServiceAccount)) {
       throw new AppError('ERR_VALIDATION', 'gcpServiceAccount must be <account>@<project>.iam.gserviceaccount.com', {
-        field: 'body.gcpServiceAccount',
+        field: 'gcpServiceAccount',
         example: 'lake-reader@my-proj.iam.gserviceaccount.com',
       });
     }
@@ -68,7 +68,7 @@ export function identityFromSaveInput(input: z.output<typeof identitySaveSchema>
       : { cloud: 'gcp', serviceAccountEmail: input.gcpServiceAccount };
   }
   const az = { cloud: 'azure' as const, ...input.azure! };
-  checkAzureIdentity(az, 'body.azure');
+  checkAzureIdentity(az, 'azure');
   return { ...az, subscriptionId: az.subscriptionId.toLowerCase(), clientId: az.clientId.toLowerCase(), tenantId: az.tenantId.toLowerCase() };
 }
 

@@ -149,8 +149,8 @@ export function isForeignKeyViolation(err: unknown): boolean {
 }
 
 /** Deleting a row something still references is a conflict the caller can resolve, not a 500. */
-function referencedConflict(what: string, err: unknown): AppError {
-  return new AppError('ERR_CONFLICT', `${what} is still in use (a Deployment refers to it); remove those references first`, { cause: err });
+function referencedConflict(what: string): AppError {
+  return new AppError('ERR_CONFLICT', `${what} is still in use (a Deployment refers to it); remove those references first`);
 }
 
 /** Name of the constraint a database error reports (PostgreSQL and PGlite both set it). */
@@ -162,6 +162,27 @@ function constraintOf(err: unknown): string {
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
+
+type Violation = { kind: 'unique' | 'foreign-key'; constraint: string };
+
+/**
+ * Runs a write and turns the constraint violations the caller can fix (a taken name, a row still
+ * referenced) into the AppError `explain` returns for them; every other failure, and a violation
+ * `explain` has nothing to say about (a colliding id is ours), stays an internal error.
+ */
+async function explainingViolations<T>(write: () => Promise<T>, explain: (v: Violation) => AppError | undefined): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    const kind = isUniqueViolation(err) ? 'unique' : isForeignKeyViolation(err) ? 'foreign-key' : undefined;
+    const known = kind && explain({ kind, constraint: constraintOf(err) });
+    if (known) throw new AppError(known.code, known.message, { field: known.field, example: known.example, details: known.details, cause: err });
+    throw err;
+  }
+}
+
+/** Deleting a row something still references is a conflict the caller can resolve, not a 500. */
+const deleting = (what: string) => (v: Violation) => (v.kind === 'foreign-key' ? referencedConflict(what) : undefined);
 
 const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
 const toDateOrNull = (v: Date | string | null): Date | null => (v === null ? null : toDate(v));
@@ -286,7 +307,7 @@ export function encodeCursor(id: string): string {
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!/^[a-z]+_[0-9a-z]+$/.test(id)) {
-    throw new AppError('ERR_VALIDATION', 'cursor is not one this server issued', { field: 'query.cursor', example: 'use nextCursor from the previous page' });
+    throw new AppError('ERR_VALIDATION', 'cursor is not one this server issued', { field: 'cursor', example: 'use nextCursor from the previous page' });
   }
   return id;
 }
@@ -360,34 +381,31 @@ function createPlainRepos(db: Db): Repos {
     },
     clusters: {
       async insert(c) {
-        try {
-          await db
-            .insertInto('clusters')
-            .values({
-              id: c.id,
-              organization_id: c.organizationId,
-              name: c.name,
-              cloud: c.cloud,
-              type: c.type,
-              region: c.region,
-              issuer_mode: c.issuerMode,
-              external_issuer_url: c.kubernetesIssuerUrl,
-              kubernetes_ca_cert: c.kubernetesCaCert,
-              audiences: JSON.stringify(c.audiences),
-              default_identity_account: c.defaultIdentityAccount,
-              default_identity_project: c.defaultIdentityProject,
-              default_identity_project_number: c.defaultIdentityProjectNumber,
-              created_at: c.createdAt,
-              updated_at: c.updatedAt,
-            })
-            .execute();
-        } catch (err) {
-          // Only the name is the caller's to fix; a colliding id is ours, and stays a 500.
-          if (isUniqueViolation(err) && constraintOf(err).includes('name')) {
-            throw new AppError('ERR_CONFLICT', `a cluster named "${c.name}" already exists`, { field: 'body.name', cause: err });
-          }
-          throw err;
-        }
+        // Only the name is the caller's to fix; a colliding id is ours, and stays a 500.
+        await explainingViolations(
+          () =>
+            db
+              .insertInto('clusters')
+              .values({
+                id: c.id,
+                organization_id: c.organizationId,
+                name: c.name,
+                cloud: c.cloud,
+                type: c.type,
+                region: c.region,
+                issuer_mode: c.issuerMode,
+                external_issuer_url: c.kubernetesIssuerUrl,
+                kubernetes_ca_cert: c.kubernetesCaCert,
+                audiences: JSON.stringify(c.audiences),
+                default_identity_account: c.defaultIdentityAccount,
+                default_identity_project: c.defaultIdentityProject,
+                default_identity_project_number: c.defaultIdentityProjectNumber,
+                created_at: c.createdAt,
+                updated_at: c.updatedAt,
+              })
+              .execute(),
+          (v) => (v.kind === 'unique' && v.constraint.includes('name') ? new AppError('ERR_CONFLICT', `a cluster named "${c.name}" already exists`, { field: 'name' }) : undefined),
+        );
       },
       async get(id) {
         const r = await db.selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirst();
@@ -427,36 +445,28 @@ function createPlainRepos(db: Db): Repos {
         return r && mapCluster(r);
       },
       async delete(id) {
-        try {
-          const r = await db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
-          return Number(r.numDeletedRows) > 0;
-        } catch (err) {
-          if (isForeignKeyViolation(err)) throw referencedConflict(`cluster ${id}`, err);
-          throw err;
-        }
+        const r = await explainingViolations(() => db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst(), deleting(`cluster ${id}`));
+        return Number(r.numDeletedRows) > 0;
       },
     },
     identities: {
       async insert(i) {
-        try {
-          await db
-            .insertInto('identities')
-            .values({
-              id: i.id,
-              workspace_id: i.workspaceId,
-              name: i.name,
-              cloud: i.spec.cloud,
-              spec: JSON.stringify(i.spec),
-              created_at: i.createdAt,
-              updated_at: i.updatedAt,
-            })
-            .execute();
-        } catch (err) {
-          if (isUniqueViolation(err) && constraintOf(err).includes('name')) {
-            throw new AppError('ERR_CONFLICT', `an identity named "${i.name}" already exists`, { field: 'body.name', cause: err });
-          }
-          throw err;
-        }
+        await explainingViolations(
+          () =>
+            db
+              .insertInto('identities')
+              .values({
+                id: i.id,
+                workspace_id: i.workspaceId,
+                name: i.name,
+                cloud: i.spec.cloud,
+                spec: JSON.stringify(i.spec),
+                created_at: i.createdAt,
+                updated_at: i.updatedAt,
+              })
+              .execute(),
+          (v) => (v.kind === 'unique' && v.constraint.includes('name') ? new AppError('ERR_CONFLICT', `an identity named "${i.name}" already exists`, { field: 'name' }) : undefined),
+        );
       },
       async get(id) {
         const r = await db.selectFrom('identities').selectAll().where('id', '=', id).executeTakeFirst();
@@ -483,47 +493,37 @@ function createPlainRepos(db: Db): Repos {
         return r && mapIdentity(r);
       },
       async delete(id) {
-        try {
-          const r = await db.deleteFrom('identities').where('id', '=', id).executeTakeFirst();
-          return Number(r.numDeletedRows) > 0;
-        } catch (err) {
-          if (isForeignKeyViolation(err)) throw referencedConflict(`identity ${id}`, err);
-          throw err;
-        }
+        const r = await explainingViolations(() => db.deleteFrom('identities').where('id', '=', id).executeTakeFirst(), deleting(`identity ${id}`));
+        return Number(r.numDeletedRows) > 0;
       },
     },
     deployments: {
       async insert(d) {
-        try {
-          await db
-            .insertInto('deployments')
-            .values({
-              id: d.id,
-              workspace_id: d.workspaceId,
-              cluster_id: d.clusterId,
-              name: d.name,
-              description: d.description,
-              runtime_version: d.runtimeVersion,
-              namespace: d.namespace,
-              identity_spec: d.identitySpec === null ? null : JSON.stringify(d.identitySpec),
-              identity_id: d.identityId,
-              created_at: d.createdAt,
-              updated_at: d.updatedAt,
-            })
-            .execute();
-        } catch (err) {
-          if (isForeignKeyViolation(err)) {
-            throw new AppError('ERR_CONFLICT', 'the cluster or saved identity was deleted while this Deployment was being written; try again', { cause: err });
-          }
-          if (isUniqueViolation(err) && /name|namespace/.test(constraintOf(err))) {
-            const ns = constraintOf(err).includes('namespace');
-            throw new AppError('ERR_CONFLICT', ns ? `namespace "${d.namespace}" is taken on this cluster` : `a deployment named "${d.name}" already exists`, {
-              field: ns ? 'namespace' : 'body.name',
-              cause: err,
-            });
-          }
-          throw err;
-        }
+        await explainingViolations(
+          () =>
+            db
+              .insertInto('deployments')
+              .values({
+                id: d.id,
+                workspace_id: d.workspaceId,
+                cluster_id: d.clusterId,
+                name: d.name,
+                description: d.description,
+                runtime_version: d.runtimeVersion,
+                namespace: d.namespace,
+                identity_spec: d.identitySpec === null ? null : JSON.stringify(d.identitySpec),
+                identity_id: d.identityId,
+                created_at: d.createdAt,
+                updated_at: d.updatedAt,
+              })
+              .execute(),
+          (v) => {
+            if (v.kind === 'foreign-key') return new AppError('ERR_CONFLICT', 'the cluster or saved identity was deleted while this Deployment was being written; try again');
+            if (v.constraint.includes('namespace')) return new AppError('ERR_CONFLICT', `namespace "${d.namespace}" is taken on this cluster`, { field: 'namespace' });
+            if (v.constraint.includes('name')) return new AppError('ERR_CONFLICT', `a deployment named "${d.name}" already exists`, { field: 'name' });
+            return undefined;
+          },
+        );
       },
       async get(id) {
         const r = await db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();

@@ -343,12 +343,12 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.equal(await store.clusters.getByName('no-such-cluster'), undefined);
       });
 
-      test('a duplicate name is ERR_CONFLICT on body.name and leaves the first row intact', async () => {
+      test('a duplicate name is ERR_CONFLICT on name and leaves the first row intact', async () => {
         const o = await seedOrg(store);
         const first = cluster(o.id);
         await store.clusters.insert(first);
         const dup = cluster(o.id, { name: first.name, region: 'eu-central-1' });
-        await rejectsWithAppError(store.clusters.insert(dup), 'ERR_CONFLICT', 'body.name');
+        await rejectsWithAppError(store.clusters.insert(dup), 'ERR_CONFLICT', 'name');
         assert.deepEqual(await store.clusters.get(first.id), first);
         assert.equal(await store.clusters.get(dup.id), undefined);
         assert.deepEqual(await store.clusters.getByName(first.name), first);
@@ -384,9 +384,9 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
       });
 
       test('list rejects a cursor it did not issue', async () => {
-        await rejectsWithAppError(store.clusters.list({ limit: 3, cursor: 'not a cursor' }), 'ERR_VALIDATION', 'query.cursor');
+        await rejectsWithAppError(store.clusters.list({ limit: 3, cursor: 'not a cursor' }), 'ERR_VALIDATION', 'cursor');
         const forged = Buffer.from("cl_x' or 1=1 --", 'utf8').toString('base64url');
-        await rejectsWithAppError(store.clusters.list({ limit: 3, cursor: forged }), 'ERR_VALIDATION', 'query.cursor');
+        await rejectsWithAppError(store.clusters.list({ limit: 3, cursor: forged }), 'ERR_VALIDATION', 'cursor');
       });
 
       test('update changes only the patched fields; missing ids give undefined', async () => {
@@ -512,12 +512,12 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.deepEqual(await store.identities.list(otherW.id), [elsewhere]);
       });
 
-      test('a duplicate name in the workspace is ERR_CONFLICT on body.name and leaves the first intact', async () => {
+      test('a duplicate name in the workspace is ERR_CONFLICT on name and leaves the first intact', async () => {
         const { w } = await seedWorkspace(store);
         const first = savedIdentity(w.id);
         await store.identities.insert(first);
         const dup = savedIdentity(w.id, { name: first.name });
-        await rejectsWithAppError(store.identities.insert(dup), 'ERR_CONFLICT', 'body.name');
+        await rejectsWithAppError(store.identities.insert(dup), 'ERR_CONFLICT', 'name');
         assert.deepEqual(await store.identities.list(w.id), [first]);
       });
 
@@ -653,11 +653,11 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.equal(await store.deployments.getByName(otherW.id, byDefault.name), undefined, 'names are per workspace');
       });
 
-      test('a duplicate name is ERR_CONFLICT on body.name, a taken namespace ERR_CONFLICT on namespace', async () => {
+      test('a duplicate name is ERR_CONFLICT on name, a taken namespace ERR_CONFLICT on namespace', async () => {
         const { o, w, c } = await seedWorkspace(store);
         const first = deployment(w.id, c.id);
         await store.deployments.insert(first);
-        await rejectsWithAppError(store.deployments.insert(deployment(w.id, c.id, { name: first.name })), 'ERR_CONFLICT', 'body.name');
+        await rejectsWithAppError(store.deployments.insert(deployment(w.id, c.id, { name: first.name })), 'ERR_CONFLICT', 'name');
         await rejectsWithAppError(store.deployments.insert(deployment(w.id, c.id, { namespace: first.namespace })), 'ERR_CONFLICT', 'namespace');
         assert.deepEqual(await store.deployments.listAll({ clusterId: c.id }), [first]);
 
@@ -929,7 +929,7 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
             await tx.clusters.insert(cluster(o.id, { name: taken.name }));
           }),
           'ERR_CONFLICT',
-          'body.name',
+          'name',
         );
         assert.equal(await store.clusters.get(fresh.id), undefined);
         assert.deepEqual(await store.signingKeys.listForCluster(fresh.id), []);

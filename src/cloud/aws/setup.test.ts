@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { matchGolden } from '../../../test/helpers/golden.ts';
 import { describe, it } from 'node:test';
 import { parse } from '@cdktf/hcl2json';
 import { componentIdentities, WILDCARD_SUBJECT } from '../../deployments/components.ts';
@@ -346,22 +346,7 @@ describe('awsProvider.terraform', () => {
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/setup');
 
-/** Compares with a golden file byte for byte; `UPDATE_GOLDEN=1` rewrites it instead. */
-function golden(name: string, actual: string): void {
-  const file = join(FIXTURES, name);
-  if (process.env.UPDATE_GOLDEN === '1') {
-    mkdirSync(FIXTURES, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = readFileSync(file, 'utf8');
-  } catch {
-    assert.fail(`missing golden file ${name}; run UPDATE_GOLDEN=1 node scripts/run-tests.js src/cloud/aws/setup`);
-  }
-  assert.equal(actual, expected, `${name} differs; if the change is intended, regenerate with UPDATE_GOLDEN=1`);
-}
+const golden = (name: string, actual: string) => matchGolden(join(FIXTURES, name), actual);
 
 describe('golden fixtures (test/fixtures/setup)', () => {
   const customer = buildInput({ mode: 'customer-managed' });

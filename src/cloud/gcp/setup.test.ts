@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { matchGolden, updatingGolden } from '../../../test/helpers/golden.ts';
 import { parse } from '@cdktf/hcl2json';
 import { componentIdentities } from '../../deployments/components.ts';
 import { AppError } from '../../errors/index.ts';
@@ -618,11 +619,8 @@ describe('determinism and golden fixtures', () => {
   });
 
   for (const g of golden) {
-    it(`matches test/fixtures/setup/${g.file}${process.env.UPDATE_GOLDEN ? ' (updating)' : ''}`, () => {
-      const path = join(fixtures, g.file);
-      const actual = g.render(g.input);
-      if (process.env.UPDATE_GOLDEN) writeFileSync(path, actual);
-      assert.equal(actual, readFileSync(path, 'utf8'), `${g.file} differs; if the change is intended, re-run with UPDATE_GOLDEN=1 and review the diff`);
+    it(`matches test/fixtures/setup/${g.file}${updatingGolden() ? ' (updating)' : ''}`, () => {
+      matchGolden(join(fixtures, g.file), g.render(g.input));
     });
   }
 
