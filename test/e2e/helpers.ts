@@ -5,7 +5,6 @@
  * shell would pass to gcloud / az), never re-typed by hand in a test.
  */
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:https';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 
@@ -71,19 +70,7 @@ export function roleNameAndPath(roleArn: string): { RoleName: string; Path: stri
 // ---------------------------------------------------------------------------------------------
 
 /** A JSON call over TLS that trusts only the given agent's CA (the sandbox certificate). */
-export function httpsJson(agent: Agent, url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(url, { method, agent, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+export { httpsJson } from '../helpers/https.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Shell commands as printed by setup

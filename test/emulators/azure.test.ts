@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
+import { httpsJson } from '../helpers/https.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -54,23 +55,7 @@ let certPath: string;
 const seenPaths: string[] = [];
 
 /** A JSON call to the emulator over TLS, trusting only the sandbox certificate. */
-function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      base + path,
-      { method, agent, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => httpsJson(agent, base + path, method, body, headers);
 
 async function mint(o: { serviceAccount?: string; audiences?: string[]; ttlSeconds?: number } = {}): Promise<string> {
   const { token } = await airlock.app.minter.mint({

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
+import { httpsJson } from '../helpers/https.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,17 +9,7 @@ import { startSandbox } from '../../src/emulators/sandbox.ts';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
-function httpsJson(url: string, ca: string, method = 'GET', body?: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: new Agent({ ca }), headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
+const httpsJsonCa = (url: string, ca: string, method = 'GET', body?: unknown) => httpsJson(new Agent({ ca }), url, method, body);
 
 describe('airlock sandbox', () => {
   it('binds to loopback only', async () => {
@@ -45,9 +36,9 @@ describe('airlock sandbox', () => {
       assert.match(await aws.text(), /<Code>MissingAuthenticationToken<\/Code>/);
       const project = await fetch(`${sb.gcpUrl}/_sandbox/gcp/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ projectId: 'my-proj', projectNumber: '123456789012' }) });
       assert.equal(project.status, 201);
-      const tenant = await httpsJson(`${sb.azureUrl}/_sandbox/azure/tenants/${TENANT}`, ca, 'PUT', { displayName: 'Contoso' });
+      const tenant = await httpsJsonCa(`${sb.azureUrl}/_sandbox/azure/tenants/${TENANT}`, ca, 'PUT', { displayName: 'Contoso' });
       assert.equal(tenant.status, 201, `a new tenant is created: ${JSON.stringify(tenant.body)}`);
-      const discovery = await httpsJson(`${sb.azureUrl}/${TENANT}/v2.0/.well-known/openid-configuration`, ca);
+      const discovery = await httpsJsonCa(`${sb.azureUrl}/${TENANT}/v2.0/.well-known/openid-configuration`, ca);
       assert.equal(discovery.status, 200);
       assert.equal(discovery.body.token_endpoint, `${sb.azureUrl}/${TENANT}/oauth2/v2.0/token`);
       await sb.close();
@@ -58,7 +49,7 @@ describe('airlock sandbox', () => {
       const again = await fetch(`${sb.gcpUrl}/_sandbox/gcp/projects/123456789012`);
       assert.equal(again.status, 200, 'the GCP project survived the restart');
       assert.equal((await again.json()).projectId, 'my-proj');
-      assert.equal((await httpsJson(`${sb.azureUrl}/${TENANT}/v2.0/.well-known/openid-configuration`, readFileSync(sb.certFile, 'utf8'))).status, 200, 'the tenant survived, and the certificate was reused');
+      assert.equal((await httpsJsonCa(`${sb.azureUrl}/${TENANT}/v2.0/.well-known/openid-configuration`, readFileSync(sb.certFile, 'utf8'))).status, 200, 'the tenant survived, and the certificate was reused');
       assert.equal(readFileSync(sb.certFile, 'utf8'), ca);
       await sb.close();
 

@@ -7,34 +7,25 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GoogleAuth, Impersonated } from 'google-auth-library';
-import { componentIdentities } from '../../deployments/components.ts';
-import { createGcpEmulator } from '../../emulators/gcp/index.ts';
-import { createManualClock } from '../../lib/clock.ts';
-import { startServer, type TestServer } from '../../../test/helpers/app.ts';
-import type { SetupInput, SetupResult } from '../types.ts';
-import { gcpProvider, planGcpSetup } from './index.ts';
-import { gcpResources, type GcpPlaceholderValues } from './resources.ts';
+import { componentIdentities } from '../../src/deployments/components.ts';
+import { createGcpEmulator } from '../../src/emulators/gcp/index.ts';
+import { createManualClock } from '../../src/lib/clock.ts';
+import { startServer, type TestServer } from '../helpers/app.ts';
+import { guardLoopback } from '../helpers/loopback-guard.ts';
+import type { SetupInput, SetupResult } from '../../src/cloud/types.ts';
+import { gcpProvider, planGcpSetup } from '../../src/cloud/gcp/index.ts';
+import { gcpResources, type GcpPlaceholderValues } from '../../src/cloud/gcp/resources.ts';
 
 for (const k of Object.keys(process.env)) {
   if (/^(GOOGLE_|GCE_|GCLOUD_|CLOUDSDK_|METADATA_SERVER)/i.test(k)) delete process.env[k];
 }
-const offLoopback: string[] = [];
-const realConnect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function guarded(this: net.Socket, ...args: unknown[]) {
-  const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
-  const host = typeof first === 'object' && first !== null ? (first as { host?: string; path?: string }) : { host: typeof args[1] === 'string' ? args[1] : undefined };
-  if (!('path' in host && host.path) && host.host !== undefined && !['127.0.0.1', 'localhost', '::1', '::ffff:127.0.0.1'].includes(host.host)) {
-    offLoopback.push(host.host);
-    throw new Error(`test guard: refused a connection to ${host.host}`);
-  }
-  return (realConnect as (...a: unknown[]) => net.Socket).apply(this, args);
-} as typeof net.Socket.prototype.connect;
+const guard = guardLoopback();
 
 const SCOPES = ['https://www.googleapis.com/auth/cloud-platform', 'https://www.googleapis.com/auth/userinfo.email'];
 const CUSTOMER_SA = 'lake-loader@data-lake-prod.iam.gserviceaccount.com';
@@ -60,8 +51,8 @@ describe('GCP setup against the sandbox, with google-auth-library', () => {
     for (const e of emulators) await e.close();
     await airlock?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    net.Socket.prototype.connect = realConnect;
-    assert.deepEqual(offLoopback, [], 'nothing left 127.0.0.1');
+    guard.restore();
+    assert.deepEqual(guard.blocked, [], 'nothing left 127.0.0.1');
   });
 
   function inputFor(namespace: string, identity: SetupInput['identity'], o: Partial<Pick<SetupInput, 'wildcard' | 'target'>> = {}): SetupInput {
@@ -82,7 +73,7 @@ describe('GCP setup against the sandbox, with google-auth-library', () => {
     await app.register(gcp.plugin);
     await app.listen({ host: '127.0.0.1', port: 0 });
     emulators.push(app);
-    return `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   }
 
   async function mint(namespace: string, serviceAccount: string, audience: string): Promise<string> {
