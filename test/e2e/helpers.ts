@@ -39,11 +39,14 @@ export function xmlTag(xml: string, name: string): string | undefined {
   return new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
 }
 
-/** A signed IAM query-API call, as the aws CLI makes it (form body, SigV4 for service "iam"). */
-export async function iamCall(endpoint: string, params: Record<string, string>): Promise<IamResult> {
+/**
+ * A signed IAM query-API call, as the aws CLI makes it (form body, SigV4 for service "iam"); as
+ * the sandbox's administrator unless `credentials` say otherwise (a 12-digit key id acts in that account).
+ */
+export async function iamCall(endpoint: string, params: Record<string, string>, credentials = AWS_SANDBOX_ADMIN): Promise<IamResult> {
   const url = new URL(endpoint);
   const body = new URLSearchParams({ Version: '2010-05-08', ...params }).toString();
-  const signer = new SignatureV4({ credentials: AWS_SANDBOX_ADMIN, region: AWS_REGION, service: 'iam', sha256: Sha256 });
+  const signer = new SignatureV4({ credentials, region: AWS_REGION, service: 'iam', sha256: Sha256 });
   const signed = await signer.sign({
     method: 'POST',
     protocol: url.protocol,
