@@ -18,7 +18,7 @@
  * process runs in its own process group, killed in `after` even when a test fails.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,8 +30,8 @@ import { SandboxInfoSchema, type SandboxInfo } from '../../src/delivery/sandbox-
 import type { Clock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
 import { airlock as airlockCli } from '../helpers/cli.ts';
-import { guardLoopback, httpsJson, iamCall, roleNameAndPath, shellWords } from './helpers.ts';
-import { killAll, pythonTools, spawnGroup } from '../helpers/processes.ts';
+import { bareChildEnv, guardLoopback, httpsJson, iamCall, roleNameAndPath, shellWords } from './helpers.ts';
+import { killAll, pythonTools, spawnGroup, waitExit } from '../helpers/processes.ts';
 import { startKubeIssuer, type KubeIssuer } from '../delivery/kube-issuer.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
@@ -84,47 +84,13 @@ let expired: { id: string; secret: string };
 const deps: Record<string, { id: string; name: string; namespace: string }> = {};
 
 /** The environment every child starts from: nothing of this machine's cloud setup. */
-function baseEnv(): Record<string, string> {
-  const home = join(SCRATCH, 'home');
-  mkdirSync(home, { recursive: true });
-  return {
-    PATH: [dirname(python), dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NO_GCE_CHECK: 'True',
-    METADATA_SERVER_DETECTION: 'none',
-    HTTPS_PROXY: sandboxUrl,
-    https_proxy: sandboxUrl,
-    HTTP_PROXY: sandboxUrl,
-    http_proxy: sandboxUrl,
-    NO_PROXY: '127.0.0.1,localhost,::1',
-    no_proxy: '127.0.0.1,localhost,::1',
-  };
-}
-
-/** Waits for a spawned process, killing its group and failing after `ms`. */
-async function finish(p: ReturnType<typeof spawnGroup>, what: string, ms = 90_000): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      p.kill();
-      reject(new Error(`${what} did not finish in ${ms} ms\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([p.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const baseEnv = () => bareChildEnv({ home: join(SCRATCH, 'home'), python, sandboxProxy: sandboxUrl });
 
 /** `airlock exec --sandbox … -- <command>` with a join credential (or other attestation flags). */
 async function exec(o: { credential?: string; flags?: string[]; env?: Record<string, string>; command: string[] }): Promise<Run> {
   const env = { ...baseEnv(), ...(o.credential ? { AIRLOCK_JOIN_CREDENTIAL: o.credential } : {}), ...o.env };
   const p = spawnGroup(process.execPath, [BIN, 'exec', '--server', server.url, '--sandbox', sandboxUrl, ...(o.flags ?? []), '--', ...o.command], { env, cwd: SCRATCH });
-  const code = await finish(p, `airlock exec ${o.command.join(' ')}`);
+  const code = await waitExit(p, `airlock exec ${o.command.join(' ')}`);
   const last = p.stdout().trim().split('\n').pop() ?? '';
   let result: unknown;
   try {
@@ -200,7 +166,7 @@ async function awsShell(command: string, account: string, cwd: string): Promise<
     AWS_DEFAULT_REGION: 'us-east-1',
   };
   const p = spawnGroup('/bin/bash', ['-c', command], { env, cwd });
-  const code = await finish(p, command);
+  const code = await waitExit(p, command);
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
 

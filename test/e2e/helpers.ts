@@ -5,6 +5,8 @@
  * shell would pass to gcloud / az), never re-typed by hand in a test.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 
@@ -19,6 +21,31 @@ export function scrubCloudEnvironment(scratchDir: string): void {
 }
 
 export { guardLoopback } from '../helpers/loopback-guard.ts';
+
+/**
+ * The environment a workload child starts from: nothing of this machine's cloud setup. PATH holds
+ * the Python and Node in use, HOME is a scratch directory, cloud config files do not exist,
+ * metadata servers are off, and every proxy variable names the sandbox's proxy, which refuses (and
+ * logs) any host beyond 127.0.0.1 — a tripwire for the clients that honour proxy variables.
+ */
+export function bareChildEnv(o: { home: string; python: string; sandboxProxy: string }): Record<string, string> {
+  mkdirSync(o.home, { recursive: true });
+  return {
+    PATH: [dirname(o.python), dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+    HOME: o.home,
+    AWS_CONFIG_FILE: join(o.home, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(o.home, 'no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    NO_GCE_CHECK: 'True',
+    METADATA_SERVER_DETECTION: 'none',
+    HTTPS_PROXY: o.sandboxProxy,
+    https_proxy: o.sandboxProxy,
+    HTTP_PROXY: o.sandboxProxy,
+    http_proxy: o.sandboxProxy,
+    NO_PROXY: '127.0.0.1,localhost,::1',
+    no_proxy: '127.0.0.1,localhost,::1',
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // AWS

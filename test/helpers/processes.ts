@@ -21,10 +21,11 @@ const live = new Set<Spawned>();
 
 /**
  * Starts a process in its own process group, so it and every child it starts can be killed
- * together ({@link killAll} in an `after`), even when a test fails midway. stdin is closed.
+ * together ({@link killAll} in an `after`), even when a test fails midway. stdin is closed unless
+ * `stdin: 'pipe'`.
  */
-export function spawnGroup(command: string, args: readonly string[], o: { env: NodeJS.ProcessEnv; cwd?: string }): Spawned {
-  const child = spawn(command, args, { env: o.env, cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnGroup(command: string, args: readonly string[], o: { env: NodeJS.ProcessEnv; cwd?: string; stdin?: 'pipe' }): Spawned {
+  const child = spawn(command, args, { env: o.env, cwd: o.cwd, detached: true, stdio: [o.stdin ?? 'ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -62,6 +63,22 @@ export function spawnGroup(command: string, args: readonly string[], o: { env: N
     live.delete(s);
   });
   return s;
+}
+
+/** Waits for a spawned process; past `ms` kills its group and fails with what it printed. */
+export async function waitExit(p: Spawned, what: string, ms = 90_000): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      p.kill();
+      reject(new Error(`${what} did not finish in ${ms} ms\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Kills every process group {@link spawnGroup} started that is still running, and waits for them. */
