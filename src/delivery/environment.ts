@@ -28,8 +28,9 @@ export interface SandboxEndpoints {
   /** PEM file of the sandbox CA, for NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE. */
   caFile: string;
   /**
-   * The sandbox's CONNECT proxy (http://127.0.0.1:<port>): it routes login.microsoftonline.com to the
-   * Azure emulator (MSAL's instance discovery) and refuses every other host.
+   * The sandbox's CONNECT proxy (http://127.0.0.1:<port>): it routes login.microsoftonline.com (MSAL's
+   * instance discovery) and Google's STS, IAM Credentials and Cloud Resource Manager hosts to the
+   * emulators, and refuses every other host.
    */
   proxyUrl?: string | undefined;
 }
@@ -126,7 +127,9 @@ export function planDelivery(profile: WorkloadProfile, o: DeliveryPlanOptions): 
     env.NODE_EXTRA_CA_CERTS = o.sandbox.caFile;
     env.REQUESTS_CA_BUNDLE = o.sandbox.caFile;
     env.SSL_CERT_FILE = o.sandbox.caFile;
-    if (o.sandbox.proxyUrl && profile.clouds.some((c) => c.cloud === 'azure')) {
+    // MSAL's instance discovery and Google's IAM Credentials / Cloud Resource Manager calls go to
+    // fixed hosts; the sandbox's proxy tunnels exactly those to its emulators. AWS SDKs need none.
+    if (o.sandbox.proxyUrl && profile.clouds.some((c) => c.cloud === 'azure' || c.cloud === 'gcp')) {
       env.HTTPS_PROXY = o.sandbox.proxyUrl;
       env.https_proxy = o.sandbox.proxyUrl;
       env.NO_PROXY = '127.0.0.1,localhost,::1';

@@ -21,15 +21,16 @@ export const SandboxInfoSchema = z.strictObject({
   /** The Azure authority host (https, served with `caCertPem`): `AZURE_AUTHORITY_HOST`. */
   azureUrl: loopbackUrl('https'),
   /**
-   * The sandbox's self-signed certificate (PEM), valid for 127.0.0.1, localhost and
-   * login.microsoftonline.com. A client writes it to a file for `NODE_EXTRA_CA_CERTS`,
-   * `REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`.
+   * The sandbox's self-signed certificate (PEM), valid for 127.0.0.1, localhost,
+   * login.microsoftonline.com and the Google API hosts the proxy tunnels. A client writes it to a
+   * file for `NODE_EXTRA_CA_CERTS`, `REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`.
    */
   caCertPem: z.string().startsWith('-----BEGIN CERTIFICATE-----'),
   /**
    * The CONNECT proxy (http, same port as `awsUrl`) for `HTTPS_PROXY`, with
-   * `NO_PROXY=127.0.0.1,localhost,::1`. It tunnels login.microsoftonline.com:443 to the Azure
-   * emulator (MSAL's instance discovery) and refuses every other host.
+   * `NO_PROXY=127.0.0.1,localhost,::1`. It tunnels login.microsoftonline.com:443 (MSAL's instance
+   * discovery) and sts, iamcredentials and cloudresourcemanager.googleapis.com:443 to the emulators,
+   * and refuses every other host.
    */
   proxyUrl: loopbackUrl('http'),
   /** The AWS account a static access key id that is not 12 digits selects (`000000000000`). */

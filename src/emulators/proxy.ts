@@ -4,12 +4,13 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
 
 /**
- * The sandbox's HTTPS proxy: `CONNECT host:port` on the sandbox's http port, for the one host a
- * cloud SDK insists on reaching whatever it is configured with. MSAL (inside @azure/identity)
+ * The sandbox's HTTPS proxy: `CONNECT host:port` on the sandbox's http port, for the hosts cloud
+ * SDKs insist on reaching whatever they are configured with. MSAL (inside @azure/identity)
  * asks https://login.microsoftonline.com/common/discovery/instance about every authority it does
- * not know, the sandbox's included, and refuses the authority if it gets no answer. With
- * `HTTPS_PROXY` pointing here, that request is tunnelled to the Azure emulator, which answers it
- * with the certificate that names login.microsoftonline.com.
+ * not know, the sandbox's included, and refuses the authority if it gets no answer; Google's
+ * libraries call IAM Credentials for impersonation and Cloud Resource Manager for a project at
+ * fixed URLs. With `HTTPS_PROXY` pointing here, those requests are tunnelled to the emulators'
+ * https port, served with the certificate that names those hosts.
  *
  * Every target it tunnels to is a loopback port given at construction; it never resolves or dials
  * the host a client names. Any other CONNECT is refused with 403 and logged, so a process that

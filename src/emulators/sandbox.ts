@@ -7,7 +7,7 @@ import { SANDBOX_INFO_PATH, SandboxInfoSchema, type SandboxInfo } from '../deliv
 import type { Logger } from '../lib/logger.ts';
 import { createAwsEmulator, SANDBOX_ADMIN_ACCESS_KEY_ID } from './aws/index.ts';
 import { createAzureEmulator, createSandboxCertificate } from './azure/index.ts';
-import { ENTRA_AUTHORITY_HOST } from './azure/certificate.ts';
+import { ENTRA_AUTHORITY_HOST, GOOGLE_API_HOSTS } from './azure/certificate.ts';
 import { createGcpEmulator } from './gcp/index.ts';
 import { attachConnectProxy } from './proxy.ts';
 
@@ -57,8 +57,9 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 /**
  * `airlock sandbox`: the AWS, GCP and Azure token-path emulators on loopback. AWS (query API at
  * `POST /`) and GCP (`/v1/…`) share one http port with `GET /_sandbox/info` and an HTTPS proxy
- * (CONNECT) that tunnels login.microsoftonline.com to the Azure emulator; Azure is https on its
- * own port because MSAL refuses plain-http authorities. Configuration survives restarts in
+ * (CONNECT) that tunnels login.microsoftonline.com and the Google API hosts SDKs call at fixed
+ * URLs to the https port; Azure is https on its own port because MSAL refuses plain-http
+ * authorities, and the GCP emulator answers there as well. Configuration survives restarts in
  * `<dataDir>/sandbox-state.json`.
  */
 export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
@@ -149,12 +150,15 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   const https = Fastify({ logger: false, forceCloseConnections: true, https: { key: cert.key, cert: cert.cert } });
   persistOnWrite(https);
   await https.register(azure.plugin);
+  // The GCP emulator answers on https too, for the Google hosts the proxy tunnels here.
+  await https.register(gcp.plugin);
 
   // Azure first: the proxy on the http port needs its port before the first CONNECT can arrive.
   const azurePort = o.azurePort ?? (o.port === 0 ? 0 : o.port + 1);
   await https.listen({ host, port: azurePort });
   const httpsPort = (https.server.address() as { port: number }).port;
-  const proxy = attachConnectProxy(http.server, { loopbackHost: host, routes: [{ authority: `${ENTRA_AUTHORITY_HOST}:443`, port: httpsPort }], logger });
+  const routes = [ENTRA_AUTHORITY_HOST, ...GOOGLE_API_HOSTS].map((h) => ({ authority: `${h}:443`, port: httpsPort }));
+  const proxy = attachConnectProxy(http.server, { loopbackHost: host, routes, logger });
   try {
     await http.listen({ host, port: o.port });
   } catch (err) {

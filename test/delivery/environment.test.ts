@@ -63,7 +63,7 @@ describe('planDelivery', () => {
       unset: ['AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_SECRET', 'AZURE_PASSWORD', 'AZURE_USERNAME'],
     },
     {
-      name: 'sandbox: STS endpoint, the CA for every runtime, the proxy for Azure only, the authority host',
+      name: 'sandbox: STS endpoint, the CA for every runtime, the proxy (Azure and GCP), the authority host',
       profile: withClouds(AWS, AZURE),
       sandbox: SANDBOX,
       env: {
@@ -79,7 +79,15 @@ describe('planDelivery', () => {
       unset: ['AWS_ACCESS_KEY_ID', 'AWS_DEFAULT_PROFILE', 'AWS_PROFILE', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_SECRET', 'AZURE_PASSWORD', 'AZURE_USERNAME'],
     },
     {
-      name: 'sandbox without Azure: no proxy (it would only refuse the other clouds)',
+      name: 'sandbox, GCP: the proxy, for IAM Credentials and Cloud Resource Manager at their fixed URLs',
+      profile: withClouds(GCP),
+      sandbox: SANDBOX,
+      env: { GOOGLE_APPLICATION_CREDENTIALS: '/d/gcp/credential-config.json', REQUESTS_CA_BUNDLE: '/tmp/sandbox-ca.pem', HTTPS_PROXY: 'http://127.0.0.1:9000', https_proxy: 'http://127.0.0.1:9000', NO_PROXY: '127.0.0.1,localhost,::1' },
+      absent: ['AWS_ENDPOINT_URL_STS', 'AZURE_AUTHORITY_HOST'],
+      unset: [],
+    },
+    {
+      name: 'sandbox, AWS only: no proxy (the SDKs take the STS endpoint; the proxy would only refuse)',
       profile: withClouds(AWS),
       sandbox: SANDBOX,
       env: { AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9000', REQUESTS_CA_BUNDLE: '/tmp/sandbox-ca.pem' },

@@ -87,8 +87,9 @@ const deps: Record<string, { id: string; name: string; namespace: string }> = {}
 const baseEnv = () => bareChildEnv({ home: join(SCRATCH, 'home'), python, sandboxProxy: sandboxUrl });
 
 /** `airlock exec --sandbox … -- <command>` with a join credential (or other attestation flags). */
-async function exec(o: { credential?: string; flags?: string[]; env?: Record<string, string>; command: string[] }): Promise<Run> {
-  const env = { ...baseEnv(), ...(o.credential ? { AIRLOCK_JOIN_CREDENTIAL: o.credential } : {}), ...o.env };
+async function exec(o: { credential?: string; flags?: string[]; env?: Record<string, string | undefined>; command: string[] }): Promise<Run> {
+  const merged: Record<string, string | undefined> = { ...baseEnv(), ...(o.credential ? { AIRLOCK_JOIN_CREDENTIAL: o.credential } : {}), ...o.env };
+  const env = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>;
   const p = spawnGroup(process.execPath, [BIN, 'exec', '--server', server.url, '--sandbox', sandboxUrl, ...(o.flags ?? []), '--', ...o.command], { env, cwd: SCRATCH });
   const code = await waitExit(p, `airlock exec ${o.command.join(' ')}`);
   const last = p.stdout().trim().split('\n').pop() ?? '';
@@ -343,23 +344,26 @@ describe('airlock exec --sandbox: unmodified SDKs in child processes get the Dep
 
   it('GCP default identity: the platform service account impersonates the target, as impersonation_chain does (Python and Node)', async () => {
     const c = await credential('lake-default');
-    const iamUrl = `${sandboxUrl}/v1/projects/-/serviceAccounts/${GCP.target}:generateAccessToken`;
-    // The default identity's project is the platform's, so exec names none: the workload names its
-    // own, as the connection's `project` does. Without it, google.auth.default() asks Cloud Resource
-    // Manager (docs/delivery.md, troubleshooting).
-    const env = { GOOGLE_CLOUD_PROJECT: 'analytics-prod' };
+    // The children name no endpoint: IAM Credentials is reached at Google's own URL through the
+    // sandbox's proxy, which exec sets (the test's own proxy variables are taken away to show it).
+    // The default identity's project is the platform's, so exec sets none: Python finds none (Cloud
+    // Resource Manager, reached the same way, refuses the platform identity); Node is given the
+    // user's (its getProjectId would also ask the metadata server).
+    const noProxy = { HTTPS_PROXY: undefined, https_proxy: undefined, HTTP_PROXY: undefined, http_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined };
     const [py, node] = await Promise.all([
-      exec({ credential: c.secret, env, command: [python, join(FIXTURES, 'gcp_whoami.py'), GCP.target, iamUrl] }),
-      exec({ credential: c.secret, env, command: [process.execPath, join(FIXTURES, 'gcp-whoami.mjs'), GCP.target, sandboxUrl] }),
+      exec({ credential: c.secret, env: noProxy, command: [python, join(FIXTURES, 'gcp_whoami.py'), GCP.target] }),
+      exec({ credential: c.secret, env: { ...noProxy, GOOGLE_CLOUD_PROJECT: 'analytics-prod' }, command: [process.execPath, join(FIXTURES, 'gcp-whoami.mjs'), GCP.target] }),
     ]);
+    assert.doesNotMatch(py.stderr + node.stderr, /keeping HTTPS_PROXY/);
     const ns = deps['lake-default']!.namespace;
     const chain = [
       `principal://iam.googleapis.com/projects/${GCP.platformProjectNumber}/locations/global/workloadIdentityPools/airlock-gcp-prod/subject/system:serviceaccount:${ns}:${ns}-worker-serviceaccount`,
       `serviceAccount:airlock-${ns}@${GCP.platformProject}.iam.gserviceaccount.com`,
     ];
+    assert.equal(py.result?.project, null, show(py));
+    assert.equal(node.result?.project, 'analytics-prod', show(node));
     for (const r of [py, node]) {
       assert.equal(r.result?.ok, true, show(r));
-      assert.equal(r.result.project, 'analytics-prod');
       assert.deepEqual(await gcpPrincipal(r.result.token), { principal: `serviceAccount:${GCP.target}`, delegationChain: chain }, show(r));
     }
   });

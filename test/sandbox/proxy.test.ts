@@ -2,9 +2,10 @@
  * What `airlock exec --sandbox` relies on, against a real `startSandbox` on 127.0.0.1:
  *
  * - `GET /_sandbox/info` describes the sandbox (URLs, CA, proxy, AWS accounts);
- * - the CONNECT proxy on the http port tunnels login.microsoftonline.com:443, and only that, to
- *   the Azure emulator, so @azure/identity configured by environment alone — instance discovery
- *   left on — gets a token; every other target is refused and logged;
+ * - the CONNECT proxy on the http port tunnels login.microsoftonline.com:443 to the Azure
+ *   emulator, so @azure/identity configured by environment alone — instance discovery left on —
+ *   gets a token, and Google's STS, IAM Credentials and Cloud Resource Manager hosts to the GCP
+ *   emulator; every other target is refused and logged;
  * - the emulators' unexpected failures reach the sandbox's logger.
  *
  * The child processes install the same loopback guard as this process: a connection to anything
@@ -22,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeJwt } from 'jose';
 import { SandboxInfoSchema } from '../../src/delivery/sandbox-info.ts';
+import { GOOGLE_API_HOSTS } from '../../src/emulators/azure/certificate.ts';
 import { startSandbox, type Sandbox } from '../../src/emulators/sandbox.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { httpsJson, iamCall } from '../e2e/helpers.ts';
@@ -173,16 +175,14 @@ describe('the HTTPS proxy', () => {
     assert.deepEqual(r.blocked, ['login.microsoftonline.com'], 'the one call it tried was refused by the guard, not sent');
   });
 
-  it('answers instance discovery through the tunnel for the sandbox authority (the loopback-port rule)', async () => {
-    const url = new URL(sandbox.proxyUrl);
-    const authority = `${sandbox.azureUrl}/${TENANT}/oauth2/v2.0/authorize`;
-    const body = await new Promise<string>((resolve, reject) => {
-      const raw = connect({ host: url.hostname, port: Number(url.port) }, () => raw.write('CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nhost: login.microsoftonline.com:443\r\n\r\n'));
+  /** One request to `host` through a CONNECT tunnel, over TLS that trusts only the sandbox certificate (and checks `host`). */
+  const throughTunnel = (host: string, request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const url = new URL(sandbox.proxyUrl);
+      const raw = connect({ host: url.hostname, port: Number(url.port) }, () => raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nhost: ${host}:443\r\n\r\n`));
       raw.once('data', (head) => {
         assert.match(String(head), /^HTTP\/1\.1 200 /);
-        const tls = tlsConnect({ socket: raw, servername: 'login.microsoftonline.com', ca: readFileSync(sandbox.certFile, 'utf8') }, () => {
-          tls.write(`GET /common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(authority)} HTTP/1.1\r\nhost: login.microsoftonline.com\r\nconnection: close\r\n\r\n`);
-        });
+        const tls = tlsConnect({ socket: raw, servername: host, ca: readFileSync(sandbox.certFile, 'utf8') }, () => tls.write(request));
         let text = '';
         tls.setEncoding('utf8');
         tls.on('data', (c) => (text += c));
@@ -191,6 +191,22 @@ describe('the HTTPS proxy', () => {
       });
       raw.on('error', reject);
     });
+
+  for (const host of GOOGLE_API_HOSTS) {
+    it(`tunnels ${host}:443 to the GCP emulator (Google's libraries call it at a fixed URL)`, async () => {
+      const answer = await throughTunnel(host, `GET /v1/projects/498127360554 HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 401 /, answer);
+      assert.equal(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.status, 'UNAUTHENTICATED', answer);
+      assert.ok(logged(/^sandbox proxy: tunnel opened$/).some((t) => t.target === `${host}:443`));
+    });
+  }
+
+  it('answers instance discovery through the tunnel for the sandbox authority (the loopback-port rule)', async () => {
+    const authority = `${sandbox.azureUrl}/${TENANT}/oauth2/v2.0/authorize`;
+    const body = await throughTunnel(
+      'login.microsoftonline.com',
+      `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(authority)} HTTP/1.1\r\nhost: login.microsoftonline.com\r\nconnection: close\r\n\r\n`,
+    );
     const json = JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4));
     const host = new URL(sandbox.azureUrl).host;
     assert.deepEqual(json.metadata, [{ preferred_network: host, preferred_cache: host, aliases: [host] }]);

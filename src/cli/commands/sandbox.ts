@@ -34,7 +34,7 @@ export function registerSandboxCommand(program: Command): void {
         ...(accounts.length ? [`                  accounts with IAM state: ${accounts.join(', ')}`] : []),
         `  GCP STS + IAM   ${s.gcpUrl}/v1/…   token_url ${s.gcpUrl}/v1/token`,
         `  Azure Entra ID  ${s.azureUrl}       authority host; trust ${s.certFile}`,
-        `  HTTPS proxy     ${s.proxyUrl}        tunnels login.microsoftonline.com (MSAL instance discovery) to Azure; refuses other hosts`,
+        `  HTTPS proxy     ${s.proxyUrl}        tunnels login.microsoftonline.com (MSAL instance discovery) and {sts,iamcredentials,cloudresourcemanager}.googleapis.com to the emulators; refuses other hosts`,
         `  info            ${s.infoUrl}`,
         s.stateFile ? `  state           ${s.stateFile}` : '  state           in memory only',
         '',
@@ -43,7 +43,7 @@ export function registerSandboxCommand(program: Command): void {
         '',
         'Or set a shell up by hand:',
         ...Object.entries(s.clientEnv).map(([k, v]) => `  export ${k}=${v}`),
-        `  # @azure/identity with instance discovery on also needs, for that process only:`,
+        `  # @azure/identity with instance discovery on, and Google impersonation (impersonation_chain), also need, for that process only:`,
         `  #   HTTPS_PROXY=${s.proxyUrl} NO_PROXY=127.0.0.1,localhost,::1`,
       ];
       process.stdout.write(lines.join('\n') + '\n');

@@ -33,8 +33,17 @@ export interface SandboxCertificateOptions {
  */
 export const ENTRA_AUTHORITY_HOST = 'login.microsoftonline.com';
 
+/**
+ * Google API hosts the proxy tunnels to the GCP emulator (served on the same https port): their
+ * clients reach them at fixed URLs whatever the credential configuration says — IAM Credentials
+ * for `impersonation_chain` (Airflow's Google hook, google-auth's `impersonated_credentials`),
+ * Cloud Resource Manager when Application Default Credentials look for a project — and STS, so a
+ * configuration whose URLs were not rewritten works too.
+ */
+export const GOOGLE_API_HOSTS = ['sts.googleapis.com', 'iamcredentials.googleapis.com', 'cloudresourcemanager.googleapis.com'] as const;
+
 /** The names the certificate is valid for; an existing certificate lacking one is replaced. */
-export const SANDBOX_CERTIFICATE_NAMES = { dns: ['localhost', ENTRA_AUTHORITY_HOST], ips: ['127.0.0.1', '::1'] } as const;
+export const SANDBOX_CERTIFICATE_NAMES = { dns: ['localhost', ENTRA_AUTHORITY_HOST, ...GOOGLE_API_HOSTS], ips: ['127.0.0.1', '::1'] } as const;
 
 /** The entries of the subject alternative name extension, as Node prints them (`DNS:x`, `IP Address:y`). */
 export function subjectAltNames(cert: X509Certificate): string[] {
@@ -56,16 +65,17 @@ function writePrivate(path: string, data: string, mode: number): void {
 }
 
 /**
- * Makes (or reuses) the self-signed certificate the Azure sandbox is served with: RSA 2048,
- * SHA-256, valid for `localhost`, `127.0.0.1`, `::1` and `login.microsoftonline.com`, server
+ * Makes (or reuses) the self-signed certificate the sandbox's https port is served with: RSA 2048,
+ * SHA-256, valid for `localhost`, `127.0.0.1`, `::1`, `login.microsoftonline.com` and the
+ * {@link GOOGLE_API_HOSTS}, server
  * authentication only. It is its own trust anchor: clients trust exactly this certificate, never a
  * CA that could sign others, which is why it is not a CA certificate. Writes `cert.pem` (0644) and
  * `key.pem` (0600) into `dir`.
  *
  * Unsafe on purpose, and why it is tolerable: a process that trusts this certificate trusts
- * whoever holds `key.pem` to be login.microsoftonline.com. Only processes pointed at the sandbox
- * (`airlock exec --sandbox`, tests) are given it, the key never leaves `dir` (mode 0600), and the
- * sandbox's proxy sends that name nowhere but to the local emulator.
+ * whoever holds `key.pem` to be login.microsoftonline.com and those Google hosts. Only processes
+ * pointed at the sandbox (`airlock exec --sandbox`, tests) are given it, the key never leaves `dir`
+ * (mode 0600), and the sandbox's proxy sends those names nowhere but to the local emulators.
  *
  * Reusing the files across restarts keeps `NODE_EXTRA_CA_CERTS=<dir>/cert.pem` valid for shells
  * and IDEs that were set up once; a certificate from an older sandbox that lacks a name is
