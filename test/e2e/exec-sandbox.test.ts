@@ -3,7 +3,7 @@
  * only its cloud SDK's default credential chain — run by the real `airlock exec --sandbox` CLI,
  * gets its Deployment's identity from a real `airlock sandbox`, and each cloud's whoami names the
  * right principal. The refusals a user can meet come back as the clouds' own errors, or as
- * `invalid_grant` from Airlock with a non-zero exit.
+ * Airlock's refusal (with the reason) and a non-zero exit before any child starts.
  *
  * One Airlock server (in this process) and one `airlock sandbox` (a child process) serve every
  * test; everything listens on 127.0.0.1. The AWS side of the sandbox is set up by the real `aws`
@@ -14,8 +14,9 @@
  *
  * Children get an environment built from nothing: PATH, a scratch HOME, no cloud configuration,
  * metadata servers off, and the sandbox's proxy as HTTPS_PROXY for every non-loopback host — the
- * sandbox refuses and logs any such request, and the last test checks it logged none. Every
- * process runs in its own process group, killed in `after` even when a test fails.
+ * sandbox tunnels the hosts it emulates and refuses and logs any other, and the last test checks
+ * it logged none. Every process runs in its own process group, killed in `after` even when a test
+ * fails.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
