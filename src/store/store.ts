@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -31,6 +32,8 @@ export interface Store extends Repos {
   readonly exclusive: boolean;
   /** Schema versions applied, oldest first. */
   appliedMigrations(): Promise<string[]>;
+  /** How long opening took, in ms: the database itself, then bringing its schema up to date. */
+  readonly startup: { openMs: number; migrateMs: number };
   close(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Opens the store and brings its schema up to date. */
 export async function createStore(options: StoreOptions): Promise<Store> {
+  const t0 = performance.now();
   let db: Kysely<Database>;
   let kind: StoreKind;
   let unlock = () => {};
@@ -84,6 +88,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: createPgliteDialect(lite) });
   }
 
+  const t1 = performance.now();
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -93,6 +98,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     throw new Error(`store: migration ${failed ?? '(unknown)'} failed: ${(error as Error).message}`, { cause: error });
   }
 
+  const startup = { openMs: t1 - t0, migrateMs: performance.now() - t1 };
   const exclusive = kind === 'embedded';
   let generation = 0;
   const bump = exclusive ? () => void generation++ : undefined;
@@ -100,6 +106,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   return {
     kind,
     exclusive,
+    startup,
     ...repos,
     generation: () => (exclusive ? generation : undefined),
     transaction: async (fn) => {
