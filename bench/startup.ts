@@ -97,13 +97,13 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** Starts `airlock serve` on `dataDir`; on a first start (no clusterId) creates a cluster. */
-async function startAirlock(dataDir: string, clusterId: string | undefined): Promise<StartResult & { clusterId: string }> {
+async function startAirlock(dataDir: string, clusterId: string | undefined, extraEnv: Record<string, string> = {}): Promise<StartResult & { clusterId: string }> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'info'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     // As a new user starts it: no AIRLOCK_* settings from the calling shell, no DATABASE_URL.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AIRLOCK_') && k !== 'DATABASE_URL')),
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AIRLOCK_') && k !== 'DATABASE_URL')), ...extraEnv },
   });
   let phases: Phases | undefined;
   let log = '';
@@ -170,6 +170,17 @@ export async function runStartupBench(o: StartupBenchOptions = STARTUP_DEFAULTS)
   const firsts: StartResult[] = [];
   const restarts: StartResult[] = [];
   const baselines: StartResult[] = [];
+  // Once: the very first start after an install or a source edit, which compiles the CLI bundle
+  // (bin/compiled.js) into an empty cache first. `npm install` does that already (prepare).
+  const coldDir = tempDir('startup-cold');
+  const cacheDir = tempDir('startup-cache');
+  let cold: StartResult;
+  try {
+    cold = await startAirlock(coldDir.path, undefined, { AIRLOCK_COMPILE_CACHE: cacheDir.path });
+  } finally {
+    coldDir.remove();
+    cacheDir.remove();
+  }
   for (let i = 0; i < o.rounds; i++) {
     const dir = tempDir('startup');
     try {
@@ -198,6 +209,7 @@ export async function runStartupBench(o: StartupBenchOptions = STARTUP_DEFAULTS)
       rs.map((r) => Math.round(r.jwksMs ?? r.healthMs)).join(' / '),
     ]);
   };
+  row('first start, compiling', [cold]);
   row('first start', firsts);
   row('restart', restarts);
   row('node:http baseline', baselines);

@@ -2,7 +2,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
-import pg from 'pg';
 import { AppError } from '../errors/index.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { createSqliteDialect, openSqlite } from './sqlite-dialect.ts';
@@ -60,6 +59,8 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   let unlock = () => {};
   if (options.databaseUrl) {
     kind = 'postgres';
+    // Loaded only here: the embedded store never pays for the PostgreSQL client.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
     // An idle pooled connection that the server closes (restart, failover, idle timeout,
     // pg_terminate_backend) makes the pool emit 'error'; with no listener that is an uncaught
