@@ -11,13 +11,9 @@
  *
  * Baseline: a bare node:http server started by plain `node`, timed to its first 200, same RSS read.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { fmtMiB, median, table, tempDir, type SummaryRow } from './lib.ts';
+import { createBenchCluster, fmtMiB, freePort, median, rssOf, spawnAirlockServe, stopChild, table, tempDir, until200, type SummaryRow } from './lib.ts';
 
 export interface StartupBenchOptions {
   /** First start + restart pairs, each on a new data dir; the headline is the median. */
@@ -27,15 +23,12 @@ export interface StartupBenchOptions {
 export const STARTUP_DEFAULTS: StartupBenchOptions = { rounds: 3 };
 export const GOALS = { firstMs: 1500, restartMs: 1000, rssBytes: 150 * 1048576 };
 
-const BIN = fileURLToPath(new URL('../bin/airlock.js', import.meta.url));
-
 const BASELINE_SERVER = `
 import { createServer } from 'node:http';
 createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'))
   .listen(Number(process.argv[1]), '127.0.0.1');
 `;
 
-type Phases = Record<string, number>;
 
 interface StartResult {
   /** Spawn → /healthz 200. */
@@ -46,106 +39,29 @@ interface StartResult {
   createClusterMs?: number;
   rssHealthy: number;
   rssJwks?: number;
-  phases?: Phases;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resident set of a process, from /proc (Linux); NaN where there is none. */
-function rssOf(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-async function until200(url: string, child: ChildProcess, t0: number, deadlineMs = 60_000): Promise<number> {
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
-    try {
-      const r = await fetch(url);
-      if (r.status === 200) {
-        await r.arrayBuffer();
-        return performance.now() - t0;
-      }
-    } catch {
-      /* not listening yet */
-    }
-    if (performance.now() - t0 > deadlineMs) throw new Error(`${url} did not answer 200 within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(t);
+  phases?: Record<string, number> | undefined;
 }
 
 /** Starts `airlock serve` on `dataDir`; on a first start (no clusterId) creates a cluster. */
 async function startAirlock(dataDir: string, clusterId: string | undefined, extraEnv: Record<string, string> = {}): Promise<StartResult & { clusterId: string }> {
-  const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'info'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    // As a new user starts it: no AIRLOCK_* settings from the calling shell, no DATABASE_URL.
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AIRLOCK_') && k !== 'DATABASE_URL')), ...extraEnv },
-  });
-  let phases: Phases | undefined;
-  let log = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    log += chunk;
-    for (const line of chunk.split('\n')) {
-      if (!line.includes('"airlock is serving"')) continue;
-      try {
-        phases = (JSON.parse(line) as { startupMs?: Phases }).startupMs;
-      } catch {
-        /* a line split across chunks: the breakdown is then missing, not wrong */
-      }
-    }
-  });
+  const server = await spawnAirlockServe(dataDir, extraEnv);
   try {
-    const base = `http://127.0.0.1:${port}`;
-    const healthMs = await until200(`${base}/healthz`, child, t0).catch((err: Error) => {
-      throw new Error(`${err.message}\n${log}`);
+    const healthMs = await until200(`${server.base}/healthz`, server.child, t0).catch((err: Error) => {
+      throw new Error(`${err.message}\n${server.log()}`);
     });
-    const rssHealthy = rssOf(child.pid!);
+    const rssHealthy = rssOf(server.child.pid!);
     let createClusterMs: number | undefined;
     if (!clusterId) {
-      const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
       const c0 = performance.now();
-      const r = await fetch(`${base}/api/v1/clusters`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'bench', cloud: 'aws', type: 'standard', region: 'us-east-1' }),
-      });
-      const body = (await r.json()) as { id?: string };
-      if (r.status !== 201 || !body.id) throw new Error(`POST /api/v1/clusters answered ${r.status}: ${JSON.stringify(body)}`);
+      clusterId = await createBenchCluster(server.base, dataDir);
       createClusterMs = performance.now() - c0;
-      clusterId = body.id;
     }
-    const jwksMs = await until200(`${base}/clusters/${clusterId}/openid/v1/jwks`, child, t0);
-    const rssJwks = rssOf(child.pid!);
-    // The log line is written right after listen; give the pipe a moment if it is not in yet.
-    for (let i = 0; i < 50 && !phases; i++) await new Promise((r) => setTimeout(r, 10));
-    return { healthMs, jwksMs, createClusterMs, rssHealthy, rssJwks, phases, clusterId };
+    const jwksMs = await until200(`${server.base}/clusters/${clusterId}/openid/v1/jwks`, server.child, t0);
+    const rssJwks = rssOf(server.child.pid!);
+    return { healthMs, jwksMs, createClusterMs, rssHealthy, rssJwks, phases: await server.phases(), clusterId };
   } finally {
-    await stop(child);
+    await stopChild(server.child);
   }
 }
 
@@ -157,7 +73,7 @@ async function startBaseline(): Promise<StartResult> {
     const healthMs = await until200(`http://127.0.0.1:${port}/healthz`, child, t0);
     return { healthMs, rssHealthy: rssOf(child.pid!) };
   } finally {
-    await stop(child);
+    await stopChild(child);
   }
 }
 
