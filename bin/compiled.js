@@ -11,6 +11,7 @@
 // `compiledEntry()` returns the bundle's file URL, or undefined when it cannot be had (no
 // writable cache directory, esbuild missing): bin/airlock.js then runs the sources through tsx.
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,6 +57,18 @@ const ownMetaUrl = {
   },
 };
 
+/**
+ * better-sqlite3 stays outside the bundle (a native addon finds its binary next to its own files),
+ * imported by its absolute path so the bundle runs from any cache directory.
+ */
+const nativeByPath = {
+  name: 'native-by-path',
+  setup(build) {
+    const require = createRequire(join(ROOT, 'package.json'));
+    build.onResolve({ filter: /^better-sqlite3$/ }, (args) => ({ path: require.resolve(args.path), external: true }));
+  },
+};
+
 async function compile(outdir) {
   const esbuild = await import('esbuild');
   // Built into a temporary directory and renamed: a concurrent start sees the whole bundle or none.
@@ -70,7 +83,8 @@ async function compile(outdir) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['better-sqlite3', 'pg-native'],
+    // pg's optional native binding: pg tries it inside a try/catch and does without.
+    external: ['pg-native'],
     // CommonJS packages inside an ES module bundle still call require() (for node: built-ins).
     banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
     // Less text to parse at start; names are kept, so stack traces still read.
@@ -81,7 +95,7 @@ async function compile(outdir) {
     // ES modules whatever package scope the cache directory falls under.
     outExtension: { '.js': '.mjs' },
     logLevel: 'silent',
-    plugins: [ownMetaUrl],
+    plugins: [ownMetaUrl, nativeByPath],
   });
   try {
     renameSync(tmp, outdir);
