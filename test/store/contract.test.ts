@@ -105,6 +105,14 @@ function postgres(): Target {
         dropConnections: () =>
           withAdmin(url, async (c) => {
             await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+            // pg_terminate_backend only signals: a backend may still answer a query before it exits
+            // (seen on a loaded machine). Wait until they are all gone, as after a real restart.
+            for (let i = 0; i < 500; i++) {
+              const r = await c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+              if (r.rows[0]!.n === 0) return;
+              await new Promise((res) => setTimeout(res, 10));
+            }
+            throw new Error('terminated backends did not exit within 5 s');
           }),
       };
     },
