@@ -7,15 +7,13 @@
  * routing, validation, the store lookup and serialisation — not of the network stack.
  *
  * Each server runs in its own child process, so the load generator (this process) never steals
- * the server's event loop; each child reports its RSS over IPC. This file is also the Airlock
- * child: `node --import tsx bench/http.ts serve` waits for a `start` message.
+ * the server's event loop. Airlock is `bin/airlock.js serve`, as a user starts it; its RSS is read
+ * from /proc. The baseline reports its RSS over IPC.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { fmtMiB, fmtMs, fmtRate, fmtRatio, median, percentile, runConcurrent, startBenchApp, table, tempDir, type BenchApp, type SummaryRow } from './lib.ts';
+import { performance } from 'node:perf_hooks';
+import { createBenchCluster, fmtMiB, fmtMs, fmtRate, fmtRatio, median, percentile, rssOf, runConcurrent, spawnAirlockServe, stopChild, table, tempDir, until200, type SummaryRow } from './lib.ts';
 
 export interface HttpBenchOptions {
   /** Requests per measurement (one endpoint, one server)… */
@@ -33,8 +31,8 @@ export const HTTP_DEFAULTS: HttpBenchOptions = { requests: 20_000, maxMs: 10_000
 // ---- the child side -------------------------------------------------------------------------
 
 type Body = { contentType: string; bytes: string };
-type StartMsg = { type: 'start'; kind: 'airlock'; dataDir: string } | { type: 'start'; kind: 'trivial'; bodies: Record<string, Body> };
-type ParentMsg = StartMsg | { type: 'rss' } | { type: 'stop' };
+type StartMsg = { type: 'start'; kind: 'trivial'; bodies: Record<string, Body> };
+// Parent → child: a StartMsg, then { type: 'rss' } or { type: 'stop' }.
 type ChildMsg = { type: 'ready'; port: number; clusterId?: string } | { type: 'rss'; rss: number; peakRss: number } | { type: 'error'; message: string };
 
 /*
@@ -69,38 +67,6 @@ process.on('message', (m) => {
 });
 `;
 
-/** The Airlock child: `node --import tsx bench/http.ts serve`, as `bin/airlock.js` runs it. */
-async function serveAirlock(): Promise<void> {
-  const send = (m: ChildMsg) => process.send!(m);
-  let bench: BenchApp | undefined;
-  let peak = 0;
-  const sample = () => (peak = Math.max(peak, process.memoryUsage.rss()));
-  setInterval(sample, 50).unref();
-  let dataDir: string | undefined;
-  // The parent is gone (normal stop, or it died): never linger as an orphan holding a port.
-  process.on('disconnect', () => {
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    process.exit(0);
-  });
-  process.on('message', (m: ParentMsg) => {
-    void (async () => {
-      try {
-        if (m.type === 'rss') send({ type: 'rss', rss: process.memoryUsage.rss(), peakRss: sample() });
-        else if (m.type === 'stop') {
-          await bench?.app.close();
-          process.disconnect();
-        } else if (m.kind === 'airlock') {
-          dataDir = m.dataDir;
-          bench = await startBenchApp(m.dataDir, { listen: true });
-          send({ type: 'ready', port: (bench.app.http.server.address() as AddressInfo).port, clusterId: bench.clusterId });
-        }
-      } catch (err) {
-        send({ type: 'error', message: (err as Error).stack ?? String(err) });
-      }
-    })();
-  });
-}
-
 // ---- the parent side ------------------------------------------------------------------------
 
 interface ServerHandle {
@@ -110,12 +76,37 @@ interface ServerHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * Airlock as a user runs it (`bin/airlock.js serve`, embedded store, a new data dir) with one
+ * cluster created through the API. RSS is read from /proc, the peak sampled every 50 ms from spawn.
+ */
+async function startAirlock(dataDir: string): Promise<ServerHandle> {
+  const server = await spawnAirlockServe(dataDir);
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, rssOf(server.child.pid!) || 0));
+  const timer = setInterval(sample, 50);
+  try {
+    await until200(`${server.base}/healthz`, server.child, performance.now());
+    const clusterId = await createBenchCluster(server.base, dataDir);
+    return {
+      port: Number(new URL(server.base).port),
+      clusterId,
+      rss: async () => ({ rss: rssOf(server.child.pid!), peakRss: sample() }),
+      stop: async () => {
+        clearInterval(timer);
+        await stopChild(server.child);
+      },
+    };
+  } catch (err) {
+    clearInterval(timer);
+    await stopChild(server.child);
+    throw new Error(`${(err as Error).message}\n${server.log()}`);
+  }
+}
+
 async function startChild(start: StartMsg): Promise<ServerHandle> {
   const stdio = ['ignore', 'inherit', 'inherit', 'ipc'] as const;
-  const child: ChildProcess =
-    start.kind === 'airlock'
-      ? fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: ['--import', 'tsx'], stdio: [...stdio] })
-      : spawn(process.execPath, ['--input-type=module', '-e', TRIVIAL_SERVER], { stdio: [...stdio] });
+  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', TRIVIAL_SERVER], { stdio: [...stdio] });
   const next = <T extends ChildMsg['type']>(type: T) =>
     new Promise<Extract<ChildMsg, { type: T }>>((resolve, reject) => {
       const onMsg = (m: ChildMsg) => {
@@ -208,7 +199,7 @@ export async function runHttpBench(o: HttpBenchOptions = HTTP_DEFAULTS): Promise
   const servers: ServerHandle[] = [];
   const agents: Agent[] = [];
   try {
-    const airlock = await startChild({ type: 'start', kind: 'airlock', dataDir: dir.path });
+    const airlock = await startAirlock(dir.path);
     servers.push(airlock);
     const paths = {
       jwks: `/clusters/${airlock.clusterId}/openid/v1/jwks`,
@@ -283,6 +274,7 @@ export async function runHttpBench(o: HttpBenchOptions = HTTP_DEFAULTS): Promise
       figure: `${fmtMiB(rssBefore.airlock.rss)} → ${fmtMiB(rssAfter.airlock.rss)}`,
       baseline: `${fmtMiB(rssBefore.trivial.rss)} → ${fmtMiB(rssAfter.trivial.rss)}`,
       ratio: rssAfter.airlock.rss / rssAfter.trivial.rss,
+      goal: '< 150 MiB',
       note: 'before → after load; ratio of after',
     });
     return summary;
@@ -293,4 +285,3 @@ export async function runHttpBench(o: HttpBenchOptions = HTTP_DEFAULTS): Promise
   }
 }
 
-if (process.argv[2] === 'serve' && process.send) await serveAirlock();

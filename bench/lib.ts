@@ -3,10 +3,13 @@
  * throw-away Airlock instance on a temp data dir. Benchmarks print figures; nothing here ever
  * fails on speed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { App } from '../src/app.ts';
 
 /** One line of the summary table that `bench/run.ts` prints at the end. */
@@ -153,4 +156,127 @@ export async function startBenchApp(dataDir: string, opts: { listen: boolean }):
     await app.close();
     throw err;
   }
+}
+
+// ---- `airlock serve` as a user starts it ----------------------------------------------------
+
+const BIN = fileURLToPath(new URL('../bin/airlock.js', import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident set of a process, from /proc (Linux); NaN where there is none. */
+export function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux; 10 ms resolution).
+ * Unlike wall time it barely depends on how busy the shared machine is: on an idle machine a
+ * single-threaded start-up takes about this long.
+ */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of stat; here counted after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Polls `url` until it answers 200; returns the ms since `t0`. Fails if `child` exits first. */
+export async function until200(url: string, child: ChildProcess, t0: number, deadlineMs = 60_000): Promise<number> {
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
+    try {
+      const r = await fetch(url);
+      if (r.status === 200) {
+        await r.arrayBuffer();
+        return performance.now() - t0;
+      }
+    } catch {
+      /* not listening yet */
+    }
+    if (performance.now() - t0 > deadlineMs) throw new Error(`${url} did not answer 200 within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** SIGTERM (the server closes its store cleanly), SIGKILL after 10 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(t);
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  base: string;
+  /** Everything the server logged so far (for error messages). */
+  log(): string;
+  /** The `startupMs` breakdown of its "airlock is serving" line (waits briefly for it). */
+  phases(): Promise<Record<string, number> | undefined>;
+}
+
+/**
+ * `node bin/airlock.js serve` on `dataDir` and a free port, with none of the calling shell's
+ * AIRLOCK_* settings or DATABASE_URL: the embedded store, as a new user runs it. Not yet waited on.
+ */
+export async function spawnAirlockServe(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ServeProcess> {
+  const port = await freePort();
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AIRLOCK_') && k !== 'DATABASE_URL')), ...extraEnv };
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'info'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env,
+  });
+  let log = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => (log += chunk));
+  const find = () => {
+    const line = log.split('\n').find((l) => l.includes('"airlock is serving"'));
+    try {
+      return line ? ((JSON.parse(line) as { startupMs?: Record<string, number> }).startupMs ?? undefined) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    child,
+    base: `http://127.0.0.1:${port}`,
+    log: () => log,
+    async phases() {
+      for (let i = 0; i < 50 && !find(); i++) await new Promise((r) => setTimeout(r, 10));
+      return find();
+    },
+  };
+}
+
+/** Creates the cluster `bench` through the API with the admin token the first start wrote; returns its id. */
+export async function createBenchCluster(base: string, dataDir: string): Promise<string> {
+  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const r = await fetch(`${base}/api/v1/clusters`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', cloud: 'aws', type: 'standard', region: 'us-east-1' }),
+  });
+  const body = (await r.json()) as { id?: string };
+  if (r.status !== 201 || !body.id) throw new Error(`POST /api/v1/clusters answered ${r.status}: ${JSON.stringify(body)}`);
+  return body.id;
 }

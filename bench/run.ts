@@ -9,8 +9,9 @@ import { EXCHANGE_DEFAULTS, runExchangeBench } from './exchange.ts';
 import { HTTP_DEFAULTS, runHttpBench } from './http.ts';
 import { fmtRatio, machineLine, table, type SummaryRow } from './lib.ts';
 import { MINT_DEFAULTS, runMintBench } from './mint.ts';
+import { STARTUP_DEFAULTS, runStartupBench } from './startup.ts';
 
-const BENCHES = ['mint', 'http', 'exchange'] as const;
+const BENCHES = ['startup', 'mint', 'http', 'exchange'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const { values } = parseArgs({
@@ -39,6 +40,7 @@ for (const name of only) {
 
 const quick = values.quick;
 const runners: Record<BenchName, () => Promise<SummaryRow[]>> = {
+  startup: () => runStartupBench(quick ? { rounds: 1 } : STARTUP_DEFAULTS),
   mint: () => runMintBench(quick ? { ...MINT_DEFAULTS, count: 1000, rounds: 3, warmup: 200 } : MINT_DEFAULTS),
   http: () => runHttpBench(quick ? { ...HTTP_DEFAULTS, requests: 3000, rounds: 1, warmup: 500 } : HTTP_DEFAULTS),
   exchange: () => runExchangeBench(quick ? { ...EXCHANGE_DEFAULTS, count: 1000, rounds: 1, warmup: 200 } : EXCHANGE_DEFAULTS),

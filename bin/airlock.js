@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Runs the CLI straight from the TypeScript sources: tsx compiles on load, so a fresh
-// checkout works after `npm install` with no build step.
-import { register } from 'tsx/esm/api';
+// Runs the CLI with no build step: from a bundle compiled on first start and cached until a
+// source changes (bin/compiled.js), or, when that cannot be had, straight from the TypeScript
+// sources through tsx (also with AIRLOCK_RUN_SOURCES=1).
+import { compiledEntry } from './compiled.js';
 
-register();
-await import('../src/cli/main.ts');
+const entry = await compiledEntry();
+if (entry) {
+  await import(entry);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { clusterRoutes } from './api/routes/clusters.ts';
 import { deliveryRoutes } from './api/routes/delivery.ts';
@@ -56,6 +57,11 @@ export interface App {
   delivery: DeliveryService;
   routes: RouteDef[];
   http: FastifyInstance;
+  /**
+   * Where start-up time went, in ms: opening the store, its migrations, first-start bootstrap
+   * (master-key check, default tenancy, admin token) and assembling the services and routes.
+   */
+  startup: { storeOpenMs: number; migrateMs: number; bootstrapMs: number; assembleMs: number };
   /** Path of the admin token file when this start created it. */
   adminTokenFile: string | undefined;
   /** The URL the server is reached at (known for sure after `listen`). */
@@ -86,6 +92,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     logger.info('master key loaded', { origin: master.origin, fingerprint: sealer.fingerprint });
   }
 
+  const storeStarted = performance.now();
   const store = await createStore({
     databaseUrl: config.databaseUrl,
     dataDir,
@@ -105,6 +112,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const tenancy = await ensureDefaultTenancy(store, clock);
   const tokens = createApiTokenService(store, clock);
   const adminTokenFile = await tokens.ensureAdminToken(dataDir);
+  const bootstrapped = performance.now();
 
   let publicUrl = (config.publicUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
   const issuerUrl = (clusterId: string) => `${publicUrl}/clusters/${clusterId}`;
@@ -152,6 +160,12 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...deliveryRoutes(delivery, () => clock.now()),
   );
   const http = createHttpServer({ routes, tokens, logger });
+  const startup = {
+    storeOpenMs: store.startup.openMs,
+    migrateMs: store.startup.migrateMs,
+    bootstrapMs: bootstrapped - storeStarted - store.startup.openMs - store.startup.migrateMs,
+    assembleMs: performance.now() - bootstrapped,
+  };
 
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
@@ -185,6 +199,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     delivery,
     routes,
     http,
+    startup,
     adminTokenFile,
     publicUrl: () => publicUrl,
     issuerUrl,

@@ -3,8 +3,12 @@ import { parse as parseYaml } from 'yaml';
 import { AppError } from '../errors/index.ts';
 import { CONFIG_KEYS, configSchema, type Config, type ConfigInput } from './schema.ts';
 
-/** Environment variables the CLI or the key loader read, which are not server settings. */
-const NON_CONFIG_ENV = new Set(['AIRLOCK_URL', 'AIRLOCK_TOKEN', 'AIRLOCK_MASTER_KEY', 'AIRLOCK_CONFIG']);
+/**
+ * Environment variables read elsewhere, which are not server settings: the CLI's server and token,
+ * the master key, the config file, and the launcher's (bin/compiled.js) compile cache and
+ * run-from-sources switch.
+ */
+const NON_CONFIG_ENV = new Set(['AIRLOCK_URL', 'AIRLOCK_TOKEN', 'AIRLOCK_MASTER_KEY', 'AIRLOCK_CONFIG', 'AIRLOCK_COMPILE_CACHE', 'AIRLOCK_RUN_SOURCES']);
 
 /** `publicUrl` → `AIRLOCK_PUBLIC_URL`; `databaseUrl` is also read from the conventional `DATABASE_URL`. */
 export function envName(key: string): string {

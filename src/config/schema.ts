@@ -36,7 +36,7 @@ export const configSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'expected postgres://user:pass@host:5432/db')
       .optional()
-      .describe('PostgreSQL connection URL; absent means the embedded store in <dataDir>/db.'),
+      .describe('PostgreSQL connection URL; absent means the embedded store (SQLite) in <dataDir>/airlock.db.'),
     tokenTtlDefault: duration('Lifetime of a minted token when the caller does not ask for one.', '1h', { min: [600, '10m'], max: [86400, '24h'] }),
     tokenTtlMax: duration('Longest lifetime a minted token may have (hard ceiling 24h).', '24h', { min: [600, '10m'], max: [86400, '24h'] }),
     keyRotationPeriod: duration('How long a signing key signs before its successor takes over.', '30d'),

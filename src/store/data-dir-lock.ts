@@ -13,8 +13,9 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The embedded store is one PostgreSQL cluster inside this process: a second process opening the
- * same files would corrupt them. This lock file (`<dataDir>/airlock.lock`, holding the owner's pid)
+ * The embedded store is a database file this process assumes it alone writes (it caches what it
+ * reads, and serialises transactions on its one connection): a second server on the same files
+ * would break both assumptions. This lock file (`<dataDir>/airlock.lock`, holding the owner's pid)
  * makes the second server refuse to start instead. A lock left by a process that no longer runs
  * is taken over.
  */

@@ -153,12 +153,12 @@ function referencedConflict(what: string): AppError {
   return new AppError('ERR_CONFLICT', `${what} is still in use (a Deployment refers to it); remove those references first`);
 }
 
-/** Name of the constraint a database error reports (PostgreSQL and PGlite both set it). */
+/** Name of the constraint a database error reports (PostgreSQL sets it; the SQLite dialect derives it). */
 function constraintOf(err: unknown): string {
   return String((err as { constraint?: unknown })?.constraint ?? '');
 }
 
-/** PostgreSQL's unique_violation; PGlite reports the same SQLSTATE. */
+/** PostgreSQL's unique_violation; the SQLite dialect reports the same SQLSTATE. */
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
@@ -323,8 +323,20 @@ const PROFILE_WRITES = {
   joinCredentials: ['insert', 'revoke', 'revokeAll'],
 } as const;
 
-export function createRepos(db: Db, onWrite?: () => void): Repos {
-  const repos = createPlainRepos(db);
+export interface RepoOptions {
+  /**
+   * The SQL the database speaks. Queries are written once, in PostgreSQL's terms; the SQLite
+   * dialect (sqlite-dialect.ts) translates what it can, and the few statements with no common
+   * form branch on this.
+   */
+  dialect: 'postgres' | 'sqlite';
+  /** Hears of every write that changes a workload profile (see Store.generation). */
+  onWrite?: (() => void) | undefined;
+}
+
+export function createRepos(db: Db, options: RepoOptions): Repos {
+  const { onWrite } = options;
+  const repos = createPlainRepos(db, options.dialect);
   if (!onWrite) return repos;
   for (const [repo, methods] of Object.entries(PROFILE_WRITES)) {
     const r = repos[repo as keyof typeof PROFILE_WRITES] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
@@ -342,7 +354,7 @@ export function createRepos(db: Db, onWrite?: () => void): Repos {
   return repos;
 }
 
-function createPlainRepos(db: Db): Repos {
+function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
   return {
     organizations: {
       async insert(o) {
@@ -730,8 +742,6 @@ function createPlainRepos(db: Db): Repos {
       },
       async insertMany(events) {
         if (events.length === 0) return;
-        // One parameter for the whole batch (a JSON array expanded by the server): far cheaper
-        // than 15 bound parameters per row on the embedded store's protocol layer.
         const rows = events.map((e) => ({
           seq: e.seq,
           at: e.at.toISOString(),
@@ -749,6 +759,18 @@ function createPlainRepos(db: Db): Repos {
           prev_hash: e.prevHash,
           hash: e.hash,
         }));
+        if (dialect === 'sqlite') {
+          // In-process: bound parameters cost nothing to ship. 15 per row, well under SQLite's limit per statement.
+          for (let i = 0; i < rows.length; i += 500) {
+            await db
+              .insertInto('audit_events')
+              .values(rows.slice(i, i + 500).map((r) => ({ ...r, details: JSON.stringify(r.details) })))
+              .execute();
+          }
+          return;
+        }
+        // One parameter for the whole batch (a JSON array expanded by the server): far cheaper
+        // than 15 bound parameters per row over the wire.
         await sql`insert into audit_events select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb)`.execute(db);
       },
       async list(o) {
@@ -761,6 +783,9 @@ function createPlainRepos(db: Db): Repos {
     },
     settings: {
       async lock(name) {
+        // SQLite: the transaction already holds the only connection, and the data-directory
+        // lock keeps other processes out; there is nothing more to wait for.
+        if (dialect === 'sqlite') return;
         await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(db);
       },
       async get<T>(key: string) {

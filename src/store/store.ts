@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
-import pg from 'pg';
+import { AppError } from '../errors/index.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { createPgliteDialect } from './pglite-dialect.ts';
+import { createSqliteDialect, openSqlite } from './sqlite-dialect.ts';
 import { migrations } from './migrations/index.ts';
 import { createRepos, type Repos } from './repos.ts';
 import type { Database } from './schema.ts';
@@ -31,11 +32,13 @@ export interface Store extends Repos {
   readonly exclusive: boolean;
   /** Schema versions applied, oldest first. */
   appliedMigrations(): Promise<string[]>;
+  /** How long opening took, in ms: the database itself, then bringing its schema up to date. */
+  readonly startup: { openMs: number; migrateMs: number };
   close(): Promise<void>;
 }
 
 export interface StoreOptions {
-  /** PostgreSQL URL; absent = embedded PGlite. */
+  /** PostgreSQL URL; absent = the embedded store (SQLite). */
   databaseUrl?: string | undefined;
   /** Where the embedded store keeps its files; absent (with no URL) = in memory. */
   dataDir?: string | undefined;
@@ -50,11 +53,14 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Opens the store and brings its schema up to date. */
 export async function createStore(options: StoreOptions): Promise<Store> {
+  const t0 = performance.now();
   let db: Kysely<Database>;
   let kind: StoreKind;
   let unlock = () => {};
   if (options.databaseUrl) {
     kind = 'postgres';
+    // Loaded only here: the embedded store never pays for the PostgreSQL client.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
     // An idle pooled connection that the server closes (restart, failover, idle timeout,
     // pg_terminate_backend) makes the pool emit 'error'; with no listener that is an uncaught
@@ -64,26 +70,30 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     kind = 'embedded';
-    const { PGlite } = await import('@electric-sql/pglite');
-    let dir: string | undefined;
+    let file: string | undefined;
     if (options.dataDir) {
-      dir = resolve(options.dataDir, 'db');
+      const dir = resolve(options.dataDir);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      unlock = lockDataDir(resolve(options.dataDir));
+      unlock = lockDataDir(dir);
+      file = embeddedPath(dir);
+      if (!existsSync(file) && existsSync(join(dir, 'db', 'PG_VERSION'))) {
+        unlock();
+        throw new AppError(
+          'ERR_CONFLICT',
+          `${join(dir, 'db')} holds an embedded store written by an earlier Airlock (PGlite); this version keeps its embedded store in ${file} (SQLite) and does not read the old one. Start the earlier version to export what you need, or start this one with another --data-dir`,
+          { field: 'dataDir' },
+        );
+      }
     }
-    // The embedded store holds kilobytes (clusters, keys, Deployments); PostgreSQL's default
-    // 128 MB of shared buffers would only add to the WASM runtime's resident memory.
-    const tuning = { postgresqlconf: ['shared_buffers=16MB', 'work_mem=1MB', 'maintenance_work_mem=8MB'] };
-    let lite;
     try {
-      lite = dir ? await PGlite.create(dir, tuning) : await PGlite.create(tuning);
+      db = new Kysely<Database>({ dialect: createSqliteDialect(openSqlite(file)) });
     } catch (err) {
       unlock();
       throw err;
     }
-    db = new Kysely<Database>({ dialect: createPgliteDialect(lite) });
   }
 
+  const t1 = performance.now();
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -93,18 +103,21 @@ export async function createStore(options: StoreOptions): Promise<Store> {
     throw new Error(`store: migration ${failed ?? '(unknown)'} failed: ${(error as Error).message}`, { cause: error });
   }
 
+  const startup = { openMs: t1 - t0, migrateMs: performance.now() - t1 };
   const exclusive = kind === 'embedded';
   let generation = 0;
   const bump = exclusive ? () => void generation++ : undefined;
-  const repos = createRepos(db, bump);
+  const dialect = kind === 'embedded' ? 'sqlite' : 'postgres';
+  const repos = createRepos(db, { dialect, onWrite: bump });
   return {
     kind,
     exclusive,
+    startup,
     ...repos,
     generation: () => (exclusive ? generation : undefined),
     transaction: async (fn) => {
       try {
-        return await db.transaction().execute((trx) => fn(createRepos(trx, bump)));
+        return await db.transaction().execute((trx) => fn(createRepos(trx, { dialect, onWrite: bump })));
       } finally {
         // Also after the commit (or rollback): a copy read while the transaction was open is stale.
         bump?.();
@@ -121,7 +134,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   };
 }
 
-/** Where the embedded store lives for a data dir (for messages). */
+/** The embedded store's database file in a data dir (SQLite; its write-ahead log sits beside it). */
 export function embeddedPath(dataDir: string): string {
-  return join(resolve(dataDir), 'db');
+  return join(resolve(dataDir), 'airlock.db');
 }

@@ -1,10 +1,10 @@
 /**
- * The store contract: one suite, run against every store Airlock can open — embedded PGlite in
- * memory, embedded PGlite on a data dir (reopened to prove persistence), and a real PostgreSQL
- * server from test/helpers/postgres.ts. Whatever passes here may be relied on by domain code
+ * The store contract: one suite, run against every store Airlock can open — the embedded store
+ * (SQLite) in memory, the embedded store on a data dir (reopened to prove persistence), and a real
+ * PostgreSQL server from test/helpers/postgres.ts. Whatever passes here may be relied on by domain code
  * whichever store the operator picked.
  *
- * Opening an embedded store costs seconds, so each target shares one store across its tests and
+ * Each target shares one store across its tests and
  * every test works on its own ids and names; only tests that need an empty world (pagination over
  * the global cluster list, listAll) open a fresh location.
  */
@@ -26,7 +26,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 /** One place a store lives; `open()` may be called again after `close()` when `persistent`. */
 interface Location {
   open(): Promise<Store>;
-  /** Sessions of this database waiting on a row lock (PostgreSQL only: PGlite has one session). */
+  /** Sessions of this database waiting on a row lock (PostgreSQL only: the embedded store has one connection). */
   lockWaiters?(): Promise<number>;
   /** Cuts every server session of this database, as a server restart or failover would. */
   dropConnections?(): Promise<void>;
@@ -45,7 +45,7 @@ interface Target {
 
 function embeddedInMemory(): Target {
   return {
-    name: 'embedded (PGlite in memory)',
+    name: 'embedded (SQLite in memory)',
     persistent: false,
     serverSessions: false,
     setup: async () => {},
@@ -57,7 +57,7 @@ function embeddedInMemory(): Target {
 function embeddedOnDisk(): Target {
   const dirs: string[] = [];
   return {
-    name: 'embedded (PGlite on a data dir)',
+    name: 'embedded (SQLite on a data dir)',
     persistent: true,
     serverSessions: false,
     setup: async () => {},
@@ -105,6 +105,14 @@ function postgres(): Target {
         dropConnections: () =>
           withAdmin(url, async (c) => {
             await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+            // pg_terminate_backend only signals: a backend may still answer a query before it exits
+            // (seen on a loaded machine). Wait until they are all gone, as after a real restart.
+            for (let i = 0; i < 500; i++) {
+              const r = await c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+              if (r.rows[0]!.n === 0) return;
+              await new Promise((res) => setTimeout(res, 10));
+            }
+            throw new Error('terminated backends did not exit within 5 s');
           }),
       };
     },

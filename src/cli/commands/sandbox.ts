@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { startSandbox } from '../../emulators/sandbox.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { CliError } from '../client.ts';
 import { LOG_LEVEL_HELP, parseLogLevel } from '../options.ts';
@@ -25,6 +24,8 @@ export function registerSandboxCommand(program: Command): void {
       const level = parseLogLevel(o.logLevel);
       // Emulator failures, failed state saves and refused proxy requests: JSON lines on stderr.
       const logger = createLogger(level);
+      // Loaded here: the emulators (and their certificate tooling) are no cost to the other commands.
+      const { startSandbox } = await import('../../emulators/sandbox.ts');
       const s = await startSandbox({ host: o.host, port, azurePort, dataDir: o.dataDir, inMemory: Boolean(o.inMemory), configFile: o.config, logger });
       const accounts = s.info().accounts;
       const lines = [

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
+import { performance } from 'node:perf_hooks';
 import { createApp } from '../../app.ts';
+import { embeddedPath } from '../../store/store.ts';
 import { envName, loadConfig } from '../../config/load.ts';
 import { maskDatabaseUrl } from '../../config/mask.ts';
 import { CONFIG_KEYS, configSchema, type ConfigInput } from '../../config/schema.ts';
@@ -35,13 +37,27 @@ const DURATION_KEYS = new Set(['tokenTtlDefault', 'tokenTtlMax', 'keyRotationPer
 
 export function registerServeCommands(program: Command): void {
   addConfigFlags(program.command('serve').description('Run the server: API, OIDC issuers, embedded store by default')).action(async (opts) => {
+    // performance.now() counts from the process start: this is Node's own start plus loading our modules.
+    const modulesMs = performance.now();
     const config = configFrom(opts);
     const app = await createApp({ config });
+    const listening = performance.now();
     await app.listen();
+    const ms = (x: number) => Math.round(x * 10) / 10;
+    const s = app.startup;
     app.logger.info('airlock is serving', {
       url: app.publicUrl(),
-      store: app.store.kind === 'embedded' ? `embedded (${config.dataDir}/db)` : 'postgres',
+      store: app.store.kind === 'embedded' ? `embedded (${embeddedPath(config.dataDir)})` : 'postgres',
       adminTokenFile: app.adminTokenFile,
+      startupMs: {
+        modules: ms(modulesMs),
+        storeOpen: ms(s.storeOpenMs),
+        migrations: ms(s.migrateMs),
+        bootstrap: ms(s.bootstrapMs),
+        assemble: ms(s.assembleMs),
+        listen: ms(performance.now() - listening),
+        total: ms(performance.now()),
+      },
     });
     if (app.adminTokenFile) {
       app.logger.warn('created the admin API token; it was written once to the file named here and is not shown again', { file: app.adminTokenFile });
