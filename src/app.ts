@@ -10,6 +10,8 @@ import { createDeliveryService, type DeliveryService } from './delivery/service.
 import { identityRoutes } from './api/routes/identities.ts';
 import { issuerRoutes } from './api/routes/issuer.ts';
 import { metaRoutes } from './api/routes/meta.ts';
+import { workspaceRoutes } from './api/routes/workspaces.ts';
+import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
 import { createHttpServer } from './api/server.ts';
 import { createApiTokenService, type ApiTokenService } from './auth/api-tokens.ts';
@@ -27,6 +29,7 @@ import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createStore, type Store } from './store/store.ts';
 import { ensureDefaultTenancy, type Tenancy } from './tenancy/service.ts';
+import { createWorkspaceService, type WorkspaceService } from './tenancy/workspaces.ts';
 import { VERSION } from './version.ts';
 
 export interface AppOptions {
@@ -46,7 +49,9 @@ export interface App {
   store: Store;
   sealer: Sealer;
   tenancy: Tenancy;
+  workspaces: WorkspaceService;
   tokens: ApiTokenService;
+  access: AccessControl;
   keyring: Keyring;
   minter: Minter;
   clusters: ClusterService;
@@ -103,7 +108,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   }
 
   const tenancy = await ensureDefaultTenancy(store, clock);
+  const workspaces = createWorkspaceService({ store, clock, tenancy });
   const tokens = createApiTokenService(store, clock);
+  const access = createAccessControl({ tenancy, workspaces });
   const adminTokenFile = await tokens.ensureAdminToken(dataDir);
 
   let publicUrl = (config.publicUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
@@ -125,8 +132,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const clusters = createClusterService({ store, keyring, clock, tenancy, issuerUrl });
   // The two services refer to each other (identity changes re-check Deployments; Deployments
   // resolve saved identities), so one is handed to the other lazily.
-  const deployments: DeploymentService = createDeploymentService({ store, clock, tenancy, clusters, identities: () => identities });
-  const identities: IdentityService = createIdentityService({ store, clock, tenancy, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
+  const deployments: DeploymentService = createDeploymentService({ store, clock, clusters, identities: () => identities });
+  const identities: IdentityService = createIdentityService({ store, clock, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
 
   const audit = createAuditLog({ store, clock, logger });
   const delivery = createDeliveryService({
@@ -146,12 +153,13 @@ export async function createApp(o: AppOptions): Promise<App> {
   routes.push(
     ...metaRoutes(store, VERSION, () => routes),
     ...issuerRoutes(clusters, keyring),
+    ...workspaceRoutes(workspaces),
     ...clusterRoutes(clusters),
     ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
   );
-  const http = createHttpServer({ routes, tokens, logger });
+  const http = createHttpServer({ routes, tokens, access, logger });
 
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
@@ -175,7 +183,9 @@ export async function createApp(o: AppOptions): Promise<App> {
     store,
     sealer,
     tenancy,
+    workspaces,
     tokens,
+    access,
     keyring,
     minter,
     clusters,

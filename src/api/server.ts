@@ -1,5 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { PERMISSIONS } from '../access/matrix.ts';
+import type { AccessControl } from '../access/service.ts';
+import type { Scope } from '../access/scope.ts';
 import type { ApiTokenService } from '../auth/api-tokens.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -9,6 +12,7 @@ import type { RouteDef } from './route.ts';
 export interface HttpServerDeps {
   routes: RouteDef[];
   tokens: ApiTokenService;
+  access: AccessControl;
   logger: Logger;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
@@ -84,6 +88,28 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
             });
           }
         }
+        // `?workspace=` picks the workspace of a workspace-level route; it is the edge's, not the handler's.
+        let rawQuery = req.query as Record<string, unknown> | undefined;
+        let scope: Scope | undefined;
+        if (principal) {
+          let workspaceRef: string | undefined;
+          if (route.permission && PERMISSIONS[route.permission].level === 'workspace' && rawQuery && 'workspace' in rawQuery) {
+            const { workspace, ...rest } = rawQuery;
+            if (typeof workspace !== 'string' || workspace.length === 0 || workspace.length > 100) {
+              throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: 'query.workspace', example: '?workspace=data-eng' });
+            }
+            workspaceRef = workspace;
+            rawQuery = rest;
+          }
+          try {
+            scope = await deps.access.authorize(principal, route.permission, workspaceRef);
+          } catch (err) {
+            if (err instanceof AppError && err.field === 'workspace') {
+              throw new AppError(err.code, err.message, { field: 'query.workspace', example: err.example, details: err.details, cause: err });
+            }
+            throw err;
+          }
+        }
         let workloadBearer: string | undefined;
         if (route.auth === 'workload') {
           workloadBearer = bearer(req);
@@ -107,7 +133,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           return r.data;
         };
         const params = parse('params', route.params, req.params);
-        const query = parse('query', route.query, req.query);
+        const query = parse('query', route.query, rawQuery);
         let rawBody: unknown = req.body;
         if (route.bodyFormat === 'form') {
           if (!(rawBody instanceof FormBody)) {
@@ -125,6 +151,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
             query,
             body,
             principal,
+            scope,
             bearer: workloadBearer,
             request: { id: String(req.id), source: req.ip },
             setHeader: (name, value) => void reply.header(name, value),

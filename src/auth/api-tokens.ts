@@ -1,14 +1,20 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Role } from '../access/matrix.ts';
 import type { Clock } from '../lib/clock.ts';
 import { newId } from '../lib/ids.ts';
 import type { Store } from '../store/store.ts';
 
-/** Who made a request. */
+/** Who made a request: a token and the one role it holds at one scope. */
 export interface Principal {
   tokenId: string;
   name: string;
+  role: Role;
+  /** Set for workspace- and Deployment-scoped roles. */
+  workspaceId: string | null;
+  /** Set for `deployment-admin`. */
+  deploymentId: string | null;
 }
 
 // `alk_` marks the string for secret scanners; the id part lets the server find the record
@@ -65,7 +71,7 @@ export function createApiTokenService(store: Store, clock: Clock): ApiTokenServi
         lastTouch.set(rec.id, now);
         await store.apiTokens.touch(rec.id, new Date(now));
       }
-      return { tokenId: rec.id, name: rec.name };
+      return { tokenId: rec.id, name: rec.name, role: 'organization-owner', workspaceId: null, deploymentId: null };
     },
     async resetAdminToken(dataDir) {
       const now = new Date(clock.now());

@@ -4,6 +4,7 @@ import { CliError } from './client.ts';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
+import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerServeCommands(program);
   registerClusterCommands(program);
+  registerWorkspaceCommands(program);
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
   registerSandboxCommand(program);

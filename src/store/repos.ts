@@ -137,6 +137,8 @@ const profileVersionOf = (r: { dep_updated_at: Date | string; identity_updated_a
   [r.dep_updated_at, r.identity_updated_at, r.cluster_updated_at].map((v) => (v === null ? '-' : toDate(v).getTime())).join(':');
 
 export interface DeploymentFilter {
+  /** Only this Deployment (a Deployment-scoped caller's view of a list). */
+  id?: string | undefined;
   clusterId?: string | undefined;
   identityId?: string | undefined;
   /** Substring of the name, case-insensitive. */
@@ -535,6 +537,7 @@ function createPlainRepos(db: Db): Repos {
       },
       async list(workspaceId, page, filter = {}) {
         let q = db.selectFrom('deployments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').limit(page.limit + 1);
+        if (filter.id) q = q.where('id', '=', filter.id);
         if (filter.clusterId) q = q.where('cluster_id', '=', filter.clusterId);
         if (filter.identityId) q = q.where('identity_id', '=', filter.identityId);
         if (filter.nameContains) q = q.where('name', 'ilike', containsPattern(filter.nameContains));
