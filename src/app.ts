@@ -11,6 +11,8 @@ import { identityRoutes } from './api/routes/identities.ts';
 import { issuerRoutes } from './api/routes/issuer.ts';
 import { metaRoutes } from './api/routes/meta.ts';
 import { workspaceRoutes } from './api/routes/workspaces.ts';
+import { tokenRoutes } from './api/routes/tokens.ts';
+import { createTokenAdmin } from './auth/token-admin.ts';
 import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
 import { createHttpServer } from './api/server.ts';
@@ -154,6 +156,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...metaRoutes(store, VERSION, () => routes),
     ...issuerRoutes(clusters, keyring),
     ...workspaceRoutes(workspaces),
+    ...tokenRoutes(createTokenAdmin({ store, clock, tenancy, tokens, workspaces, deployments }), () => clock.now()),
     ...clusterRoutes(clusters),
     ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
     ...identityRoutes(identities, clusters),

@@ -32,10 +32,11 @@ export const ROLE_INFO: Record<Role, RoleInfo> = {
 };
 
 /**
- * Every permission a route can require. `level` says what a request is scoped to: `organization`
- * objects (clusters, workspaces, the audit log) are shared by the whole organization;
- * `workspace` objects are looked up in the request's workspace, and objects of any other
- * workspace are not found (404), so their existence does not leak.
+ * Every permission a route can require. `level` says whether the edge scopes the request to one
+ * workspace: `workspace` objects are looked up in the request's workspace (`?workspace=`, else the
+ * token's own), and objects of any other workspace are not found (404), so their existence does
+ * not leak. `organization` routes act on what the whole organization shares (clusters, workspaces,
+ * the audit log) or, for tokens, narrow to the caller's own scope themselves.
  */
 export const PERMISSIONS = {
   'api.read': { level: 'organization', description: 'Read the OpenAPI document' },
@@ -50,8 +51,9 @@ export const PERMISSIONS = {
   'identity.write': { level: 'workspace', description: 'Save and delete saved identities' },
   'credential.read': { level: 'workspace', description: "List a Deployment's join credentials (never their secrets)" },
   'credential.write': { level: 'workspace', description: 'Create and revoke join credentials' },
-  'token.read': { level: 'workspace', description: 'List API tokens (never their secrets)' },
-  'token.write': { level: 'workspace', description: 'Create, rotate and revoke API tokens, never one with more power than the caller' },
+  // Tokens span scopes (an organization owner manages all); the token service narrows to the caller's own.
+  'token.read': { level: 'organization', description: 'List API tokens (never their secrets)' },
+  'token.write': { level: 'organization', description: 'Create, rotate and revoke API tokens, never one with more power than the caller' },
   'audit.read': { level: 'organization', description: 'Read, export and verify the audit log' },
 } as const satisfies Record<string, { level: 'organization' | 'workspace'; description: string }>;
 

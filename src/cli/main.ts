@@ -5,6 +5,7 @@ import { registerAdminCommands } from './commands/admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
+import { registerTokenCommands } from './commands/token.ts';
 import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerServeCommands(program);
   registerClusterCommands(program);
   registerWorkspaceCommands(program);
+  registerTokenCommands(program);
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
   registerSandboxCommand(program);

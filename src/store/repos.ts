@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AppError } from '../errors/index.ts';
 import type { Database } from './schema.ts';
+import type { Role } from '../access/matrix.ts';
 import type {
   ApiTokenRecord,
   Cloud,
@@ -83,9 +84,12 @@ export interface Repos {
   apiTokens: {
     insert(t: ApiTokenRecord): Promise<void>;
     get(id: string): Promise<ApiTokenRecord | undefined>;
-    list(): Promise<ApiTokenRecord[]>;
+    /** Oldest first; with a workspace, only its tokens (Deployment tokens included). */
+    list(filter?: { workspaceId?: string | undefined }): Promise<ApiTokenRecord[]>;
     touch(id: string, at: Date): Promise<void>;
     revoke(id: string, at: Date): Promise<boolean>;
+    /** Replaces the secret of a live token; the old one stays valid until `previousExpiresAt`. Returns the token as it now is. */
+    rotate(id: string, r: { secretHash: string; previousSecretHash: string | null; previousExpiresAt: Date | null; at: Date }): Promise<ApiTokenRecord | undefined>;
   };
   joinCredentials: {
     insert(c: JoinCredentialRecord): Promise<void>;
@@ -259,6 +263,14 @@ function mapToken(r: Selectable<Database['api_tokens']>): ApiTokenRecord {
     createdAt: toDate(r.created_at),
     lastUsedAt: toDateOrNull(r.last_used_at),
     revokedAt: toDateOrNull(r.revoked_at),
+    role: r.role as Role,
+    workspaceId: r.workspace_id,
+    deploymentId: r.deployment_id,
+    expiresAt: toDateOrNull(r.expires_at),
+    createdBy: r.created_by,
+    rotatedAt: toDateOrNull(r.rotated_at),
+    previousSecretHash: r.previous_secret_hash,
+    previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
   };
 }
 
@@ -648,6 +660,14 @@ function createPlainRepos(db: Db): Repos {
             created_at: t.createdAt,
             last_used_at: t.lastUsedAt,
             revoked_at: t.revokedAt,
+            role: t.role,
+            workspace_id: t.workspaceId,
+            deployment_id: t.deploymentId,
+            expires_at: t.expiresAt,
+            created_by: t.createdBy,
+            rotated_at: t.rotatedAt,
+            previous_secret_hash: t.previousSecretHash,
+            previous_secret_expires_at: t.previousSecretExpiresAt,
           })
           .execute();
       },
@@ -655,8 +675,20 @@ function createPlainRepos(db: Db): Repos {
         const r = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
         return r && mapToken(r);
       },
-      async list() {
-        return (await db.selectFrom('api_tokens').selectAll().orderBy('created_at').execute()).map(mapToken);
+      async list(filter = {}) {
+        let q = db.selectFrom('api_tokens').selectAll().orderBy('created_at').orderBy('id');
+        if (filter.workspaceId) q = q.where('workspace_id', '=', filter.workspaceId);
+        return (await q.execute()).map(mapToken);
+      },
+      async rotate(id, r) {
+        const row = await db
+          .updateTable('api_tokens')
+          .set({ secret_hash: r.secretHash, previous_secret_hash: r.previousSecretHash, previous_secret_expires_at: r.previousExpiresAt, rotated_at: r.at })
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .returningAll()
+          .executeTakeFirst();
+        return row && mapToken(row);
       },
       async touch(id, at) {
         await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();

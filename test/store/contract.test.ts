@@ -175,7 +175,23 @@ function signingKey(clusterId: string, k: Partial<SigningKeyRecord> = {}): Signi
 
 function apiToken(t: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
   const i = id('tok');
-  return { id: i, name: `token ${i}`, secretHash: 'ab'.repeat(32), createdAt: at(20), lastUsedAt: null, revokedAt: null, ...t };
+  return {
+    id: i,
+    name: `token ${i}`,
+    secretHash: 'ab'.repeat(32),
+    createdAt: at(20),
+    lastUsedAt: null,
+    revokedAt: null,
+    role: 'organization-owner',
+    workspaceId: null,
+    deploymentId: null,
+    expiresAt: null,
+    createdBy: null,
+    rotatedAt: null,
+    previousSecretHash: null,
+    previousSecretExpiresAt: null,
+    ...t,
+  };
 }
 
 function savedIdentity(workspaceId: string, i: Partial<SavedIdentity> = {}): SavedIdentity {
@@ -854,6 +870,41 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.deepEqual(await store.apiTokens.get(t2.id), { ...t2, lastUsedAt: at(801) });
         assert.deepEqual(await store.apiTokens.get(t1.id), t1, 'touching one token leaves the others');
         await store.apiTokens.touch('tok_missing', at(800)); // no row, no error
+      });
+
+      test('scoped tokens round-trip; list filters by workspace; a role without its scope is refused; a Deployment takes its tokens along', async () => {
+        const { w, c } = await seedWorkspace(store);
+        const dep = deployment(w.id, c.id);
+        await store.deployments.insert(dep);
+        const creator = apiToken();
+        await store.apiTokens.insert(creator);
+        const op = apiToken({ role: 'workspace-operator', workspaceId: w.id, expiresAt: at(9_000), createdBy: creator.id });
+        const da = apiToken({ role: 'deployment-admin', workspaceId: w.id, deploymentId: dep.id, createdBy: creator.id });
+        await store.apiTokens.insert(op);
+        await store.apiTokens.insert(da);
+        assert.deepEqual(await store.apiTokens.get(op.id), op);
+        assert.deepEqual((await store.apiTokens.list({ workspaceId: w.id })).map((t) => t.id).sort(), [op.id, da.id].sort());
+        for (const bad of [
+          apiToken({ role: 'workspace-viewer' }),
+          apiToken({ role: 'organization-member', workspaceId: w.id }),
+          apiToken({ role: 'deployment-admin', workspaceId: w.id }),
+        ]) {
+          await assert.rejects(store.apiTokens.insert(bad), `${bad.role} with workspace ${bad.workspaceId} and deployment ${bad.deploymentId}`);
+        }
+        await store.deployments.delete(dep.id);
+        assert.equal(await store.apiTokens.get(da.id), undefined, "a Deployment's tokens are deleted with it");
+        assert.deepEqual(await store.apiTokens.get(op.id), op);
+      });
+
+      test('rotate replaces the secret and keeps the previous one with its end; a revoked token is not rotated', async () => {
+        const t = apiToken();
+        await store.apiTokens.insert(t);
+        const r = await store.apiTokens.rotate(t.id, { secretHash: 'cd'.repeat(32), previousSecretHash: t.secretHash, previousExpiresAt: at(5_000), at: at(4_000) });
+        assert.deepEqual(r, { ...t, secretHash: 'cd'.repeat(32), previousSecretHash: t.secretHash, previousSecretExpiresAt: at(5_000), rotatedAt: at(4_000) });
+        assert.deepEqual(await store.apiTokens.get(t.id), r);
+        assert.equal(await store.apiTokens.revoke(t.id, at(4_500)), true);
+        assert.equal(await store.apiTokens.rotate(t.id, { secretHash: 'ef'.repeat(32), previousSecretHash: null, previousExpiresAt: null, at: at(4_600) }), undefined);
+        assert.equal((await store.apiTokens.get(t.id))!.secretHash, 'cd'.repeat(32));
       });
     });
 
