@@ -12,6 +12,7 @@ import { issuerRoutes } from './api/routes/issuer.ts';
 import { metaRoutes } from './api/routes/meta.ts';
 import { workspaceRoutes } from './api/routes/workspaces.ts';
 import { tokenRoutes } from './api/routes/tokens.ts';
+import { auditRoutes } from './api/routes/audit.ts';
 import { createTokenAdmin } from './auth/token-admin.ts';
 import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
@@ -161,9 +162,22 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
+    ...auditRoutes(store, audit),
   );
-  const http = createHttpServer({ routes, tokens, access, logger });
+  const http = createHttpServer({ routes, tokens, access, audit, logger });
 
+  // Retention: hourly, and once at start; 0 keeps every record.
+  const AUDIT_PRUNE_EVERY_MS = 3600_000;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const prune = async () => {
+    if (config.auditRetention === 0) return;
+    try {
+      const n = await audit.prune(new Date(clock.now() - config.auditRetention * 1000));
+      if (n > 0) logger.info('audit records past retention deleted', { count: n, retention: config.auditRetention });
+    } catch (err) {
+      logger.error('audit retention failed', { err: err as Error });
+    }
+  };
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   const tick = async () => {
@@ -211,11 +225,15 @@ export async function createApp(o: AppOptions): Promise<App> {
         await tick();
         timer = setInterval(() => void tick(), config.rotationCheckInterval * 1000);
         timer.unref();
+        await prune();
+        pruneTimer = setInterval(() => void prune(), AUDIT_PRUNE_EVERY_MS);
+        pruneTimer.unref();
       }
       return address;
     },
     async close() {
       if (timer) clearInterval(timer);
+      if (pruneTimer) clearInterval(pruneTimer);
       await http.close();
       await audit.flush();
       await store.close();

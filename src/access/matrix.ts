@@ -59,35 +59,16 @@ export const PERMISSIONS = {
 
 export type Permission = keyof typeof PERMISSIONS;
 
+const WORKSPACE_VIEWER: readonly Permission[] = ['api.read', 'cluster.read', 'workspace.read', 'deployment.read', 'identity.read', 'credential.read'];
+const WORKSPACE_OPERATOR: readonly Permission[] = [...WORKSPACE_VIEWER, 'deployment.write', 'identity.write', 'credential.write'];
+
 /** The matrix: what each role may do. Anything not listed is denied. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   'organization-owner': Object.keys(PERMISSIONS) as Permission[],
   'organization-member': ['api.read', 'cluster.read', 'workload.read', 'workspace.read'],
-  'workspace-owner': [
-    'api.read',
-    'cluster.read',
-    'workspace.read',
-    'deployment.read',
-    'deployment.write',
-    'identity.read',
-    'identity.write',
-    'credential.read',
-    'credential.write',
-    'token.read',
-    'token.write',
-  ],
-  'workspace-operator': [
-    'api.read',
-    'cluster.read',
-    'workspace.read',
-    'deployment.read',
-    'deployment.write',
-    'identity.read',
-    'identity.write',
-    'credential.read',
-    'credential.write',
-  ],
-  'workspace-viewer': ['api.read', 'cluster.read', 'workspace.read', 'deployment.read', 'identity.read', 'credential.read'],
+  'workspace-owner': [...WORKSPACE_OPERATOR, 'token.read', 'token.write'],
+  'workspace-operator': WORKSPACE_OPERATOR,
+  'workspace-viewer': WORKSPACE_VIEWER,
   'deployment-admin': ['api.read', 'workspace.read', 'deployment.read', 'credential.read', 'credential.write'],
 };
 

@@ -44,6 +44,8 @@ export interface RouteDef<P = any, Q = any, B = any, R = any> {
    * one is refused to every caller, and a test fails on it.
    */
   permission?: Permission;
+  /** The audit action of a change made through this route; default `<object>.<verb>` (e.g. `deployment.update`). */
+  action?: string;
   summary: string;
   tag: string;
   params?: z.ZodType<P>;

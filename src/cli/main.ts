@@ -6,6 +6,7 @@ import { registerClusterCommands } from './commands/cluster.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { registerTokenCommands } from './commands/token.ts';
+import { registerAuditCommands } from './commands/audit.ts';
 import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerWorkspaceCommands(program);
   registerTokenCommands(program);
+  registerAuditCommands(program);
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
   registerSandboxCommand(program);

@@ -111,8 +111,12 @@ export interface Repos {
     /** The newest record's seq and hash (the chain's head), if any. */
     head(): Promise<{ seq: number; hash: string } | undefined>;
     insertMany(events: AuditEventRecord[]): Promise<void>;
-    /** Oldest first, from `afterSeq` (exclusive). */
-    list(o: { afterSeq?: number | undefined; limit: number; targetId?: string | undefined; action?: string | undefined }): Promise<AuditEventRecord[]>;
+    /** Oldest first, from `afterSeq` (exclusive). `target` matches a target id or name; `since`/`until` bound `at` (inclusive/exclusive). */
+    list(o: AuditListFilter): Promise<AuditEventRecord[]>;
+    /** The newest record written before `at`, if any (where retention may cut). */
+    lastBefore(at: Date): Promise<{ seq: number; hash: string } | undefined>;
+    /** Deletes every record with seq ≤ `seq` (retention); returns how many. */
+    deleteThrough(seq: number): Promise<number>;
   };
   settings: {
     /**
@@ -123,6 +127,18 @@ export interface Repos {
     get<T>(key: string): Promise<T | undefined>;
     put(key: string, value: unknown): Promise<void>;
   };
+}
+
+export interface AuditListFilter {
+  afterSeq?: number | undefined;
+  limit: number;
+  targetId?: string | undefined;
+  /** A target id or name. */
+  target?: string | undefined;
+  actorId?: string | undefined;
+  action?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
 }
 
 /** What the token exchange needs to know about a Deployment before building its workload profile. */
@@ -790,8 +806,23 @@ function createPlainRepos(db: Db): Repos {
         let q = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(o.limit);
         if (o.afterSeq !== undefined) q = q.where('seq', '>', String(o.afterSeq) as never);
         if (o.targetId) q = q.where('target_id', '=', o.targetId);
+        if (o.target) {
+          const t = o.target;
+          q = q.where((eb) => eb.or([eb('target_id', '=', t), eb('target_name', '=', t)]));
+        }
+        if (o.actorId) q = q.where('actor_id', '=', o.actorId);
         if (o.action) q = q.where('action', '=', o.action);
+        if (o.since) q = q.where('at', '>=', o.since);
+        if (o.until) q = q.where('at', '<', o.until);
         return (await q.execute()).map(mapAudit);
+      },
+      async lastBefore(at) {
+        const r = await db.selectFrom('audit_events').select(['seq', 'hash']).where('at', '<', at).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        return r && { seq: Number(r.seq), hash: r.hash };
+      },
+      async deleteThrough(seq) {
+        const r = await db.deleteFrom('audit_events').where('seq', '<=', String(seq) as never).executeTakeFirst();
+        return Number(r.numDeletedRows);
       },
     },
     settings: {

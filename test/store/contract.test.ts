@@ -645,6 +645,28 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
           assert.deepEqual(await s.audit.list({ limit: 10, afterSeq: 1 }), rows.slice(1));
           assert.deepEqual(await s.audit.head(), { seq: 3, hash: rows[2]!.hash });
           await assert.rejects(s.audit.insertMany([row(3, {})]), 'seq is unique: a second writer with a stale head fails instead of forking the chain');
+
+          // Filters of `audit list`: actor, target id or name, action, and a half-open time window.
+          const more = [
+            { ...row(4, {}), actorId: 'tok_a', action: 'deployment.update', targetId: 'dep_y', targetName: 'etl' },
+            { ...row(5, {}), actorId: 'tok_b', action: 'deployment.update', targetId: 'dep_z', targetName: 'reports' },
+            { ...row(6, {}), actorId: 'tok_a', action: 'token.create', targetId: 'tok_c', targetName: 'ci' },
+          ];
+          await s.audit.insertMany(more);
+          const seqs = async (f: Partial<Parameters<Store['audit']['list']>[0]>) => (await s.audit.list({ limit: 100, ...f })).map((r) => r.seq);
+          assert.deepEqual(await seqs({ actorId: 'tok_a' }), [4, 6]);
+          assert.deepEqual(await seqs({ target: 'etl' }), [4]);
+          assert.deepEqual(await seqs({ target: 'dep_z' }), [5]);
+          assert.deepEqual(await seqs({ action: 'deployment.update', actorId: 'tok_b' }), [5]);
+          assert.deepEqual(await seqs({ since: at(2), until: at(5) }), [2, 3, 4]);
+          assert.deepEqual(await seqs({ limit: 2, afterSeq: 2 }), [3, 4]);
+
+          // Retention's primitives: the newest record before an instant, and deleting through a seq.
+          assert.deepEqual(await s.audit.lastBefore(at(4)), { seq: 3, hash: rows[2]!.hash });
+          assert.equal(await s.audit.lastBefore(at(1)), undefined);
+          assert.equal(await s.audit.deleteThrough(3), 3);
+          assert.deepEqual(await seqs({}), [4, 5, 6]);
+          assert.deepEqual(await s.audit.head(), { seq: 6, hash: more[2]!.hash });
         });
       });
     });

@@ -129,6 +129,7 @@ export function clusterRoutes(clusters: ClusterService): RouteDef[] {
       path: '/api/v1/clusters/:cluster/rotate-keys',
       auth: 'token',
       permission: 'cluster.write',
+      action: 'cluster.rotate-keys',
       tag: 'clusters',
       summary: 'Rotate the cluster issuer signing key',
       params: ref,
