@@ -9,7 +9,9 @@ import { PGlite } from '@electric-sql/pglite';
 import { verifyChain } from '../../src/audit/log.ts';
 import type { AuditEventRecord } from '../../src/domain/records.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
+import pg from 'pg';
 import { startServer, type TestServer } from '../helpers/app.ts';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { airlock } from '../helpers/cli.ts';
 
 type Rec = AuditEventRecord;
@@ -203,6 +205,57 @@ describe('audit verify against the database', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+/** The same guarantees on PostgreSQL, where the chain is written by the shared (non-exclusive) path. */
+describe('scoped tokens and the audit log on PostgreSQL', () => {
+  let server: TestPostgres;
+  let s: TestServer;
+  before(async () => {
+    server = await startPostgres();
+    s = await startServer({ flags: { databaseUrl: server.url } });
+  });
+  after(async () => {
+    await s?.close();
+    await server?.stop();
+  });
+
+  it("an operator is refused another workspace's Deployment and a viewer role's write; each refusal is recorded; verify names an edited record", async () => {
+    for (const [m, p, b] of [
+      ['POST', '/api/v1/workspaces', { name: 'data-eng' }],
+      ['POST', '/api/v1/workspaces', { name: 'ml' }],
+      ['POST', '/api/v1/clusters', { name: 'shared', cloud: 'aws', region: 'us-east-1' }],
+      ['POST', '/api/v1/deployments?workspace=ml', { name: 'train', cluster: 'shared', runtimeVersion: '12.1.0' }],
+    ] as const) {
+      assert.equal((await s.api(m, p, b)).status, 201, p);
+    }
+    const op = await s.api('POST', '/api/v1/tokens', { name: 'op', role: 'workspace-operator', workspace: 'data-eng' });
+    const call = (method: string, path: string) => s.api(method, path, undefined, { auth: false, headers: { authorization: `Bearer ${op.body.token}` } });
+    const del = await call('DELETE', '/api/v1/deployments/train?workspace=ml');
+    assert.equal(del.status, 404, JSON.stringify(del.body));
+    const tok = await call('DELETE', `/api/v1/tokens/${op.body.id}`);
+    assert.equal(tok.status, 403, JSON.stringify(tok.body));
+    await s.app.audit.flush();
+    const rows = await s.app.store.audit.list({ limit: 1000 });
+    assert.deepEqual(
+      rows.filter((r) => r.actorId === op.body.id).map((r) => [r.action, r.result]),
+      [
+        ['deployment.delete', 'ERR_NOT_FOUND'],
+        ['token.revoke', 'ERR_FORBIDDEN'],
+      ],
+    );
+    assert.equal((await s.api('GET', '/api/v1/audit/verify')).body.ok, true);
+
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      await client.query(`update audit_events set result = 'success' where seq = $1`, [rows.at(-1)!.seq]);
+    } finally {
+      await client.end();
+    }
+    const v = await s.api('GET', '/api/v1/audit/verify');
+    assert.deepEqual({ ok: v.body.ok, brokenSeq: v.body.brokenSeq, reason: v.body.reason }, { ok: false, brokenSeq: rows.at(-1)!.seq, reason: 'hash does not match the record' });
   });
 });
 
