@@ -58,10 +58,10 @@ async function serve(): Promise<void> {
           dataDir = m.dataDir;
           bench = await startBenchApp(m.dataDir, { listen: true });
           const { app, clusterId } = bench;
-          await app.deployments.create({ name: 'bench', cluster: clusterId, runtimeVersion: '12.1.0', workloadIdentity: 'arn:aws:iam::123456789012:role/bench' });
+          await app.deployments.create({ workspaceId: app.tenancy.workspace.id }, { name: 'bench', cluster: clusterId, runtimeVersion: '12.1.0', workloadIdentity: 'arn:aws:iam::123456789012:role/bench' });
           const bodies: string[] = [];
           for (let i = 0; i < m.credentials; i++) {
-            const { secret } = await app.delivery.createCredential('bench', { component: 'worker' });
+            const { secret } = await app.delivery.createCredential({ workspaceId: app.tenancy.workspace.id }, 'bench', { component: 'worker' });
             bodies.push(new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT_TYPE, subject_token: secret, subject_token_type: JOIN_CREDENTIAL_TOKEN_TYPE, audience: 'sts.amazonaws.com' }).toString());
           }
           // The baseline signs with the same key material; the bench's throw-away key leaves

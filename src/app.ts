@@ -11,6 +11,11 @@ import { createDeliveryService, type DeliveryService } from './delivery/service.
 import { identityRoutes } from './api/routes/identities.ts';
 import { issuerRoutes } from './api/routes/issuer.ts';
 import { metaRoutes } from './api/routes/meta.ts';
+import { workspaceRoutes } from './api/routes/workspaces.ts';
+import { tokenRoutes } from './api/routes/tokens.ts';
+import { auditRoutes } from './api/routes/audit.ts';
+import { createTokenAdmin } from './auth/token-admin.ts';
+import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
 import { createHttpServer } from './api/server.ts';
 import { createApiTokenService, type ApiTokenService } from './auth/api-tokens.ts';
@@ -28,6 +33,7 @@ import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createStore, type Store } from './store/store.ts';
 import { ensureDefaultTenancy, type Tenancy } from './tenancy/service.ts';
+import { createWorkspaceService, type WorkspaceService } from './tenancy/workspaces.ts';
 import { VERSION } from './version.ts';
 
 export interface AppOptions {
@@ -47,7 +53,9 @@ export interface App {
   store: Store;
   sealer: Sealer;
   tenancy: Tenancy;
+  workspaces: WorkspaceService;
   tokens: ApiTokenService;
+  access: AccessControl;
   keyring: Keyring;
   minter: Minter;
   clusters: ClusterService;
@@ -110,7 +118,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   }
 
   const tenancy = await ensureDefaultTenancy(store, clock);
+  const workspaces = createWorkspaceService({ store, clock, tenancy });
   const tokens = createApiTokenService(store, clock);
+  const access = createAccessControl({ tenancy, workspaces });
   const adminTokenFile = await tokens.ensureAdminToken(dataDir);
   const bootstrapped = performance.now();
 
@@ -133,8 +143,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const clusters = createClusterService({ store, keyring, clock, tenancy, issuerUrl });
   // The two services refer to each other (identity changes re-check Deployments; Deployments
   // resolve saved identities), so one is handed to the other lazily.
-  const deployments: DeploymentService = createDeploymentService({ store, clock, tenancy, clusters, identities: () => identities });
-  const identities: IdentityService = createIdentityService({ store, clock, tenancy, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
+  const deployments: DeploymentService = createDeploymentService({ store, clock, clusters, identities: () => identities });
+  const identities: IdentityService = createIdentityService({ store, clock, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
 
   const audit = createAuditLog({ store, clock, logger });
   const delivery = createDeliveryService({
@@ -154,12 +164,15 @@ export async function createApp(o: AppOptions): Promise<App> {
   routes.push(
     ...metaRoutes(store, VERSION, () => routes),
     ...issuerRoutes(clusters, keyring),
+    ...workspaceRoutes(workspaces),
+    ...tokenRoutes(createTokenAdmin({ store, clock, tenancy, tokens, workspaces, deployments }), () => clock.now()),
     ...clusterRoutes(clusters),
     ...deploymentRoutes(deployments, CLOUD_PROVIDERS),
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
+    ...auditRoutes(store, audit),
   );
-  const http = createHttpServer({ routes, tokens, logger });
+  const http = createHttpServer({ routes, tokens, access, audit, logger });
   const startup = {
     storeOpenMs: store.startup.openMs,
     migrateMs: store.startup.migrateMs,
@@ -167,6 +180,18 @@ export async function createApp(o: AppOptions): Promise<App> {
     assembleMs: performance.now() - bootstrapped,
   };
 
+  // Retention: hourly, and once at start; 0 keeps every record.
+  const AUDIT_PRUNE_EVERY_MS = 3600_000;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const prune = async () => {
+    if (config.auditRetention === 0) return;
+    try {
+      const n = await audit.prune(new Date(clock.now() - config.auditRetention * 1000));
+      if (n > 0) logger.info('audit records past retention deleted', { count: n, retention: config.auditRetention });
+    } catch (err) {
+      logger.error('audit retention failed', { err: err as Error });
+    }
+  };
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   const tick = async () => {
@@ -189,7 +214,9 @@ export async function createApp(o: AppOptions): Promise<App> {
     store,
     sealer,
     tenancy,
+    workspaces,
     tokens,
+    access,
     keyring,
     minter,
     clusters,
@@ -213,11 +240,15 @@ export async function createApp(o: AppOptions): Promise<App> {
         await tick();
         timer = setInterval(() => void tick(), config.rotationCheckInterval * 1000);
         timer.unref();
+        await prune();
+        pruneTimer = setInterval(() => void prune(), AUDIT_PRUNE_EVERY_MS);
+        pruneTimer.unref();
       }
       return address;
     },
     async close() {
       if (timer) clearInterval(timer);
+      if (pruneTimer) clearInterval(pruneTimer);
       await http.close();
       await audit.flush();
       await store.close();

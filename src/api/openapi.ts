@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PERMISSIONS } from '../access/matrix.ts';
 import { ERRORS } from '../errors/index.ts';
 import type { RouteDef } from './route.ts';
 
@@ -17,6 +18,15 @@ export function openApiDocument(routes: RouteDef[], version: string) {
         parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s });
       }
     }
+    if (r.permission && PERMISSIONS[r.permission].level === 'workspace') {
+      parameters.push({
+        name: 'workspace',
+        in: 'query',
+        required: false,
+        description: "Workspace id or name; default: the token's own workspace, or `default` for an organization token.",
+        schema: { type: 'string', example: 'data-eng' },
+      });
+    }
     const status = String(r.status ?? 200);
     const op: Record<string, unknown> = {
       summary: r.summary,
@@ -32,6 +42,7 @@ export function openApiDocument(routes: RouteDef[], version: string) {
       const type = r.bodyFormat === 'form' ? 'application/x-www-form-urlencoded' : 'application/json';
       op.requestBody = { required: !r.body.safeParse(undefined).success, content: { [type]: { schema: toSchema(r.body, 'input') } } };
     }
+    if (r.permission) op['x-airlock-permission'] = r.permission;
     if (r.auth === 'token') op.security = [{ bearer: [] }];
     else if (r.auth === 'workload') op.security = [{ workload: [] }];
     else op.security = [];

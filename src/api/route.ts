@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import type { Permission } from '../access/matrix.ts';
+import type { Scope } from '../access/scope.ts';
 import type { Principal } from '../auth/api-tokens.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -9,6 +11,11 @@ export interface RouteInput<P, Q, B> {
   query: Q;
   body: B;
   principal: Principal | undefined;
+  /**
+   * On routes whose permission is workspace-level: the workspace (and, for a Deployment-scoped
+   * token, the Deployment) the request may reach. Chosen by `?workspace=` or the token's own.
+   */
+  scope: Scope | undefined;
   /** The presented bearer credential, on `workload` routes only. */
   bearer: string | undefined;
   /** Our id for the request (in logs and the audit log) and the peer address it came from. */
@@ -32,6 +39,13 @@ export interface RouteDef<P = any, Q = any, B = any, R = any> {
    * credential or a pod's service-account token), handed to the handler as `bearer` to verify.
    */
   auth: 'public' | 'token' | 'workload';
+  /**
+   * What a `token` route requires (src/access/matrix.ts). Deny by default: a token route without
+   * one is refused to every caller, and a test fails on it.
+   */
+  permission?: Permission;
+  /** The audit action of a change made through this route; default `<object>.<verb>` (e.g. `deployment.update`). */
+  action?: string;
   summary: string;
   tag: string;
   params?: z.ZodType<P>;

@@ -1,6 +1,11 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ApiTokenService } from '../auth/api-tokens.ts';
+import { PERMISSIONS } from '../access/matrix.ts';
+import type { AccessControl } from '../access/service.ts';
+import type { Scope } from '../access/scope.ts';
+import type { ApiTokenService, Principal } from '../auth/api-tokens.ts';
+import type { AuditLog } from '../audit/log.ts';
+import { describeCall } from './audit-call.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { errorBody, frameworkError, inRequestTerms, validationError } from './errors.ts';
@@ -9,6 +14,9 @@ import type { RouteDef } from './route.ts';
 export interface HttpServerDeps {
   routes: RouteDef[];
   tokens: ApiTokenService;
+  access: AccessControl;
+  /** Where changes made through the API are recorded; absent, nothing is. */
+  audit?: Pick<AuditLog, 'record'> | undefined;
   logger: Logger;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
@@ -32,6 +40,12 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     // Request ids are ours, not client-chosen, so they can be trusted in logs.
     genReqId: () => Math.random().toString(36).slice(2, 12),
     return503OnClosing: true,
+  });
+
+  // Every answer names its request id: what the audit log and the server log record it under.
+  app.addHook('onRequest', (req, reply, done) => {
+    void reply.header('x-request-id', String(req.id));
+    done();
   });
 
   // JSON is the only body type the API accepts; anything else is a 415, not a string to misparse.
@@ -72,7 +86,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
       url: route.path,
       config: { oauth: route.errorFormat === 'oauth' },
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        let principal;
+        let principal: Principal | undefined;
         if (route.auth === 'token') {
           const presented = bearer(req);
           principal = presented ? await deps.tokens.verify(presented) : undefined;
@@ -84,62 +98,111 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
             });
           }
         }
-        let workloadBearer: string | undefined;
-        if (route.auth === 'workload') {
-          workloadBearer = bearer(req);
-          if (!workloadBearer) {
-            void reply.header('www-authenticate', 'Bearer realm="airlock-workload"');
-            throw new AppError('ERR_UNAUTHENTICATED', "send the workload's credential: Authorization: Bearer <join credential or pod service-account token>", {
-              field: 'authorization',
-              example: 'Authorization: Bearer alj_…',
-            });
-          }
-        }
-        const parse = <T>(where: 'params' | 'query' | 'body', schema: z.ZodType<T> | undefined, value: unknown): T => {
-          if (!schema) {
-            if (where === 'body' && value !== undefined && value !== null && !(typeof value === 'object' && Object.keys(value).length === 0)) {
-              throw new AppError('ERR_UNKNOWN_FIELD', 'this endpoint takes no request body', { field: 'body' });
+        // Every change an API token makes is recorded, refused ones too; reads are not. The record
+        // is committed before the response leaves, so an acknowledged change is never missing from it.
+        const audited = principal !== undefined && route.method !== 'GET' && deps.audit !== undefined;
+        const call: { params?: unknown; body?: unknown; scope?: Scope | undefined } = {};
+        const record = (result: string, out?: unknown) =>
+          deps.audit!.record(
+            describeCall({ route, principal: principal!, request: { id: String(req.id), source: req.ip }, params: call.params ?? req.params, body: call.body ?? req.body, scope: call.scope, result, response: out }),
+          );
+        const handle = async (): Promise<{ status: number; out?: unknown }> => {
+          // `?workspace=` picks the workspace of a workspace-level route; it is the edge's, not the handler's.
+          let rawQuery = req.query as Record<string, unknown> | undefined;
+          let scope: Scope | undefined;
+          if (principal) {
+            let workspaceRef: string | undefined;
+            if (route.permission && PERMISSIONS[route.permission].level === 'workspace' && rawQuery && 'workspace' in rawQuery) {
+              const { workspace, ...rest } = rawQuery;
+              if (typeof workspace !== 'string' || workspace.length === 0 || workspace.length > 100) {
+                throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: 'query.workspace', example: '?workspace=data-eng' });
+              }
+              workspaceRef = workspace;
+              rawQuery = rest;
             }
-            return undefined as T;
+            try {
+              scope = await deps.access.authorize(principal, route.permission, workspaceRef);
+              call.scope = scope;
+            } catch (err) {
+              if (err instanceof AppError && err.field === 'workspace') {
+                throw new AppError(err.code, err.message, { field: 'query.workspace', example: err.example, details: err.details, cause: err });
+              }
+              throw err;
+            }
           }
-          const r = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
-          if (!r.success) throw validationError(where, schema, r.error);
-          return r.data;
+          let workloadBearer: string | undefined;
+          if (route.auth === 'workload') {
+            workloadBearer = bearer(req);
+            if (!workloadBearer) {
+              void reply.header('www-authenticate', 'Bearer realm="airlock-workload"');
+              throw new AppError('ERR_UNAUTHENTICATED', "send the workload's credential: Authorization: Bearer <join credential or pod service-account token>", {
+                field: 'authorization',
+                example: 'Authorization: Bearer alj_…',
+              });
+            }
+          }
+          const parse = <T>(where: 'params' | 'query' | 'body', schema: z.ZodType<T> | undefined, value: unknown): T => {
+            if (!schema) {
+              if (where === 'body' && value !== undefined && value !== null && !(typeof value === 'object' && Object.keys(value).length === 0)) {
+                throw new AppError('ERR_UNKNOWN_FIELD', 'this endpoint takes no request body', { field: 'body' });
+              }
+              return undefined as T;
+            }
+            const r = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+            if (!r.success) throw validationError(where, schema, r.error);
+            return r.data;
+          };
+          const params = parse('params', route.params, req.params);
+          call.params = params;
+          const query = parse('query', route.query, rawQuery);
+          let rawBody: unknown = req.body;
+          if (route.bodyFormat === 'form') {
+            if (!(rawBody instanceof FormBody)) {
+              throw new OAuthError('invalid_request', 'send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
+            }
+            rawBody = rawBody.values;
+          } else if (rawBody instanceof FormBody) {
+            throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send a JSON body (Content-Type: application/json)', { field: 'content-type', example: 'application/json' });
+          }
+          const body = parse('body', route.body, rawBody);
+          call.body = body;
+          let result;
+          try {
+            result = await route.handler({
+              params,
+              query,
+              body,
+              principal,
+              scope,
+              bearer: workloadBearer,
+              request: { id: String(req.id), source: req.ip },
+              setHeader: (name, value) => void reply.header(name, value),
+            });
+          } catch (err) {
+            throw err instanceof AppError ? inRequestTerms(err, route) : err;
+          }
+          const status = route.status ?? 200;
+          if (status === 204) return { status };
+          const out = route.response.safeParse(result);
+          if (!out.success) {
+            throw new Error(`response of ${route.method} ${route.path} does not match its schema: ${out.error.message}`);
+          }
+          return { status, out: out.data };
         };
-        const params = parse('params', route.params, req.params);
-        const query = parse('query', route.query, req.query);
-        let rawBody: unknown = req.body;
-        if (route.bodyFormat === 'form') {
-          if (!(rawBody instanceof FormBody)) {
-            throw new OAuthError('invalid_request', 'send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
-          }
-          rawBody = rawBody.values;
-        } else if (rawBody instanceof FormBody) {
-          throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send a JSON body (Content-Type: application/json)', { field: 'content-type', example: 'application/json' });
-        }
-        const body = parse('body', route.body, rawBody);
-        let result;
+        let outcome;
         try {
-          result = await route.handler({
-            params,
-            query,
-            body,
-            principal,
-            bearer: workloadBearer,
-            request: { id: String(req.id), source: req.ip },
-            setHeader: (name, value) => void reply.header(name, value),
-          });
+          outcome = await handle();
         } catch (err) {
-          throw err instanceof AppError ? inRequestTerms(err, route) : err;
+          if (audited) {
+            const code = err instanceof AppError ? err.code : err instanceof OAuthError ? err.error : 'ERR_INTERNAL';
+            await record(code).catch((e: unknown) => deps.logger.error('audit: a refused change could not be recorded', { reqId: req.id, err: e as Error }));
+          }
+          throw err;
         }
-        const status = route.status ?? 200;
-        if (status === 204) return reply.status(204).send();
-        const out = route.response.safeParse(result);
-        if (!out.success) {
-          throw new Error(`response of ${route.method} ${route.path} does not match its schema: ${out.error.message}`);
-        }
+        if (audited) await record('success', outcome.out);
+        if (outcome.status === 204) return reply.status(204).send();
         if (route.contentType) void reply.header('content-type', route.contentType);
-        return reply.status(status).send(out.data);
+        return reply.status(outcome.status).send(outcome.out);
       },
     });
   }

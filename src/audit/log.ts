@@ -26,7 +26,32 @@ export interface AuditLog {
   record(e: AuditEvent): Promise<void>;
   /** Waits for everything recorded so far to commit. */
   flush(): Promise<void>;
+  /**
+   * Re-computes the whole stored chain, oldest first, in pages: from the anchor retention left
+   * (the hash of the last deleted record) or the genesis hash. Reports the first broken record.
+   */
+  verify(): Promise<AuditVerifyResult>;
+  /**
+   * Retention: deletes the records written before `before` — never the newest one, which the
+   * next record chains to — and keeps the last deleted record's hash as the new anchor.
+   * Records the pruning itself. Returns how many records went.
+   */
+  prune(before: Date): Promise<number>;
 }
+
+export type AuditVerifyResult =
+  | { ok: true; checked: number; firstSeq: number | null; lastSeq: number | null; head: string; anchor: AuditAnchor | null }
+  | { ok: false; checked: number; seq: number; reason: string; anchor: AuditAnchor | null };
+
+/** Where the stored chain starts once retention has deleted its beginning. */
+export interface AuditAnchor {
+  /** The last deleted record. */
+  throughSeq: number;
+  hash: string;
+}
+
+const ANCHOR_KEY = 'audit.anchor';
+const VERIFY_PAGE = 1000;
 
 export const GENESIS_HASH = '0'.repeat(64);
 const CHAIN_LOCK = 'audit.chain';
@@ -152,7 +177,58 @@ export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; 
     return running;
   }
 
-  return {
+  async function verify(): Promise<AuditVerifyResult> {
+    const anchor = (await o.store.settings.get<AuditAnchor>(ANCHOR_KEY)) ?? null;
+    let prev = anchor?.hash ?? GENESIS_HASH;
+    let expectedSeq = anchor ? anchor.throughSeq + 1 : 1;
+    let checked = 0;
+    let firstSeq: number | null = null;
+    let afterSeq: number | undefined;
+    for (;;) {
+      const page = await o.store.audit.list({ afterSeq, limit: VERIFY_PAGE });
+      if (page.length === 0) break;
+      firstSeq ??= page[0]!.seq;
+      // A gap (a deleted record) breaks the chain as surely as an edited one.
+      if (page[0]!.seq !== expectedSeq) return { ok: false, checked, seq: page[0]!.seq, reason: `expected seq ${expectedSeq}: records are missing`, anchor };
+      const r = verifyChain(page, prev);
+      if (!r.ok) return { ok: false, checked: checked + page.findIndex((e) => e.seq === r.seq), seq: r.seq, reason: r.reason, anchor };
+      checked += page.length;
+      prev = r.head;
+      afterSeq = page[page.length - 1]!.seq;
+      expectedSeq = afterSeq + 1;
+    }
+    return { ok: true, checked, firstSeq, lastSeq: afterSeq ?? null, head: prev, anchor };
+  }
+
+  async function prune(before: Date): Promise<number> {
+    await log.flush();
+    const deleted = await o.store.transaction(async (tx) => {
+      await tx.settings.lock(CHAIN_LOCK);
+      const cut = await tx.audit.lastBefore(before);
+      const newest = await tx.audit.head();
+      if (!cut || !newest) return undefined;
+      // The newest record stays: the next one chains to it.
+      const through = cut.seq >= newest.seq ? (await tx.audit.list({ afterSeq: newest.seq - 2, limit: 1 }))[0] : { seq: cut.seq, hash: cut.hash };
+      if (!through || through.seq >= newest.seq) return undefined;
+      const count = await tx.audit.deleteThrough(through.seq);
+      if (count === 0) return undefined;
+      await tx.settings.put(ANCHOR_KEY, { throughSeq: through.seq, hash: through.hash } satisfies AuditAnchor);
+      return { count, through: through.seq };
+    });
+    if (!deleted) return 0;
+    await log.record({
+      actor: { type: 'system', id: 'retention' },
+      action: 'audit.prune',
+      target: { type: 'audit-log', id: 'audit' },
+      result: 'success',
+      details: { deleted: deleted.count, throughSeq: deleted.through, before: before.toISOString() },
+    });
+    return deleted.count;
+  }
+
+  const log: AuditLog = {
+    verify,
+    prune,
     record(e) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ e, at: new Date(o.clock.now()), done: (err) => (err ? reject(err) : resolve()) });
@@ -164,4 +240,5 @@ export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; 
       while (running || queue.length) await (running ?? pump());
     },
   };
+  return log;
 }

@@ -17,6 +17,11 @@ export class CliError extends Error {
 export interface ClientOptions {
   url?: string | undefined;
   token?: string | undefined;
+  /**
+   * The workspace the command acts in (`--workspace`, else AIRLOCK_WORKSPACE); sent as
+   * `?workspace=` on every request. Absent: the token's own workspace, or `default`.
+   */
+  workspace?: string | undefined;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -38,6 +43,8 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
   const env = opts.env ?? process.env;
   const baseUrl = (opts.url ?? env.AIRLOCK_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   const token = resolveToken(opts);
+  const workspace = opts.workspace ?? env.AIRLOCK_WORKSPACE;
+  const withWorkspace = (path: string) => (workspace ? `${path}${path.includes('?') ? '&' : '?'}workspace=${encodeURIComponent(workspace)}` : path);
   return {
     baseUrl,
     async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -46,7 +53,7 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
       if (body !== undefined) headers['content-type'] = 'application/json';
       let res: Response;
       try {
-        res = await fetch(baseUrl + path, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+        res = await fetch(baseUrl + withWorkspace(path), { method, headers, body: body === undefined ? null : JSON.stringify(body) });
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
         throw new CliError(`cannot reach the Airlock server at ${baseUrl} (${cause}); start it with \`npm start\` or set AIRLOCK_URL`, 'ERR_UNREACHABLE');
@@ -70,4 +77,15 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
       return (/json/.test(res.headers.get('content-type') ?? '') ? json : text) as T;
     },
   };
+}
+
+/**
+ * Adds `--workspace` to a command and every command under it: the commands that act on a
+ * workspace's objects (Deployments, identities, join credentials, tokens).
+ */
+export function withWorkspaceOption(cmd: { options: readonly { long?: string | undefined }[]; commands: readonly unknown[]; option(flags: string, description: string): unknown }): void {
+  if (cmd.commands.length === 0 && !cmd.options.some((o) => o.long === '--workspace')) {
+    cmd.option('--workspace <workspace>', 'workspace id or name [env AIRLOCK_WORKSPACE; default: the token\'s own, or "default"]');
+  }
+  for (const c of cmd.commands) withWorkspaceOption(c as typeof cmd);
 }

@@ -47,6 +47,11 @@ export const configSchema = z
     ),
     clockSkew: duration('Leeway for clocks that disagree; retired keys stay published this much past their last token.', '5m'),
     rotationCheckInterval: duration('How often the server checks whether a cluster needs a new key.', '1m', { min: [1, '1s'] }),
+    auditRetention: duration(
+      'How long audit records are kept; older ones are deleted hourly (the chain stays verifiable from the last deleted record). 0 keeps them forever.',
+      '0',
+      { max: [10 * 365 * 86400, '3650d'] },
+    ),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log verbosity.'),
     masterKeyFile: z
       .string()

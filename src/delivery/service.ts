@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import type { Scope } from '../access/scope.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { ClusterService, ClusterView } from '../clusters/service.ts';
 import type { CloudProvider } from '../cloud/types.ts';
@@ -73,10 +74,11 @@ export interface ExchangeContext {
 }
 
 export interface DeliveryService {
-  createCredential(deploymentRef: string, input: z.input<typeof joinCredentialCreateSchema>): Promise<{ credential: JoinCredentialRecord; secret: string }>;
-  listCredentials(deploymentRef: string): Promise<JoinCredentialRecord[]>;
-  revokeCredential(deploymentRef: string, id: string): Promise<JoinCredentialRecord>;
-  revokeAllCredentials(deploymentRef: string): Promise<number>;
+  /** Join credentials belong to a Deployment, looked up in the caller's {@link Scope}. */
+  createCredential(scope: Scope, deploymentRef: string, input: z.input<typeof joinCredentialCreateSchema>): Promise<{ credential: JoinCredentialRecord; secret: string }>;
+  listCredentials(scope: Scope, deploymentRef: string): Promise<JoinCredentialRecord[]>;
+  revokeCredential(scope: Scope, deploymentRef: string, id: string): Promise<JoinCredentialRecord>;
+  revokeAllCredentials(scope: Scope, deploymentRef: string): Promise<number>;
   /** A workload's own view: attested by a join credential, or by a pod token for `clusterRef`. */
   profileFor(bearer: string, clusterRef: string | undefined): Promise<WorkloadProfile>;
   /** The webhook's lookup: the component whose service account this is, if any. */
@@ -146,7 +148,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     const key = `${w.deployment.id}/${component}`;
     const hit = profiles.get(key);
     if (hit && hit.version === w.profileVersion) return hit.profile;
-    const view = await d.deployments.get(w.deployment.id);
+    const view = await d.deployments.getById(w.deployment.id);
     const profile = workloadProfile(view, component, { tokenTtlSeconds: d.tokenTtlSeconds, providers: d.providers });
     if (profiles.size >= PROFILE_CACHE_MAX) profiles.clear();
     profiles.set(key, { version: w.profileVersion, profile });
@@ -170,8 +172,8 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     touchTimer.unref();
   }
 
-  async function findDeployment(ref: string) {
-    return (await d.deployments.get(ref)).deployment;
+  async function findDeployment(scope: Scope, ref: string) {
+    return (await d.deployments.get(scope, ref)).deployment;
   }
 
   /** Verifies a join credential; the error says which check failed without revealing which part matched. */
@@ -247,10 +249,10 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
   }
 
   return {
-    async createCredential(ref, raw) {
+    async createCredential(scope, ref, raw) {
       const input = joinCredentialCreateSchema.parse(raw);
-      const dep = await findDeployment(ref);
-      const view = await d.deployments.get(dep.id);
+      const view = await d.deployments.get(scope, ref);
+      const dep = view.deployment;
       if (view.cluster.issuerMode === 'kubernetes') {
         throw new AppError('ERR_RULE_VIOLATION', `cluster ${view.cluster.name} uses its own issuer (issuer mode "kubernetes"): only its kubelet can sign tokens clouds trust, so join credentials cannot work there`, {
           field: 'deployment',
@@ -281,19 +283,19 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       await d.store.joinCredentials.insert(credential);
       return { credential, secret: `alj_${id.slice(3)}_${secretPart}` };
     },
-    async listCredentials(ref) {
-      return d.store.joinCredentials.listForDeployment((await findDeployment(ref)).id);
+    async listCredentials(scope, ref) {
+      return d.store.joinCredentials.listForDeployment((await findDeployment(scope, ref)).id);
     },
-    async revokeCredential(ref, id) {
-      const dep = await findDeployment(ref);
+    async revokeCredential(scope, ref, id) {
+      const dep = await findDeployment(scope, ref);
       const notFound = () => new AppError('ERR_NOT_FOUND', `Deployment ${dep.name} has no join credential ${id}`, { field: 'credential', example: 'jc_… (see: airlock deployment credentials list)' });
       if (!isId('joinCredential', id)) throw notFound();
       const r = await d.store.joinCredentials.revoke(dep.id, id, new Date(d.clock.now()));
       if (!r) throw notFound();
       return r;
     },
-    async revokeAllCredentials(ref) {
-      const dep = await findDeployment(ref);
+    async revokeAllCredentials(scope, ref) {
+      const dep = await findDeployment(scope, ref);
       return d.store.joinCredentials.revokeAll(dep.id, new Date(d.clock.now()));
     },
 

@@ -11,7 +11,7 @@ import { isId, newId } from '../lib/ids.ts';
 import type { Deployment, Page, PageRequest, SavedIdentity } from '../domain/records.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Store } from '../store/store.ts';
-import type { Tenancy } from '../tenancy/service.ts';
+import type { Scope } from '../access/scope.ts';
 import { componentIdentities, type ComponentIdentity } from './components.ts';
 import { checkAzureCapacity, checkRuntimeForIdentity, checkWildcard, parseSemver } from './rules.ts';
 
@@ -70,14 +70,20 @@ export interface SetupOptions {
   target?: SetupInput['target'];
 }
 
+/**
+ * Deployments belong to a workspace: every call names the {@link Scope} it acts in, and a
+ * Deployment outside it is not found (a Deployment-scoped scope sees only its one Deployment).
+ */
 export interface DeploymentService {
-  create(input: z.input<typeof deploymentCreateSchema>): Promise<DeploymentView>;
-  list(page: PageRequest, filter?: { cluster?: string | undefined; nameContains?: string | undefined; identity?: string | undefined }): Promise<Page<DeploymentView>>;
-  get(ref: string): Promise<DeploymentView>;
-  update(ref: string, input: z.input<typeof deploymentUpdateSchema>): Promise<DeploymentView>;
-  delete(ref: string): Promise<void>;
+  create(scope: Scope, input: z.input<typeof deploymentCreateSchema>): Promise<DeploymentView>;
+  list(scope: Scope, page: PageRequest, filter?: { cluster?: string | undefined; nameContains?: string | undefined; identity?: string | undefined }): Promise<Page<DeploymentView>>;
+  get(scope: Scope, ref: string): Promise<DeploymentView>;
+  /** By id in any workspace: for the server's own use (the token exchange), never a caller's reference. */
+  getById(id: string): Promise<DeploymentView>;
+  update(scope: Scope, ref: string, input: z.input<typeof deploymentUpdateSchema>): Promise<DeploymentView>;
+  delete(scope: Scope, ref: string): Promise<void>;
   /** The pure input a cloud needs to generate setup; enforces the wildcard rule and requires an effective identity. */
-  setupInput(ref: string, opts: SetupOptions): Promise<SetupInput>;
+  setupInput(scope: Scope, ref: string, opts: SetupOptions): Promise<SetupInput>;
   /** Re-checks every Deployment using `identity` after its definition changed. */
   checkIdentityUsers(tx: Repos, identity: SavedIdentity): Promise<void>;
 }
@@ -85,7 +91,6 @@ export interface DeploymentService {
 export interface DeploymentServiceDeps {
   store: Store;
   clock: Clock;
-  tenancy: Tenancy;
   clusters: ClusterService;
   identities: () => IdentityService;
   random?: (n: number) => Buffer;
@@ -125,12 +130,13 @@ export function setupInputFromView(v: DeploymentView, opts: SetupOptions): Setup
 }
 
 export function createDeploymentService(d: DeploymentServiceDeps): DeploymentService {
-  const ws = d.tenancy.workspace.id;
   const random = d.random ?? randomBytes;
 
-  async function find(tx: Repos, ref: string): Promise<Deployment> {
-    const dep = isId('deployment', ref) ? await tx.deployments.get(ref) : await tx.deployments.getByName(ws, ref);
-    if (!dep) throw new AppError('ERR_NOT_FOUND', `no deployment with id or name "${ref}"`, { field: 'deployment', example: 'etl (see: airlock deployment list)' });
+  async function find(tx: Repos, scope: Scope, ref: string): Promise<Deployment> {
+    const dep = isId('deployment', ref) ? await tx.deployments.get(ref) : await tx.deployments.getByName(scope.workspaceId, ref);
+    // Another workspace's Deployment (or, for a Deployment-scoped caller, any other one) does not exist for this caller.
+    const visible = dep && dep.workspaceId === scope.workspaceId && (!scope.deploymentId || dep.id === scope.deploymentId);
+    if (!visible) throw new AppError('ERR_NOT_FOUND', `no deployment with id or name "${ref}"`, { field: 'deployment', example: 'etl (see: airlock deployment list)' });
     return dep;
   }
 
@@ -162,7 +168,7 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
   async function resolveIdentity(
     tx: Repos,
     value: string | null,
-    ctx: { deploymentId?: string; runtimeVersion: string },
+    ctx: { workspaceId: string; deploymentId?: string; runtimeVersion: string },
   ): Promise<{ identitySpec: CustomerIdentity | null; identityId: string | null }> {
     const parsed = parseWorkloadIdentity(value);
     if (parsed.kind === 'default') return { identitySpec: null, identityId: null };
@@ -170,7 +176,7 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
       checkRuntimeForIdentity(ctx.runtimeVersion, parsed.identity);
       return { identitySpec: parsed.identity, identityId: null };
     }
-    const saved = await d.identities().find(tx, parsed.name);
+    const saved = await d.identities().find(tx, { workspaceId: ctx.workspaceId }, parsed.name);
     if (!saved) {
       throw new AppError('ERR_VALIDATION', `no saved identity named "${parsed.name}"; --workload-identity accepts ${WORKLOAD_IDENTITY_FORMS.join('; ')}`, {
         field: 'workloadIdentity',
@@ -184,25 +190,26 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
       // Capacity belongs to the managed identity, which several saved names may point at: lock all
       // of them (in id order, so concurrent writers cannot deadlock) before counting.
       const clientId = saved.spec.clientId;
-      const aliases = (await tx.identities.list(ws)).filter((i) => i.spec.cloud === 'azure' && i.spec.clientId === clientId);
+      const aliases = (await tx.identities.list(ctx.workspaceId)).filter((i) => i.spec.cloud === 'azure' && i.spec.clientId === clientId);
       for (const id of aliases.map((i) => i.id).sort()) await tx.identities.lock(id);
-      const users = (await azureUsers(tx, saved.spec.clientId)).filter((u) => u.id !== ctx.deploymentId);
+      const users = (await azureUsers(tx, ctx.workspaceId, saved.spec.clientId)).filter((u) => u.id !== ctx.deploymentId);
       checkAzureCapacity(saved.spec.managedIdentityName, users.map((u) => ({ id: u.id, name: u.name })));
     }
     return { identitySpec: null, identityId: saved.id };
   }
 
   /** Deployments using the managed identity with this client id, through any saved identity. */
-  async function azureUsers(tx: Repos, clientId: string): Promise<Deployment[]> {
-    const same = (await tx.identities.list(ws)).filter((i) => i.spec.cloud === 'azure' && i.spec.clientId === clientId);
+  async function azureUsers(tx: Repos, workspaceId: string, clientId: string): Promise<Deployment[]> {
+    const same = (await tx.identities.list(workspaceId)).filter((i) => i.spec.cloud === 'azure' && i.spec.clientId === clientId);
     const users: Deployment[] = [];
     for (const i of same) users.push(...(await tx.deployments.listAll({ identityId: i.id })));
     return users;
   }
 
   return {
-    async create(raw) {
+    async create(scope, raw) {
       const input = deploymentCreateSchema.parse(raw);
+      if (scope.deploymentId) throw new AppError('ERR_FORBIDDEN', 'a Deployment-scoped token cannot create Deployments');
       const cluster = await d.clusters.get(input.cluster).catch((err: unknown) => {
         if (err instanceof AppError && err.code === 'ERR_NOT_FOUND') {
           throw new AppError('ERR_VALIDATION', `no cluster with id or name "${input.cluster}"`, { field: 'cluster', example: 'prod-aws (see: airlock cluster list)' });
@@ -213,10 +220,10 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
       const dep = await d.store.transaction(async (tx) => {
         let namespace = generateNamespace(input.name, random);
         for (let i = 0; i < 5 && (await tx.deployments.namespaceTaken(cluster.id, namespace)); i++) namespace = generateNamespace(input.name, random);
-        const ids = await resolveIdentity(tx, input.workloadIdentity ?? null, { runtimeVersion: input.runtimeVersion });
+        const ids = await resolveIdentity(tx, input.workloadIdentity ?? null, { workspaceId: scope.workspaceId, runtimeVersion: input.runtimeVersion });
         const record: Deployment = {
           id: newId('deployment'),
-          workspaceId: ws,
+          workspaceId: scope.workspaceId,
           clusterId: cluster.id,
           name: input.name,
           description: input.description,
@@ -232,30 +239,36 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
       return view(d.store, dep);
     },
 
-    async list(page, filter = {}) {
+    async list(scope, page, filter = {}) {
       const clusterId = filter.cluster ? (await d.clusters.get(filter.cluster)).id : undefined;
-      const identityId = filter.identity ? (await d.identities().get(filter.identity)).id : undefined;
-      const p = await d.store.deployments.list(ws, page, { clusterId, identityId, nameContains: filter.nameContains });
+      const identityId = filter.identity ? (await d.identities().get(scope, filter.identity)).id : undefined;
+      const p = await d.store.deployments.list(scope.workspaceId, page, { clusterId, identityId, nameContains: filter.nameContains, id: scope.deploymentId });
       const cache = new Map<string, ClusterView>();
       const items: DeploymentView[] = [];
       for (const dep of p.items) items.push(await view(d.store, dep, cache));
       return p.nextCursor ? { items, nextCursor: p.nextCursor } : { items };
     },
 
-    async get(ref) {
-      return view(d.store, await find(d.store, ref));
+    async get(scope, ref) {
+      return view(d.store, await find(d.store, scope, ref));
     },
 
-    async update(ref, raw) {
+    async getById(id) {
+      const dep = await d.store.deployments.get(id);
+      if (!dep) throw new AppError('ERR_NOT_FOUND', `no deployment with id "${id}"`, { field: 'deployment' });
+      return view(d.store, dep);
+    },
+
+    async update(scope, ref, raw) {
       const input = deploymentUpdateSchema.parse(raw);
       const updated = await d.store.transaction(async (tx) => {
-        const dep = await find(tx, ref);
+        const dep = await find(tx, scope, ref);
         const runtimeVersion = input.runtimeVersion ?? dep.runtimeVersion;
         const patch: Parameters<Repos['deployments']['update']>[1] = { updatedAt: new Date(d.clock.now()) };
         if (input.description !== undefined) patch.description = input.description;
         if (input.runtimeVersion !== undefined) patch.runtimeVersion = input.runtimeVersion;
         if (input.workloadIdentity !== undefined) {
-          Object.assign(patch, await resolveIdentity(tx, input.workloadIdentity, { deploymentId: dep.id, runtimeVersion }));
+          Object.assign(patch, await resolveIdentity(tx, input.workloadIdentity, { workspaceId: dep.workspaceId, deploymentId: dep.id, runtimeVersion }));
         } else if (input.runtimeVersion !== undefined) {
           // A runtime change must still satisfy the identity in force.
           const current = dep.identitySpec ?? (dep.identityId ? (await tx.identities.get(dep.identityId))?.spec : undefined);
@@ -266,20 +279,20 @@ export function createDeploymentService(d: DeploymentServiceDeps): DeploymentSer
       return view(d.store, updated);
     },
 
-    async delete(ref) {
-      const dep = await find(d.store, ref);
+    async delete(scope, ref) {
+      const dep = await find(d.store, scope, ref);
       await d.store.deployments.delete(dep.id);
     },
 
-    async setupInput(ref, opts) {
-      return setupInputFromView(await this.get(ref), opts);
+    async setupInput(scope, ref, opts) {
+      return setupInputFromView(await this.get(scope, ref), opts);
     },
 
     async checkIdentityUsers(tx, identity) {
       const users = await tx.deployments.listAll({ identityId: identity.id });
       for (const u of users) checkRuntimeForIdentity(u.runtimeVersion, identity.spec, null);
       if (identity.spec.cloud === 'azure') {
-        const all = await azureUsers(tx, identity.spec.clientId);
+        const all = await azureUsers(tx, identity.workspaceId, identity.spec.clientId);
         if (all.length > 0) {
           // Everyone but the newest must fit; report against the full list.
           checkAzureCapacity(identity.spec.managedIdentityName, all.slice(0, -1).map((u) => ({ id: u.id, name: u.name })), 'azure');

@@ -1,4 +1,5 @@
 import type { CustomerIdentity } from '../cloud/types.ts';
+import type { Role } from '../access/matrix.ts';
 import type { Cloud, ClusterType, IssuerMode } from './terms.ts';
 
 export type { Cloud, ClusterType, IssuerMode } from './terms.ts';
@@ -104,6 +105,20 @@ export interface ApiTokenRecord {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** One role of src/access/matrix.ts, at the scope the two ids below give. */
+  role: Role;
+  /** Workspace- and Deployment-scoped roles: the workspace. */
+  workspaceId: string | null;
+  /** `deployment-admin`: the Deployment. */
+  deploymentId: string | null;
+  /** Null: no expiry. */
+  expiresAt: Date | null;
+  /** The token that created this one; null for the bootstrap (admin) token. */
+  createdBy: string | null;
+  rotatedAt: Date | null;
+  /** After a rotation, the old secret's hash, valid until `previousSecretExpiresAt` (the overlap). */
+  previousSecretHash: string | null;
+  previousSecretExpiresAt: Date | null;
 }
 
 /** The Deployment components a join credential can be scoped to (see deployments/components.ts). */

@@ -6,7 +6,7 @@ import { isId, newId } from '../lib/ids.ts';
 import type { SavedIdentity } from '../domain/records.ts';
 import type { Repos } from '../store/repos.ts';
 import type { Store } from '../store/store.ts';
-import type { Tenancy } from '../tenancy/service.ts';
+import type { Scope } from '../access/scope.ts';
 import { checkAzureIdentity, parseRoleArn, parseServiceAccountEmail } from './parse.ts';
 
 const guid = z.string().meta({ example: '00000000-0000-0000-0000-000000000000' });
@@ -84,34 +84,38 @@ export function identityDisplay(i: CustomerIdentity): string {
   }
 }
 
+/** Saved identities belong to a workspace: each call acts in the {@link Scope} it is given. */
 export interface IdentityService {
   /** Creates or replaces (same name) a saved identity. */
-  save(input: IdentitySaveInput): Promise<{ identity: SavedIdentity; created: boolean }>;
-  list(): Promise<SavedIdentity[]>;
-  get(ref: string): Promise<SavedIdentity>;
-  find(tx: Repos, ref: string): Promise<SavedIdentity | undefined>;
+  save(scope: Scope, input: IdentitySaveInput): Promise<{ identity: SavedIdentity; created: boolean }>;
+  list(scope: Scope): Promise<SavedIdentity[]>;
+  get(scope: Scope, ref: string): Promise<SavedIdentity>;
+  find(tx: Repos, scope: Pick<Scope, 'workspaceId'>, ref: string): Promise<SavedIdentity | undefined>;
   /** How many Deployments use each saved identity (one read, whatever the number of identities). */
-  usage(): Promise<Map<string, number>>;
+  usage(scope: Scope): Promise<Map<string, number>>;
   /** Refuses while Deployments use it, unless `resetDeployments` moves them back to the default identity. */
-  delete(ref: string, opts: { resetDeployments?: boolean }): Promise<{ resetDeployments: string[] }>;
+  delete(scope: Scope, ref: string, opts: { resetDeployments?: boolean }): Promise<{ resetDeployments: string[] }>;
 }
 
 export interface IdentityServiceDeps {
   store: Store;
   clock: Clock;
-  tenancy: Tenancy;
   /** Re-checks rules for Deployments that use an identity whose spec changes (Azure capacity, runtime). */
   checkUsers(tx: Repos, identity: SavedIdentity): Promise<void>;
 }
 
 export function createIdentityService(d: IdentityServiceDeps): IdentityService {
-  const ws = d.tenancy.workspace.id;
-  const find = async (tx: Repos, ref: string) => (isId('identity', ref) ? tx.identities.get(ref) : tx.identities.getByName(ws, ref));
+  // Another workspace's identity does not exist for this caller.
+  const find = async (tx: Repos, scope: Pick<Scope, 'workspaceId'>, ref: string) => {
+    const i = isId('identity', ref) ? await tx.identities.get(ref) : await tx.identities.getByName(scope.workspaceId, ref);
+    return i && i.workspaceId === scope.workspaceId ? i : undefined;
+  };
   const notFound = (ref: string) =>
     new AppError('ERR_NOT_FOUND', `no saved identity with id or name "${ref}"`, { field: 'identity', example: 'etl-reader (see: airlock identity list)' });
 
   return {
-    async save(raw) {
+    async save(scope, raw) {
+      const ws = scope.workspaceId;
       const input = identitySaveSchema.parse(raw);
       const spec = identityFromSaveInput(input);
       const now = new Date(d.clock.now());
@@ -127,23 +131,23 @@ export function createIdentityService(d: IdentityServiceDeps): IdentityService {
         return { identity, created: true };
       });
     },
-    list: () => d.store.identities.list(ws),
-    async get(ref) {
-      const i = await find(d.store, ref);
+    list: (scope) => d.store.identities.list(scope.workspaceId),
+    async get(scope, ref) {
+      const i = await find(d.store, scope, ref);
       if (!i) throw notFound(ref);
       return i;
     },
     find,
-    async usage() {
+    async usage(scope) {
       const counts = new Map<string, number>();
       for (const dep of await d.store.deployments.listAll({})) {
-        if (dep.workspaceId === ws && dep.identityId) counts.set(dep.identityId, (counts.get(dep.identityId) ?? 0) + 1);
+        if (dep.workspaceId === scope.workspaceId && dep.identityId) counts.set(dep.identityId, (counts.get(dep.identityId) ?? 0) + 1);
       }
       return counts;
     },
-    async delete(ref, opts) {
+    async delete(scope, ref, opts) {
       return d.store.transaction(async (tx) => {
-        const i = await find(tx, ref);
+        const i = await find(tx, scope, ref);
         if (!i) throw notFound(ref);
         const users = await tx.deployments.listAll({ identityId: i.id });
         if (users.length > 0 && !opts.resetDeployments) {

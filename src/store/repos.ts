@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AppError } from '../errors/index.ts';
 import type { Database } from './schema.ts';
+import type { Role } from '../access/matrix.ts';
 import type {
   ApiTokenRecord,
   Cloud,
@@ -83,9 +84,12 @@ export interface Repos {
   apiTokens: {
     insert(t: ApiTokenRecord): Promise<void>;
     get(id: string): Promise<ApiTokenRecord | undefined>;
-    list(): Promise<ApiTokenRecord[]>;
+    /** Oldest first; with a workspace, only its tokens (Deployment tokens included). */
+    list(filter?: { workspaceId?: string | undefined }): Promise<ApiTokenRecord[]>;
     touch(id: string, at: Date): Promise<void>;
     revoke(id: string, at: Date): Promise<boolean>;
+    /** Replaces the secret of a live token; the old one stays valid until `previousExpiresAt`. Returns the token as it now is. */
+    rotate(id: string, r: { secretHash: string; previousSecretHash: string | null; previousExpiresAt: Date | null; at: Date }): Promise<ApiTokenRecord | undefined>;
   };
   joinCredentials: {
     insert(c: JoinCredentialRecord): Promise<void>;
@@ -107,8 +111,12 @@ export interface Repos {
     /** The newest record's seq and hash (the chain's head), if any. */
     head(): Promise<{ seq: number; hash: string } | undefined>;
     insertMany(events: AuditEventRecord[]): Promise<void>;
-    /** Oldest first, from `afterSeq` (exclusive). */
-    list(o: { afterSeq?: number | undefined; limit: number; targetId?: string | undefined; action?: string | undefined }): Promise<AuditEventRecord[]>;
+    /** Oldest first, from `afterSeq` (exclusive). `target` matches a target id or name; `since`/`until` bound `at` (inclusive/exclusive). */
+    list(o: AuditListFilter): Promise<AuditEventRecord[]>;
+    /** The newest record written before `at`, if any (where retention may cut). */
+    lastBefore(at: Date): Promise<{ seq: number; hash: string } | undefined>;
+    /** Deletes every record with seq ≤ `seq` (retention); returns how many. */
+    deleteThrough(seq: number): Promise<number>;
   };
   settings: {
     /**
@@ -119,6 +127,18 @@ export interface Repos {
     get<T>(key: string): Promise<T | undefined>;
     put(key: string, value: unknown): Promise<void>;
   };
+}
+
+export interface AuditListFilter {
+  afterSeq?: number | undefined;
+  limit: number;
+  targetId?: string | undefined;
+  /** A target id or name. */
+  target?: string | undefined;
+  actorId?: string | undefined;
+  action?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
 }
 
 /** What the token exchange needs to know about a Deployment before building its workload profile. */
@@ -137,6 +157,8 @@ const profileVersionOf = (r: { dep_updated_at: Date | string; identity_updated_a
   [r.dep_updated_at, r.identity_updated_at, r.cluster_updated_at].map((v) => (v === null ? '-' : toDate(v).getTime())).join(':');
 
 export interface DeploymentFilter {
+  /** Only this Deployment (a Deployment-scoped caller's view of a list). */
+  id?: string | undefined;
   clusterId?: string | undefined;
   identityId?: string | undefined;
   /** Substring of the name, case-insensitive. */
@@ -257,6 +279,14 @@ function mapToken(r: Selectable<Database['api_tokens']>): ApiTokenRecord {
     createdAt: toDate(r.created_at),
     lastUsedAt: toDateOrNull(r.last_used_at),
     revokedAt: toDateOrNull(r.revoked_at),
+    role: r.role as Role,
+    workspaceId: r.workspace_id,
+    deploymentId: r.deployment_id,
+    expiresAt: toDateOrNull(r.expires_at),
+    createdBy: r.created_by,
+    rotatedAt: toDateOrNull(r.rotated_at),
+    previousSecretHash: r.previous_secret_hash,
+    previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
   };
 }
 
@@ -547,6 +577,7 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
       },
       async list(workspaceId, page, filter = {}) {
         let q = db.selectFrom('deployments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').limit(page.limit + 1);
+        if (filter.id) q = q.where('id', '=', filter.id);
         if (filter.clusterId) q = q.where('cluster_id', '=', filter.clusterId);
         if (filter.identityId) q = q.where('identity_id', '=', filter.identityId);
         if (filter.nameContains) q = q.where('name', 'ilike', containsPattern(filter.nameContains));
@@ -657,6 +688,14 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
             created_at: t.createdAt,
             last_used_at: t.lastUsedAt,
             revoked_at: t.revokedAt,
+            role: t.role,
+            workspace_id: t.workspaceId,
+            deployment_id: t.deploymentId,
+            expires_at: t.expiresAt,
+            created_by: t.createdBy,
+            rotated_at: t.rotatedAt,
+            previous_secret_hash: t.previousSecretHash,
+            previous_secret_expires_at: t.previousSecretExpiresAt,
           })
           .execute();
       },
@@ -664,8 +703,20 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
         const r = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
         return r && mapToken(r);
       },
-      async list() {
-        return (await db.selectFrom('api_tokens').selectAll().orderBy('created_at').execute()).map(mapToken);
+      async list(filter = {}) {
+        let q = db.selectFrom('api_tokens').selectAll().orderBy('created_at').orderBy('id');
+        if (filter.workspaceId) q = q.where('workspace_id', '=', filter.workspaceId);
+        return (await q.execute()).map(mapToken);
+      },
+      async rotate(id, r) {
+        const row = await db
+          .updateTable('api_tokens')
+          .set({ secret_hash: r.secretHash, previous_secret_hash: r.previousSecretHash, previous_secret_expires_at: r.previousExpiresAt, rotated_at: r.at })
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .returningAll()
+          .executeTakeFirst();
+        return row && mapToken(row);
       },
       async touch(id, at) {
         await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
@@ -777,8 +828,23 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
         let q = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(o.limit);
         if (o.afterSeq !== undefined) q = q.where('seq', '>', String(o.afterSeq) as never);
         if (o.targetId) q = q.where('target_id', '=', o.targetId);
+        if (o.target) {
+          const t = o.target;
+          q = q.where((eb) => eb.or([eb('target_id', '=', t), eb('target_name', '=', t)]));
+        }
+        if (o.actorId) q = q.where('actor_id', '=', o.actorId);
         if (o.action) q = q.where('action', '=', o.action);
+        if (o.since) q = q.where('at', '>=', o.since);
+        if (o.until) q = q.where('at', '<', o.until);
         return (await q.execute()).map(mapAudit);
+      },
+      async lastBefore(at) {
+        const r = await db.selectFrom('audit_events').select(['seq', 'hash']).where('at', '<', at).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        return r && { seq: Number(r.seq), hash: r.hash };
+      },
+      async deleteThrough(seq) {
+        const r = await db.deleteFrom('audit_events').where('seq', '<=', String(seq) as never).executeTakeFirst();
+        return Number(r.numDeletedRows);
       },
     },
     settings: {

@@ -65,6 +65,14 @@ export interface Database {
     created_at: Timestamp;
     last_used_at: Timestamp | null;
     revoked_at: Timestamp | null;
+    role: ColumnType<string, string | undefined, string>;
+    workspace_id: string | null;
+    deployment_id: string | null;
+    expires_at: Timestamp | null;
+    created_by: string | null;
+    rotated_at: Timestamp | null;
+    previous_secret_hash: string | null;
+    previous_secret_expires_at: Timestamp | null;
   };
   join_credentials: {
     id: string;

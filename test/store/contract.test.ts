@@ -183,7 +183,23 @@ function signingKey(clusterId: string, k: Partial<SigningKeyRecord> = {}): Signi
 
 function apiToken(t: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
   const i = id('tok');
-  return { id: i, name: `token ${i}`, secretHash: 'ab'.repeat(32), createdAt: at(20), lastUsedAt: null, revokedAt: null, ...t };
+  return {
+    id: i,
+    name: `token ${i}`,
+    secretHash: 'ab'.repeat(32),
+    createdAt: at(20),
+    lastUsedAt: null,
+    revokedAt: null,
+    role: 'organization-owner',
+    workspaceId: null,
+    deploymentId: null,
+    expiresAt: null,
+    createdBy: null,
+    rotatedAt: null,
+    previousSecretHash: null,
+    previousSecretExpiresAt: null,
+    ...t,
+  };
 }
 
 function savedIdentity(workspaceId: string, i: Partial<SavedIdentity> = {}): SavedIdentity {
@@ -637,6 +653,28 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
           assert.deepEqual(await s.audit.list({ limit: 10, afterSeq: 1 }), rows.slice(1));
           assert.deepEqual(await s.audit.head(), { seq: 3, hash: rows[2]!.hash });
           await assert.rejects(s.audit.insertMany([row(3, {})]), 'seq is unique: a second writer with a stale head fails instead of forking the chain');
+
+          // Filters of `audit list`: actor, target id or name, action, and a half-open time window.
+          const more = [
+            { ...row(4, {}), actorId: 'tok_a', action: 'deployment.update', targetId: 'dep_y', targetName: 'etl' },
+            { ...row(5, {}), actorId: 'tok_b', action: 'deployment.update', targetId: 'dep_z', targetName: 'reports' },
+            { ...row(6, {}), actorId: 'tok_a', action: 'token.create', targetId: 'tok_c', targetName: 'ci' },
+          ];
+          await s.audit.insertMany(more);
+          const seqs = async (f: Partial<Parameters<Store['audit']['list']>[0]>) => (await s.audit.list({ limit: 100, ...f })).map((r) => r.seq);
+          assert.deepEqual(await seqs({ actorId: 'tok_a' }), [4, 6]);
+          assert.deepEqual(await seqs({ target: 'etl' }), [4]);
+          assert.deepEqual(await seqs({ target: 'dep_z' }), [5]);
+          assert.deepEqual(await seqs({ action: 'deployment.update', actorId: 'tok_b' }), [5]);
+          assert.deepEqual(await seqs({ since: at(2), until: at(5) }), [2, 3, 4]);
+          assert.deepEqual(await seqs({ limit: 2, afterSeq: 2 }), [3, 4]);
+
+          // Retention's primitives: the newest record before an instant, and deleting through a seq.
+          assert.deepEqual(await s.audit.lastBefore(at(4)), { seq: 3, hash: rows[2]!.hash });
+          assert.equal(await s.audit.lastBefore(at(1)), undefined);
+          assert.equal(await s.audit.deleteThrough(3), 3);
+          assert.deepEqual(await seqs({}), [4, 5, 6]);
+          assert.deepEqual(await s.audit.head(), { seq: 6, hash: more[2]!.hash });
         });
       });
     });
@@ -862,6 +900,41 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.deepEqual(await store.apiTokens.get(t2.id), { ...t2, lastUsedAt: at(801) });
         assert.deepEqual(await store.apiTokens.get(t1.id), t1, 'touching one token leaves the others');
         await store.apiTokens.touch('tok_missing', at(800)); // no row, no error
+      });
+
+      test('scoped tokens round-trip; list filters by workspace; a role without its scope is refused; a Deployment takes its tokens along', async () => {
+        const { w, c } = await seedWorkspace(store);
+        const dep = deployment(w.id, c.id);
+        await store.deployments.insert(dep);
+        const creator = apiToken();
+        await store.apiTokens.insert(creator);
+        const op = apiToken({ role: 'workspace-operator', workspaceId: w.id, expiresAt: at(9_000), createdBy: creator.id });
+        const da = apiToken({ role: 'deployment-admin', workspaceId: w.id, deploymentId: dep.id, createdBy: creator.id });
+        await store.apiTokens.insert(op);
+        await store.apiTokens.insert(da);
+        assert.deepEqual(await store.apiTokens.get(op.id), op);
+        assert.deepEqual((await store.apiTokens.list({ workspaceId: w.id })).map((t) => t.id).sort(), [op.id, da.id].sort());
+        for (const bad of [
+          apiToken({ role: 'workspace-viewer' }),
+          apiToken({ role: 'organization-member', workspaceId: w.id }),
+          apiToken({ role: 'deployment-admin', workspaceId: w.id }),
+        ]) {
+          await assert.rejects(store.apiTokens.insert(bad), `${bad.role} with workspace ${bad.workspaceId} and deployment ${bad.deploymentId}`);
+        }
+        await store.deployments.delete(dep.id);
+        assert.equal(await store.apiTokens.get(da.id), undefined, "a Deployment's tokens are deleted with it");
+        assert.deepEqual(await store.apiTokens.get(op.id), op);
+      });
+
+      test('rotate replaces the secret and keeps the previous one with its end; a revoked token is not rotated', async () => {
+        const t = apiToken();
+        await store.apiTokens.insert(t);
+        const r = await store.apiTokens.rotate(t.id, { secretHash: 'cd'.repeat(32), previousSecretHash: t.secretHash, previousExpiresAt: at(5_000), at: at(4_000) });
+        assert.deepEqual(r, { ...t, secretHash: 'cd'.repeat(32), previousSecretHash: t.secretHash, previousSecretExpiresAt: at(5_000), rotatedAt: at(4_000) });
+        assert.deepEqual(await store.apiTokens.get(t.id), r);
+        assert.equal(await store.apiTokens.revoke(t.id, at(4_500)), true);
+        assert.equal(await store.apiTokens.rotate(t.id, { secretHash: 'ef'.repeat(32), previousSecretHash: null, previousExpiresAt: null, at: at(4_600) }), undefined);
+        assert.equal((await store.apiTokens.get(t.id))!.secretHash, 'cd'.repeat(32));
       });
     });
 

@@ -71,6 +71,7 @@ export function deliveryRoutes(delivery: DeliveryService, now: () => number): Ro
       method: 'GET',
       path: '/api/v1/clusters/:cluster/workloads',
       auth: 'token',
+      permission: 'workload.read',
       tag: 'delivery',
       summary: 'The workload profile of a service account in a namespace (what the webhook injects)',
       params: z.object({ cluster: z.string().min(1).max(100).meta({ example: 'prod-aws' }) }).strict(),
@@ -87,15 +88,16 @@ export function deliveryRoutes(delivery: DeliveryService, now: () => number): Ro
       method: 'POST',
       path: '/api/v1/deployments/:deployment/credentials',
       auth: 'token',
+      permission: 'credential.write',
       tag: 'delivery',
       summary: 'Create a join credential for one component (the secret is shown once)',
       params: depParams,
       body: joinCredentialCreateSchema,
       status: 201,
       response: credentialJson.extend({ secret: z.string() }),
-      handler: async ({ params, body, setHeader }) => {
+      handler: async ({ params, body, scope, setHeader }) => {
         setHeader('cache-control', 'no-store');
-        const { credential, secret } = await delivery.createCredential(params.deployment, body);
+        const { credential, secret } = await delivery.createCredential(scope!, params.deployment, body);
         return { ...toJson(credential, now()), secret };
       },
     }),
@@ -103,31 +105,36 @@ export function deliveryRoutes(delivery: DeliveryService, now: () => number): Ro
       method: 'GET',
       path: '/api/v1/deployments/:deployment/credentials',
       auth: 'token',
+      permission: 'credential.read',
       tag: 'delivery',
       summary: "List a Deployment's join credentials (never their secrets)",
       params: depParams,
       response: z.object({ items: z.array(credentialJson) }),
-      handler: async ({ params }) => ({ items: (await delivery.listCredentials(params.deployment)).map((c) => toJson(c, now())) }),
+      handler: async ({ params, scope }) => ({ items: (await delivery.listCredentials(scope!, params.deployment)).map((c) => toJson(c, now())) }),
     }),
     defineRoute({
       method: 'DELETE',
       path: '/api/v1/deployments/:deployment/credentials/:credential',
       auth: 'token',
+      permission: 'credential.write',
+      action: 'credential.revoke',
       tag: 'delivery',
       summary: 'Revoke a join credential (the next exchange with it fails)',
       params: credParams,
       response: credentialJson,
-      handler: async ({ params }) => toJson(await delivery.revokeCredential(params.deployment, params.credential), now()),
+      handler: async ({ params, scope }) => toJson(await delivery.revokeCredential(scope!, params.deployment, params.credential), now()),
     }),
     defineRoute({
       method: 'DELETE',
       path: '/api/v1/deployments/:deployment/credentials',
       auth: 'token',
+      permission: 'credential.write',
+      action: 'credential.revoke-all',
       tag: 'delivery',
       summary: "Revoke every live join credential of a Deployment",
       params: depParams,
       response: z.object({ revoked: z.number().int() }),
-      handler: async ({ params }) => ({ revoked: await delivery.revokeAllCredentials(params.deployment) }),
+      handler: async ({ params, scope }) => ({ revoked: await delivery.revokeAllCredentials(scope!, params.deployment) }),
     }),
   ];
 }

@@ -139,6 +139,7 @@ export function deploymentRoutes(deployments: DeploymentService, providers: Reco
       method: 'GET',
       path: '/api/v1/deployments',
       auth: 'token',
+      permission: 'deployment.read',
       tag: 'deployments',
       summary: 'List Deployments',
       query: pageQuery.extend({
@@ -147,8 +148,8 @@ export function deploymentRoutes(deployments: DeploymentService, providers: Reco
         identity: z.string().max(100).optional().meta({ example: 'etl-reader', description: 'Saved identity in use.' }),
       }),
       response: listOf(deploymentJson),
-      handler: async ({ query }) => {
-        const page = await deployments.list({ limit: query.limit, cursor: query.cursor }, { cluster: query.cluster, nameContains: query.name, identity: query.identity });
+      handler: async ({ query, scope }) => {
+        const page = await deployments.list(scope!, { limit: query.limit, cursor: query.cursor }, { cluster: query.cluster, nameContains: query.name, identity: query.identity });
         const items = page.items.map(deploymentToJson);
         return page.nextCursor ? { items, nextCursor: page.nextCursor } : { items };
       },
@@ -157,56 +158,61 @@ export function deploymentRoutes(deployments: DeploymentService, providers: Reco
       method: 'POST',
       path: '/api/v1/deployments',
       auth: 'token',
+      permission: 'deployment.write',
       tag: 'deployments',
       summary: 'Create a Deployment (its namespace and component identities are generated)',
       body: deploymentCreateSchema,
       response: deploymentJson,
       status: 201,
-      handler: async ({ body }) => deploymentToJson(await deployments.create(body)),
+      handler: async ({ body, scope }) => deploymentToJson(await deployments.create(scope!, body)),
     }),
     defineRoute({
       method: 'GET',
       path: '/api/v1/deployments/:deployment',
       auth: 'token',
+      permission: 'deployment.read',
       tag: 'deployments',
       summary: 'Get a Deployment by id or name',
       params: ref,
       response: deploymentJson,
-      handler: async ({ params }) => deploymentToJson(await deployments.get(params.deployment)),
+      handler: async ({ params, scope }) => deploymentToJson(await deployments.get(scope!, params.deployment)),
     }),
     defineRoute({
       method: 'PATCH',
       path: '/api/v1/deployments/:deployment',
       auth: 'token',
+      permission: 'deployment.write',
       tag: 'deployments',
       summary: 'Update a Deployment (absent keys are unchanged; workloadIdentity null or "default" resets it)',
       params: ref,
       body: deploymentUpdateSchema,
       response: deploymentJson,
-      handler: async ({ params, body }) => deploymentToJson(await deployments.update(params.deployment, body)),
+      handler: async ({ params, body, scope }) => deploymentToJson(await deployments.update(scope!, params.deployment, body)),
     }),
     defineRoute({
       method: 'DELETE',
       path: '/api/v1/deployments/:deployment',
       auth: 'token',
+      permission: 'deployment.write',
       tag: 'deployments',
       summary: 'Delete a Deployment',
       params: ref,
       response: z.void(),
       status: 204,
-      handler: async ({ params }) => deployments.delete(params.deployment),
+      handler: async ({ params, scope }) => deployments.delete(scope!, params.deployment),
     }),
     defineRoute({
       method: 'GET',
       path: '/api/v1/deployments/:deployment/identity/setup',
       auth: 'token',
+      permission: 'deployment.read',
       tag: 'deployments',
       summary: 'What to run in the cloud so it trusts this Deployment (steps, documents, connection)',
       params: ref,
       query: setupQuery,
       response: setupJson,
-      handler: async ({ params, query }) => {
-        const input = await deployments.setupInput(params.deployment, setupOpts(query));
+      handler: async ({ params, query, scope }) => {
+        const input = await deployments.setupInput(scope!, params.deployment, setupOpts(query));
         return providers[input.identity.identity.cloud].setup(input) as unknown as z.infer<typeof setupJson>;
       },
     }),
@@ -214,14 +220,15 @@ export function deploymentRoutes(deployments: DeploymentService, providers: Reco
       method: 'GET',
       path: '/api/v1/deployments/:deployment/identity/terraform',
       auth: 'token',
+      permission: 'deployment.read',
       tag: 'deployments',
       summary: 'The same setup as Terraform (HCL)',
       params: ref,
       query: setupQuery,
       response: z.string(),
       contentType: 'text/plain; charset=utf-8',
-      handler: async ({ params, query }) => {
-        const input = await deployments.setupInput(params.deployment, setupOpts(query));
+      handler: async ({ params, query, scope }) => {
+        const input = await deployments.setupInput(scope!, params.deployment, setupOpts(query));
         return providers[input.identity.identity.cloud].terraform(input);
       },
     }),

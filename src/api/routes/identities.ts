@@ -35,21 +35,23 @@ export function identityRoutes(identities: IdentityService, clusters: ClusterSer
       method: 'GET',
       path: '/api/v1/identities',
       auth: 'token',
+      permission: 'identity.read',
       tag: 'identities',
       summary: 'List saved identities',
       response: z.object({ items: z.array(savedJson) }),
-      handler: async () => ({ items: (await identities.list()).map(toJson) }),
+      handler: async ({ scope }) => ({ items: (await identities.list(scope!)).map(toJson) }),
     }),
     defineRoute({
       method: 'PUT',
       path: '/api/v1/identities',
       auth: 'token',
+      permission: 'identity.write',
       tag: 'identities',
       summary: 'Save an identity under a name (replaces one with the same name; rules are re-checked for its Deployments)',
       body: identitySaveSchema,
       response: savedJson.extend({ created: z.boolean() }),
-      handler: async ({ body }) => {
-        const r = await identities.save(body);
+      handler: async ({ body, scope }) => {
+        const r = await identities.save(scope!, body);
         return { ...toJson(r.identity), created: r.created };
       },
     }),
@@ -57,27 +59,30 @@ export function identityRoutes(identities: IdentityService, clusters: ClusterSer
       method: 'GET',
       path: '/api/v1/identities/:identity',
       auth: 'token',
+      permission: 'identity.read',
       tag: 'identities',
       summary: 'Get a saved identity by id or name',
       params: ref,
       response: savedJson,
-      handler: async ({ params }) => toJson(await identities.get(params.identity)),
+      handler: async ({ params, scope }) => toJson(await identities.get(scope!, params.identity)),
     }),
     defineRoute({
       method: 'DELETE',
       path: '/api/v1/identities/:identity',
       auth: 'token',
+      permission: 'identity.write',
       tag: 'identities',
       summary: 'Delete a saved identity; refused while in use unless resetDeployments=true',
       params: ref,
       query: z.object({ resetDeployments: z.enum(['true', 'false']).default('false').transform((v) => v === 'true') }).strict(),
       response: z.object({ resetDeployments: z.array(z.string()) }),
-      handler: async ({ params, query }) => identities.delete(params.identity, { resetDeployments: query.resetDeployments }),
+      handler: async ({ params, query, scope }) => identities.delete(scope!, params.identity, { resetDeployments: query.resetDeployments }),
     }),
     defineRoute({
       method: 'GET',
       path: '/api/v1/deployment-options',
       auth: 'token',
+      permission: 'identity.read',
       tag: 'deployments',
       summary: 'What a Deployment may pick: saved identities, and the default identity on a given cluster',
       query: z.object({ cluster: z.string().max(100).optional().meta({ example: 'prod-aws' }) }).strict(),
@@ -85,9 +90,9 @@ export function identityRoutes(identities: IdentityService, clusters: ClusterSer
         workloadIdentityOptions: z.array(z.object({ name: z.string(), id: z.string(), cloud: z.string(), value: z.string(), deploymentsUsing: z.number(), capacity: z.number().optional() })),
         defaultIdentity: z.object({ available: z.boolean(), pattern: z.string().optional(), reason: z.string().optional() }).optional(),
       }),
-      handler: async ({ query }) => {
-        const saved = await identities.list();
-        const usage = await identities.usage();
+      handler: async ({ query, scope }) => {
+        const saved = await identities.list(scope!);
+        const usage = await identities.usage(scope!);
         const options = [];
         for (const i of saved) {
           const using = usage.get(i.id) ?? 0;

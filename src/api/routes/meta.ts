@@ -31,6 +31,7 @@ export function metaRoutes(store: Store, version: string, all: () => RouteDef[])
       method: 'GET',
       path: '/api/v1/openapi.json',
       auth: 'token',
+      permission: 'api.read',
       tag: 'meta',
       summary: 'This API, as OpenAPI 3.0',
       response: z.record(z.string(), z.unknown()),

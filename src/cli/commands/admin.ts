@@ -5,6 +5,9 @@ import { envName, loadConfig } from '../../config/load.ts';
 import { AppError } from '../../errors/index.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { createStore } from '../../store/store.ts';
+import { createAuditLog } from '../../audit/log.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { userInfo } from 'node:os';
 import { CliError } from '../client.ts';
 
 export function registerAdminCommands(program: Command): void {
@@ -27,6 +30,15 @@ export function registerAdminCommands(program: Command): void {
       const store = await createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {
         const r = await createApiTokenService(store, systemClock).resetAdminToken(resolve(config.dataDir));
+        // Done on the store directly, so it is recorded here rather than at the API's edge.
+        const audit = createAuditLog({ store, clock: systemClock, logger: createLogger('silent') });
+        await audit.record({
+          actor: { type: 'system', id: 'airlock admin-token reset', name: userInfo().username },
+          action: 'token.admin-reset',
+          target: { type: 'token', id: 'admin', name: 'admin' },
+          result: 'success',
+          details: { revoked: r.revoked },
+        });
         process.stdout.write(`revoked ${r.revoked} admin token(s); the new one is in ${r.path} (mode 0600)\n`);
       } finally {
         await store.close();

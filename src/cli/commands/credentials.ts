@@ -44,7 +44,7 @@ export function registerCredentialCommands(deployment: Command): void {
   ).action(async (ref, o) => {
     const body: Record<string, unknown> = { component: o.component, ttl: o.ttl };
     if (o.description !== undefined) body.description = o.description;
-    const c = await createClient().request<CredentialJson>('POST', `/api/v1/deployments/${enc(ref)}/credentials`, body);
+    const c = await createClient({ workspace: o.workspace }).request<CredentialJson>('POST', `/api/v1/deployments/${enc(ref)}/credentials`, body);
     const format = parseFormat(o.output);
     if (format !== 'table') {
       print(format, c, columns);
@@ -65,7 +65,7 @@ export function registerCredentialCommands(deployment: Command): void {
   });
 
   out(creds.command('list').argument('<deployment>', 'id or name').description("List a Deployment's join credentials (never their secrets)")).action(async (ref, o) => {
-    const r = await createClient().request<{ items: CredentialJson[] }>('GET', `/api/v1/deployments/${enc(ref)}/credentials`);
+    const r = await createClient({ workspace: o.workspace }).request<{ items: CredentialJson[] }>('GET', `/api/v1/deployments/${enc(ref)}/credentials`);
     print(parseFormat(o.output), r.items, columns);
   });
 
@@ -79,7 +79,7 @@ export function registerCredentialCommands(deployment: Command): void {
       if (Boolean(id) === Boolean(o.all)) {
         throw new CliError('name one credential id, or pass --all', 'ERR_VALIDATION', 'credential', `airlock deployment credentials revoke ${ref} jc_…`, 2);
       }
-      const client = createClient();
+      const client = createClient({ workspace: o.workspace });
       if (o.all) {
         const r = await client.request<{ revoked: number }>('DELETE', `/api/v1/deployments/${enc(ref)}/credentials`);
         process.stdout.write(`revoked ${r.revoked} credential(s) of ${ref}\n`);

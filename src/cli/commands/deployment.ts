@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { registerCredentialCommands } from './credentials.ts';
 import { stringify as toYaml } from 'yaml';
-import { createClient, CliError } from '../client.ts';
+import { createClient, CliError, withWorkspaceOption } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
 
 interface IdentityJson {
@@ -105,7 +105,7 @@ export function registerDeploymentCommands(program: Command): void {
     const body: Record<string, unknown> = { name: o.name, cluster: o.cluster, runtimeVersion: o.runtimeVersion };
     if (o.description !== undefined) body.description = o.description;
     if (o.workloadIdentity !== undefined) body.workloadIdentity = o.workloadIdentity;
-    print(parseFormat(o.output), await createClient().request<DeploymentJson>('POST', '/api/v1/deployments', body), columns);
+    print(parseFormat(o.output), await createClient({ workspace: o.workspace }).request<DeploymentJson>('POST', '/api/v1/deployments', body), columns);
   });
 
   out(
@@ -121,7 +121,7 @@ export function registerDeploymentCommands(program: Command): void {
     if (o.runtimeVersion !== undefined) body.runtimeVersion = o.runtimeVersion;
     if (o.description !== undefined) body.description = o.description;
     if (o.workloadIdentity !== undefined) body.workloadIdentity = o.workloadIdentity;
-    print(parseFormat(o.output), await createClient().request<DeploymentJson>('PATCH', `/api/v1/deployments/${enc(ref)}`, body), columns);
+    print(parseFormat(o.output), await createClient({ workspace: o.workspace }).request<DeploymentJson>('PATCH', `/api/v1/deployments/${enc(ref)}`, body), columns);
   });
 
   out(
@@ -131,7 +131,7 @@ export function registerDeploymentCommands(program: Command): void {
       .description('Show a Deployment')
       .option('--show-workload-identity', 'only the workload identity: configured, in force, issuer and subjects'),
   ).action(async (ref, o) => {
-    const d = await createClient().request<DeploymentJson>('GET', `/api/v1/deployments/${enc(ref)}`);
+    const d = await createClient({ workspace: o.workspace }).request<DeploymentJson>('GET', `/api/v1/deployments/${enc(ref)}`);
     const format = parseFormat(o.output);
     if (!o.showWorkloadIdentity) {
       if (format === 'table') {
@@ -157,7 +157,7 @@ export function registerDeploymentCommands(program: Command): void {
   });
 
   out(dep.command('list').description('List Deployments').option('--cluster <cluster>', 'only this cluster')).action(async (o) => {
-    const client = createClient();
+    const client = createClient({ workspace: o.workspace });
     const items: DeploymentJson[] = [];
     let cursor: string | undefined;
     do {
@@ -175,8 +175,8 @@ export function registerDeploymentCommands(program: Command): void {
     .command('delete')
     .argument('<deployment>', 'id or name')
     .description('Delete a Deployment')
-    .action(async (ref) => {
-      await createClient().request('DELETE', `/api/v1/deployments/${enc(ref)}`);
+    .action(async (ref, o) => {
+      await createClient({ workspace: o.workspace }).request('DELETE', `/api/v1/deployments/${enc(ref)}`);
       process.stdout.write(`deployment ${ref} deleted\n`);
     });
 
@@ -204,7 +204,7 @@ export function registerDeploymentCommands(program: Command): void {
       if (o.project) q.set('project', o.project);
       if (o.role) q.set('role', o.role);
       const qs = q.size ? `?${q}` : '';
-      const client = createClient();
+      const client = createClient({ workspace: o.workspace });
       if (o.format === 'terraform') {
         process.stdout.write(await client.request<string>('GET', `/api/v1/deployments/${enc(ref)}/identity/terraform${qs}`));
         return;
@@ -216,6 +216,7 @@ export function registerDeploymentCommands(program: Command): void {
       else if (o.output === 'text') process.stdout.write(renderSetup(ref, s) + '\n');
       else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
     });
+  withWorkspaceOption(dep);
 }
 
 interface SavedJson {
@@ -266,14 +267,14 @@ export function registerIdentityCommands(program: Command): void {
         }
         body.azure = { managedIdentityName: o.azureManagedIdentity, resourceGroup: o.resourceGroup, subscriptionId: o.subscriptionId, clientId: o.clientId, tenantId: o.tenantId };
       }
-      print(parseFormat(o.output), await createClient().request<SavedJson>('PUT', '/api/v1/identities', body), cols);
+      print(parseFormat(o.output), await createClient({ workspace: o.workspace }).request<SavedJson>('PUT', '/api/v1/identities', body), cols);
     });
   identity
     .command('list')
     .description('List saved identities')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
     .action(async (o) => {
-      print(parseFormat(o.output), (await createClient().request<{ items: SavedJson[] }>('GET', '/api/v1/identities')).items, cols);
+      print(parseFormat(o.output), (await createClient({ workspace: o.workspace }).request<{ items: SavedJson[] }>('GET', '/api/v1/identities')).items, cols);
     });
   identity
     .command('delete')
@@ -281,10 +282,11 @@ export function registerIdentityCommands(program: Command): void {
     .option('--reset-deployments', 'move Deployments that use it back to the default identity')
     .description('Delete a saved identity (refused while Deployments use it)')
     .action(async (ref, o) => {
-      const r = await createClient().request<{ resetDeployments: string[] }>(
+      const r = await createClient({ workspace: o.workspace }).request<{ resetDeployments: string[] }>(
         'DELETE',
         `/api/v1/identities/${enc(ref)}${o.resetDeployments ? '?resetDeployments=true' : ''}`,
       );
       process.stdout.write(`identity ${ref} deleted${r.resetDeployments.length ? `; reset to the default identity: ${r.resetDeployments.join(', ')}` : ''}\n`);
     });
+  withWorkspaceOption(identity);
 }

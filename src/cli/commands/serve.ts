@@ -33,7 +33,7 @@ function configFrom(opts: Record<string, unknown>) {
   }
 }
 
-const DURATION_KEYS = new Set(['tokenTtlDefault', 'tokenTtlMax', 'keyRotationPeriod', 'keyPrepublish', 'clockSkew', 'rotationCheckInterval']);
+const DURATION_KEYS = new Set(['tokenTtlDefault', 'tokenTtlMax', 'keyRotationPeriod', 'keyPrepublish', 'clockSkew', 'rotationCheckInterval', 'auditRetention']);
 
 export function registerServeCommands(program: Command): void {
   addConfigFlags(program.command('serve').description('Run the server: API, OIDC issuers, embedded store by default')).action(async (opts) => {

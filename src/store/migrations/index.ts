@@ -149,4 +149,36 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_target_idx').on('audit_events').column('target_id').execute();
     },
   },
+  '0004_access': {
+    async up(db: Kysely<any>) {
+      // Scoped API tokens: one role at one scope. Tokens from before roles existed (the admin
+      // token) become organization owners, which is what they were.
+      await db.schema
+        .alterTable('api_tokens')
+        .addColumn('role', 'text', (c) => c.notNull().defaultTo('organization-owner'))
+        .execute();
+      await db.schema.alterTable('api_tokens').addColumn('workspace_id', 'text', (c) => c.references('workspaces.id')).execute();
+      // A Deployment's tokens go with it.
+      await db.schema.alterTable('api_tokens').addColumn('deployment_id', 'text', (c) => c.references('deployments.id').onDelete('cascade')).execute();
+      await db.schema.alterTable('api_tokens').addColumn('expires_at', 'timestamptz').execute();
+      await db.schema.alterTable('api_tokens').addColumn('created_by', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('rotated_at', 'timestamptz').execute();
+      // After a rotation the old secret stays valid until previous_secret_expires_at (the overlap).
+      await db.schema.alterTable('api_tokens').addColumn('previous_secret_hash', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('previous_secret_expires_at', 'timestamptz').execute();
+      await db.schema
+        .alterTable('api_tokens')
+        .addCheckConstraint(
+          'api_tokens_role_scope',
+          sql`(role in ('organization-owner','organization-member') and workspace_id is null and deployment_id is null)
+            or (role in ('workspace-owner','workspace-operator','workspace-viewer') and workspace_id is not null and deployment_id is null)
+            or (role = 'deployment-admin' and workspace_id is not null and deployment_id is not null)`,
+        )
+        .execute();
+      await db.schema.createIndex('api_tokens_workspace_idx').on('api_tokens').column('workspace_id').execute();
+      await db.schema.createIndex('api_tokens_deployment_idx').on('api_tokens').column('deployment_id').execute();
+      // Audit queries by actor and action (list --actor / --action).
+      await db.schema.createIndex('audit_events_actor_idx').on('audit_events').column('actor_id').execute();
+    },
+  },
 };

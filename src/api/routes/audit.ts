@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import type { AuditLog } from '../../audit/log.ts';
+import type { AuditEventRecord } from '../../domain/records.ts';
+import { AppError } from '../../errors/index.ts';
+import type { Store } from '../../store/store.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+import { iso, isoDate } from './common.ts';
+
+/**
+ * One record as stored, field for field (what the hash covers), so an export can be verified
+ * without the server: see `airlock audit verify --file`.
+ */
+export const auditRecordJson = z.object({
+  seq: z.number().int(),
+  at: isoDate,
+  actorType: z.string(),
+  actorId: z.string(),
+  actorName: z.string(),
+  action: z.string(),
+  targetType: z.string(),
+  targetId: z.string(),
+  targetName: z.string(),
+  result: z.string(),
+  requestId: z.string().nullable(),
+  source: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+const toJson = (e: AuditEventRecord): z.infer<typeof auditRecordJson> => ({ ...e, at: iso(e.at) });
+
+const instant = z
+  .string()
+  .max(40)
+  .refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date or time such as 2026-12-01 or 2026-12-01T08:00:00Z')
+  .transform((v) => new Date(v));
+
+// Cursors name the last seq seen, wrapped so callers treat them as opaque.
+const encodeSeq = (seq: number) => Buffer.from(`audit:${seq}`).toString('base64url');
+function decodeSeq(cursor: string): number {
+  const m = /^audit:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new AppError('ERR_VALIDATION', 'cursor is not one this server issued', { field: 'cursor', example: 'use nextCursor from the previous page' });
+  return Number(m[1]);
+}
+
+export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/audit',
+      auth: 'token',
+      permission: 'audit.read',
+      tag: 'audit',
+      summary: 'Audit records, oldest first, cursor-paginated; filter by time, actor, target and action',
+      query: z
+        .object({
+          limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ example: 100 }),
+          cursor: z.string().min(1).max(100).optional().meta({ example: 'YXVkaXQ6MTAw' }),
+          since: instant.optional().meta({ example: '2026-12-01T00:00:00Z', description: 'Records at or after this instant.' }),
+          until: instant.optional().meta({ example: '2026-12-02T00:00:00Z', description: 'Records before this instant.' }),
+          actor: z.string().min(1).max(200).optional().meta({ example: 'tok_0123456789abcdefghjk', description: 'Actor id: an API token, a join credential, a service account.' }),
+          target: z.string().min(1).max(200).optional().meta({ example: 'etl', description: 'Target id or name.' }),
+          action: z.string().min(1).max(100).optional().meta({ example: 'deployment.update' }),
+        })
+        .strict(),
+      response: z.object({ items: z.array(auditRecordJson), nextCursor: z.string().optional() }),
+      handler: async ({ query }) => {
+        // Everything recorded before this request is in the answer.
+        await audit.flush();
+        const rows = await store.audit.list({
+          afterSeq: query.cursor ? decodeSeq(query.cursor) : undefined,
+          limit: query.limit + 1,
+          since: query.since,
+          until: query.until,
+          actorId: query.actor,
+          target: query.target,
+          action: query.action,
+        });
+        const more = rows.length > query.limit;
+        const items = (more ? rows.slice(0, query.limit) : rows).map(toJson);
+        return more ? { items, nextCursor: encodeSeq(items[items.length - 1]!.seq) } : { items };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/audit/verify',
+      auth: 'token',
+      permission: 'audit.read',
+      tag: 'audit',
+      summary: 'Re-compute the hash chain of every stored record; report the first broken one',
+      response: z.object({
+        ok: z.boolean(),
+        checked: z.number().int(),
+        firstSeq: z.number().int().nullable(),
+        lastSeq: z.number().int().nullable(),
+        head: z.string().nullable(),
+        brokenSeq: z.number().int().nullable(),
+        reason: z.string().nullable(),
+        anchor: z.object({ throughSeq: z.number().int(), hash: z.string() }).nullable(),
+      }),
+      handler: async () => {
+        await audit.flush();
+        const r = await audit.verify();
+        return r.ok
+          ? { ok: true, checked: r.checked, firstSeq: r.firstSeq, lastSeq: r.lastSeq, head: r.head, brokenSeq: null, reason: null, anchor: r.anchor }
+          : { ok: false, checked: r.checked, firstSeq: null, lastSeq: null, head: null, brokenSeq: r.seq, reason: r.reason, anchor: r.anchor };
+      },
+    }),
+  ];
+}
