@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openSqlite } from '../../src/store/sqlite-dialect.ts';
+import { embeddedPath } from '../../src/store/store.ts';
 import { verifyChain } from '../../src/audit/log.ts';
 import type { AuditEventRecord } from '../../src/domain/records.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
@@ -188,9 +189,10 @@ describe('audit verify against the database', () => {
       assert.equal((await s.api('GET', '/api/v1/audit/verify')).body.ok, true);
       await s.close({ keepData: true });
 
-      const lite = await PGlite.create(join(dataDir, 'db'));
-      await lite.query(`update audit_events set target_name = 'innocent' where seq = 2`);
-      await lite.close();
+      const lite = openSqlite(embeddedPath(dataDir));
+      const edited = lite.prepare(`update audit_events set target_name = 'innocent' where seq = 2`).run();
+      lite.close();
+      assert.equal(edited.changes, 1, 'the record to tamper with is there');
 
       s = await startServer({ dataDir });
       try {

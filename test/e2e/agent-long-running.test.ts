@@ -75,7 +75,7 @@ describe('a long-running workload under airlock agent (injected clock)', () => {
     await api('POST', '/api/v1/clusters', { name: 'gcp-prod', cloud: 'gcp', region: 'us-central1' });
     await api('PUT', '/api/v1/identities', { name: 'lake-loader', gcpServiceAccount: SA, gcpProjectNumber: '498127360554' });
     await api('POST', '/api/v1/deployments', { name: 'lake', cluster: 'gcp-prod', runtimeVersion: '12.1.0', workloadIdentity: 'lake-loader' });
-    const resources = gcpResources(planGcpSetup(await server.app.deployments.setupInput('lake', {})));
+    const resources = gcpResources(planGcpSetup(await server.app.deployments.setupInput({ workspaceId: server.app.tenancy.workspace.id }, 'lake', {})));
     const loaded = await fetch(`${sandbox.gcpUrl}/_sandbox/gcp/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(resources) });
     assert.equal(loaded.status, 200, await loaded.text());
     const credential = await api('POST', '/api/v1/deployments/lake/credentials', { component: 'worker' });

@@ -255,8 +255,8 @@ before(async () => {
   );
 
   // GCP: the resources the two setups create.
-  const attach = planGcpSetup(await server.app.deployments.setupInput('lake', {}));
-  const impersonation = planGcpSetup(await server.app.deployments.setupInput('lake-default', { target: { gcpRoute: 'impersonation', gcpServiceAccount: GCP.target } }));
+  const attach = planGcpSetup(await server.app.deployments.setupInput({ workspaceId: server.app.tenancy.workspace.id }, 'lake', {}));
+  const impersonation = planGcpSetup(await server.app.deployments.setupInput({ workspaceId: server.app.tenancy.workspace.id }, 'lake-default', { target: { gcpRoute: 'impersonation', gcpServiceAccount: GCP.target } }));
   const projects = [...gcpResources(attach).projects, ...gcpResources(impersonation).projects];
   assert.equal(new Set(projects.map((p) => p.projectId)).size, projects.length, 'the two setups touch different projects');
   const loaded = await fetch(`${sandboxUrl}/_sandbox/gcp/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ projects }) });

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, sql } from 'kysely';
 import { migrations } from '../../src/store/migrations/index.ts';
-import { createPgliteDialect } from '../../src/store/pglite-dialect.ts';
+import { createSqliteDialect, openSqlite } from '../../src/store/sqlite-dialect.ts';
 
 /** 0004_access on a database written before it: what was there keeps its meaning. */
 describe('migration 0004_access on existing data', () => {
   it('the admin token becomes an organization owner, and the role/scope check holds afterwards', async () => {
-    const db = new Kysely<any>({ dialect: createPgliteDialect(await PGlite.create()) });
+    const db = new Kysely<any>({ dialect: createSqliteDialect(openSqlite(undefined)) });
     try {
       const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
       const to3 = await migrator.migrateTo('0003_delivery');
