@@ -3,6 +3,7 @@ import { VERSION } from '../version.ts';
 import { CliError } from './client.ts';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
+import { registerConnectionCommands } from './commands/connection.ts';
 import { registerDeploymentCommands, registerIdentityCommands } from './commands/deployment.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { registerTokenCommands } from './commands/token.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerDeploymentCommands(program);
   registerIdentityCommands(program);
+  registerConnectionCommands(program);
   registerSandboxCommand(program);
   registerExecCommands(program);
   registerAdminCommands(program);
