@@ -11,8 +11,8 @@
  * - Parsing is identical across versions, including its accidents (a lower-cased host, `+` as a
  *   space in query values, an unescaped `#` starting a fragment, an empty password read as none).
  * - `get_uri()` with a host that carries the connection type as its own protocol (`http` +
- *   `http://h`): Airflow 3 (since 2025) keeps the whole host percent-encoded, older versions split
- *   the protocol off, which their own parser then loses. We render the newer form; every version
+ *   `http://h`): Airflow 3's airflow-core keeps the whole host percent-encoded, Airflow 2.x splits
+ *   the protocol off, which its own parser then loses. We render the newer form; every version
  *   parses it back to the same host.
  * - `get_uri()` with non-string extra values (`{"verify": false}`): Airflow 2.x and 3.0/3.1 put the
  *   whole extra in `__extra__=<JSON>`; Airflow's main branch since apache/airflow#59339 writes them
