@@ -42,9 +42,9 @@ export interface AirflowConnectionFields {
 }
 
 /** An accepted URI, shown beside errors. */
-export const CONNECTION_URI_EXAMPLE = 'postgres://user:p%40ss@db.example.com:5432/analytics?sslmode=require';
+const CONNECTION_URI_EXAMPLE = 'postgres://user:p%40ss@db.example.com:5432/analytics?sslmode=require';
 /** An accepted JSON connection, shown beside errors. */
-export const CONNECTION_JSON_EXAMPLE = '{"conn_type": "aws", "extra": {"role_arn": "arn:aws:iam::123456789012:role/etl", "region_name": "us-east-1"}}';
+const CONNECTION_JSON_EXAMPLE = '{"conn_type": "aws", "extra": {"role_arn": "arn:aws:iam::123456789012:role/etl", "region_name": "us-east-1"}}';
 
 const EXTRA_KEY = '__extra__';
 /** Airflow's conn_id length limit (CONN_ID_MAX_LEN). */
