@@ -14,6 +14,8 @@ import { metaRoutes } from './api/routes/meta.ts';
 import { workspaceRoutes } from './api/routes/workspaces.ts';
 import { tokenRoutes } from './api/routes/tokens.ts';
 import { auditRoutes } from './api/routes/audit.ts';
+import { variableRoutes } from './api/routes/variables.ts';
+import { createVariableService, type VariableService } from './variables/service.ts';
 import { createTokenAdmin } from './auth/token-admin.ts';
 import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
@@ -63,6 +65,7 @@ export interface App {
   identities: IdentityService;
   audit: AuditLog;
   delivery: DeliveryService;
+  variables: VariableService;
   routes: RouteDef[];
   http: FastifyInstance;
   /**
@@ -160,6 +163,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     tokenTtlSeconds: config.tokenTtlDefault,
   });
 
+  const variables = createVariableService({ store, clock, sealer, deployments });
+
   const routes: RouteDef[] = [];
   routes.push(
     ...metaRoutes(store, VERSION, () => routes),
@@ -171,6 +176,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
+    ...variableRoutes(variables),
   );
   const http = createHttpServer({ routes, tokens, access, audit, logger });
   const startup = {
@@ -224,6 +230,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     identities,
     audit,
     delivery,
+    variables,
     routes,
     http,
     startup,

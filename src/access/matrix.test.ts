@@ -24,7 +24,10 @@ describe('the permission matrix', () => {
     { role: 'workspace-owner', may: ['deployment.write', 'token.write'], mayNot: ['cluster.write', 'workspace.write', 'audit.read'] },
     { role: 'workspace-operator', may: ['deployment.write', 'identity.write', 'credential.write'], mayNot: ['token.read', 'token.write', 'cluster.write'] },
     { role: 'workspace-viewer', may: ['deployment.read', 'identity.read', 'credential.read'], mayNot: ['deployment.write', 'credential.write', 'identity.write', 'token.read'] },
-    { role: 'deployment-admin', may: ['deployment.read', 'credential.read', 'credential.write'], mayNot: ['deployment.write', 'identity.read', 'cluster.read', 'token.write'] },
+    { role: 'deployment-admin', may: ['deployment.read', 'credential.read', 'credential.write', 'variable.read', 'variable.write'], mayNot: ['deployment.write', 'identity.read', 'cluster.read', 'token.write'] },
+    { role: 'workspace-viewer', may: ['variable.read'], mayNot: ['variable.write'] },
+    { role: 'workspace-operator', may: ['variable.read', 'variable.write'], mayNot: [] },
+    { role: 'organization-member', may: [], mayNot: ['variable.read', 'variable.write'] },
   ];
   for (const c of cases) {
     it(`${c.role}: may ${c.may.join(', ')}; may not ${c.mayNot.join(', ')}`, () => {

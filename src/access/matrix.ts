@@ -28,7 +28,7 @@ export const ROLE_INFO: Record<Role, RoleInfo> = {
   'workspace-owner': { level: 'workspace', short: 'owner', description: "Everything in one workspace, including its tokens (up to its own role)." },
   'workspace-operator': { level: 'workspace', short: 'operator', description: "Creates, updates and deletes one workspace's Deployments, identities and join credentials." },
   'workspace-viewer': { level: 'workspace', short: 'viewer', description: 'Reads one workspace; never a secret value.' },
-  'deployment-admin': { level: 'deployment', short: 'admin', description: 'Reads one Deployment and manages its join credentials; nothing else.' },
+  'deployment-admin': { level: 'deployment', short: 'admin', description: 'Reads one Deployment and manages its join credentials and environment variables; nothing else.' },
 };
 
 /**
@@ -51,6 +51,8 @@ export const PERMISSIONS = {
   'identity.write': { level: 'workspace', description: 'Save and delete saved identities' },
   'credential.read': { level: 'workspace', description: "List a Deployment's join credentials (never their secrets)" },
   'credential.write': { level: 'workspace', description: 'Create and revoke join credentials' },
+  'variable.read': { level: 'workspace', description: "List a Deployment's environment variables and render its environment (plain values only, never a secret's)" },
+  'variable.write': { level: 'workspace', description: "Create, update and delete a Deployment's environment variables (secrets are write-only)" },
   // Tokens span scopes (an organization owner manages all); the token service narrows to the caller's own.
   'token.read': { level: 'organization', description: 'List API tokens (never their secrets)' },
   'token.write': { level: 'organization', description: 'Create, rotate and revoke API tokens, never one with more power than the caller' },
@@ -59,8 +61,8 @@ export const PERMISSIONS = {
 
 export type Permission = keyof typeof PERMISSIONS;
 
-const WORKSPACE_VIEWER: readonly Permission[] = ['api.read', 'cluster.read', 'workspace.read', 'deployment.read', 'identity.read', 'credential.read'];
-const WORKSPACE_OPERATOR: readonly Permission[] = [...WORKSPACE_VIEWER, 'deployment.write', 'identity.write', 'credential.write'];
+const WORKSPACE_VIEWER: readonly Permission[] = ['api.read', 'cluster.read', 'workspace.read', 'deployment.read', 'identity.read', 'credential.read', 'variable.read'];
+const WORKSPACE_OPERATOR: readonly Permission[] = [...WORKSPACE_VIEWER, 'deployment.write', 'identity.write', 'credential.write', 'variable.write'];
 
 /** The matrix: what each role may do. Anything not listed is denied. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
@@ -69,7 +71,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   'workspace-owner': [...WORKSPACE_OPERATOR, 'token.read', 'token.write'],
   'workspace-operator': WORKSPACE_OPERATOR,
   'workspace-viewer': WORKSPACE_VIEWER,
-  'deployment-admin': ['api.read', 'workspace.read', 'deployment.read', 'credential.read', 'credential.write'],
+  'deployment-admin': ['api.read', 'workspace.read', 'deployment.read', 'credential.read', 'credential.write', 'variable.read', 'variable.write'],
 };
 
 export function isRole(s: string): s is Role {

@@ -24,11 +24,28 @@ const SECRET_VALUE = /^(alk|alj)_/;
 export const REDACTED = '[redacted]';
 
 /** A copy of `v` with every secret value replaced by {@link REDACTED}. */
-export function redact(v: unknown, key = ''): unknown {
-  if (key && SECRET_KEY.test(key)) return REDACTED;
+export function redact(v: unknown, key = '', names: { keep?: ReadonlySet<string> } = {}): unknown {
+  if (key && SECRET_KEY.test(key) && !names.keep?.has(key)) return REDACTED;
   if (typeof v === 'string') return SECRET_VALUE.test(v) ? REDACTED : v;
-  if (Array.isArray(v)) return v.map((x) => redact(x));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x, k)]));
+  if (Array.isArray(v)) return v.map((x) => redact(x, '', names));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x, k, names)]));
+  return v;
+}
+
+/** On variable routes `key` is a variable's name, not a key's value. */
+const VARIABLE_NAMES = { keep: new Set(['key']) };
+
+/**
+ * Environment variables carry their secrecy beside their value (`{key, value, secret}`), and an
+ * update of a secret need not repeat `secret: true`: on variable routes every `value` is recorded
+ * only when its object says `secret: false`.
+ */
+function redactVariableValues(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactVariableValues);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, k === 'value' && o.secret !== false ? REDACTED : redactVariableValues(x)]));
+  }
   return v;
 }
 
@@ -53,7 +70,7 @@ export function describeCall(c: {
   const named = refs.find((r) => !looksLikeId(r));
   const details: Record<string, unknown> = {};
   if (refs.length) details.params = params;
-  if (Object.keys(body).length) details.changes = redact(body);
+  if (Object.keys(body).length) details.changes = c.route.permission === 'variable.write' ? redact(redactVariableValues(body), '', VARIABLE_NAMES) : redact(body);
   if (c.scope) details.workspaceId = c.scope.workspaceId;
   return {
     actor: { type: 'api-token', id: c.principal.tokenId, name: c.principal.name },

@@ -166,3 +166,19 @@ export interface PageRequest {
   /** Opaque cursor from a previous page. */
   cursor?: string | undefined;
 }
+
+/**
+ * One environment variable of a Deployment as stored. Exactly one of `value` (plain) and
+ * `valueSealed` (secret, sealed under the master key) is set.
+ */
+export interface DeploymentVariableRecord {
+  deploymentId: string;
+  key: string;
+  secret: boolean;
+  value: string | null;
+  valueSealed: string | null;
+  /** 1 when created; +1 on every update (optimistic concurrency). */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AppError } from '../errors/index.ts';
 import type { Database } from './schema.ts';
+import { createVariableRepo, type VariableRepo } from './variables-repo.ts';
 import type { Role } from '../access/matrix.ts';
 import type {
   ApiTokenRecord,
@@ -118,6 +119,8 @@ export interface Repos {
     /** Deletes every record with seq ≤ `seq` (retention); returns how many. */
     deleteThrough(seq: number): Promise<number>;
   };
+  /** Deployment environment variables (row-level writes; see variables-repo.ts). */
+  variables: VariableRepo;
   settings: {
     /**
      * Holds a named lock until the transaction ends (a PostgreSQL advisory lock): serialises
@@ -386,6 +389,7 @@ export function createRepos(db: Db, options: RepoOptions): Repos {
 
 function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
   return {
+    variables: createVariableRepo(db),
     organizations: {
       async insert(o) {
         await db.insertInto('organizations').values({ id: o.id, name: o.name, created_at: o.createdAt }).execute();

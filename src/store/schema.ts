@@ -102,5 +102,15 @@ export interface Database {
     prev_hash: string;
     hash: string;
   };
+  deployment_variables: {
+    deployment_id: string;
+    key: string;
+    secret: ColumnType<boolean, boolean, boolean>;
+    value: string | null;
+    value_sealed: string | null;
+    version: number;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
   settings: { key: string; value: Json<unknown>; updated_at: Generated<Timestamp> };
 }

@@ -78,7 +78,8 @@ describe('enforcement: every route × every role', () => {
       .replace(':deployment', 'etl')
       .replace(':identity', 'reader')
       .replace(':credential', () => ids.credential!)
-      .replace(':token', () => ids['token-workspace-viewer']!);
+      .replace(':token', () => ids['token-workspace-viewer']!)
+      .replace(':key', 'AIRFLOW__CORE__LOAD_EXAMPLES');
 
   it('each route × role: allowed → through to validation (no change made), denied → 403 ERR_FORBIDDEN', async () => {
     const mismatches: string[] = [];

@@ -5,6 +5,7 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/lib/clock.ts';
+import type { Logger } from '../../src/lib/logger.ts';
 
 export interface TestServer {
   app: App;
@@ -19,10 +20,10 @@ export interface TestServer {
 }
 
 /** Starts a real Airlock server (embedded store in a temp dir, port 0). */
-export async function startServer(o: { clock?: Clock; flags?: Partial<ConfigInput>; dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
+export async function startServer(o: { clock?: Clock; flags?: Partial<ConfigInput>; dataDir?: string; env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Promise<TestServer> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'airlock-test-'));
   const config = loadConfig({ env: {}, flags: { port: 0, dataDir, logLevel: 'silent', ...o.flags } });
-  const app = await createApp({ config, env: o.env ?? {}, manualRotation: true, ...(o.clock ? { clock: o.clock } : {}) });
+  const app = await createApp({ config, env: o.env ?? {}, manualRotation: true, ...(o.clock ? { clock: o.clock } : {}), ...(o.logger ? { logger: o.logger } : {}) });
   await app.listen();
   const url = app.publicUrl();
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCredentialCommands } from './credentials.ts';
+import { registerVariableCommands } from './variables.ts';
 import { stringify as toYaml } from 'yaml';
 import { createClient, CliError, withWorkspaceOption } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
@@ -181,6 +182,7 @@ export function registerDeploymentCommands(program: Command): void {
     });
 
   registerCredentialCommands(dep);
+  registerVariableCommands(dep);
 
   const identity = dep.command('identity').description("A Deployment's workload identity");
   identity

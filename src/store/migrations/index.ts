@@ -181,4 +181,27 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_actor_idx').on('audit_events').column('actor_id').execute();
     },
   },
+  '0005_deployment_variables': {
+    async up(db: Kysely<any>) {
+      // A Deployment's environment variables, one row each, so two clients adding different keys
+      // never overwrite each other. A secret's value is only ever stored sealed (src/crypto/envelope.ts,
+      // bound to its Deployment and key); `version` counts changes for optimistic concurrency.
+      await db.schema
+        .createTable('deployment_variables')
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('secret', 'boolean', (c) => c.notNull())
+        .addColumn('value', 'text')
+        .addColumn('value_sealed', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_variables_pkey', ['deployment_id', 'key'])
+        .addCheckConstraint(
+          'deployment_variables_sealed',
+          sql`(secret and value is null and value_sealed is not null) or (not secret and value is not null and value_sealed is null)`,
+        )
+        .execute();
+    },
+  },
 };

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { VARIABLE_KEY_MAX } from '../../variables/rules.ts';
+import { variablesCreateSchema, variableUpdateSchema, type VariableService, type VariableView } from '../../variables/service.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+import { iso, isoDate } from './common.ts';
+
+/**
+ * A variable on the wire. A secret's value is not in this schema's reach: `value` is null for
+ * it, and the response is parsed against this schema, so no handler could send one by mistake.
+ */
+export const variableJson = z.object({
+  key: z.string(),
+  secret: z.boolean(),
+  /** The plain value; null for a secret (write-only). */
+  value: z.string().nullable(),
+  version: z.number().int(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+
+export function variableToJson(v: VariableView): z.infer<typeof variableJson> {
+  return { key: v.key, secret: v.secret, value: v.secret ? null : v.value, version: v.version, createdAt: iso(v.createdAt), updatedAt: iso(v.updatedAt) };
+}
+
+const depParams = z.object({ deployment: z.string().min(1).max(100).meta({ example: 'etl' }) }).strict();
+const keyParams = depParams.extend({ key: z.string().min(1).max(VARIABLE_KEY_MAX).meta({ example: 'AIRFLOW__CORE__LOAD_EXAMPLES' }) }).strict();
+
+export function variableRoutes(variables: VariableService): RouteDef[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/deployments/:deployment/variables',
+      auth: 'token',
+      permission: 'variable.read',
+      tag: 'variables',
+      summary: "List a Deployment's environment variables (a secret's value is never returned)",
+      params: depParams,
+      response: z.object({ items: z.array(variableJson) }),
+      handler: async ({ params, scope }) => ({ items: (await variables.list(scope!, params.deployment)).items.map(variableToJson) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/deployments/:deployment/variables',
+      auth: 'token',
+      permission: 'variable.write',
+      tag: 'variables',
+      summary: 'Add environment variables; keys that already exist are skipped and named (update them instead)',
+      params: depParams,
+      body: variablesCreateSchema,
+      status: 201,
+      response: z.object({ created: z.array(variableJson), skipped: z.array(z.string()) }),
+      handler: async ({ params, body, scope }) => {
+        const r = await variables.create(scope!, params.deployment, body);
+        return { created: r.created.map(variableToJson), skipped: r.skipped };
+      },
+    }),
+    defineRoute({
+      method: 'PATCH',
+      path: '/api/v1/deployments/:deployment/variables/:key',
+      auth: 'token',
+      permission: 'variable.write',
+      tag: 'variables',
+      summary: 'Change one variable (with `version`: only if nobody changed it since; a secret stays secret)',
+      params: keyParams,
+      body: variableUpdateSchema,
+      response: variableJson,
+      handler: async ({ params, body, scope }) => variableToJson(await variables.update(scope!, params.deployment, params.key, body)),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/api/v1/deployments/:deployment/variables/:key',
+      auth: 'token',
+      permission: 'variable.write',
+      tag: 'variables',
+      summary: 'Delete one variable (with `?version=`: only if nobody changed it since)',
+      params: keyParams,
+      query: z.object({ version: z.coerce.number().int().min(1).optional().meta({ example: 3 }) }).strict(),
+      response: z.void(),
+      status: 204,
+      handler: async ({ params, query, scope }) => variables.delete(scope!, params.deployment, params.key, query.version),
+    }),
+  ];
+}
