@@ -11,6 +11,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
+import { registerWebhookCommands } from './commands/webhook.ts';
 import { exitRequested, takeExitCode } from './exit.ts';
 
 /**
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerConnectionCommands(program);
   registerSandboxCommand(program);
   registerExecCommands(program);
+  registerWebhookCommands(program);
   registerAdminCommands(program);
   return program;
 }

@@ -1,0 +1,144 @@
+/**
+ * `airlock webhook serve`'s HTTPS edge: the API server POSTs AdmissionReviews to /mutate; the
+ * kubelet probes /healthz. Plain node:https rather than the API's framework: one route on the hot
+ * path of every pod creation, where each microsecond is paid by the cluster.
+ *
+ * Answers:
+ *   POST /mutate   200 AdmissionReview (allowed, with or without a patch, or refused with a status);
+ *                  400 {error:{code,message,field,example}} for a body that is not an AdmissionReview;
+ *                  413 for a body over the limit; 415 for a content type other than JSON
+ *   GET  /healthz  200 {"ok":true,"workloads":{hits,…}} (no profile, no token)
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../lib/logger.ts';
+import { DeliveryError } from '../errors.ts';
+import type { InjectionSettings } from './injection.ts';
+import { review, type WorkloadSource } from './review.ts';
+import type { WorkloadCacheStats } from './workload-cache.ts';
+
+/** The API server's own limit on an admission request is 3 MiB (etcd's object limit is 1.5 MiB). */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+export const MUTATE_PATH = '/mutate';
+export const HEALTH_PATH = '/healthz';
+
+export interface WebhookServerOptions {
+  certFile: string;
+  keyFile: string;
+  host?: string;
+  port: number;
+  source: WorkloadSource & { stats?: () => WorkloadCacheStats };
+  settings: InjectionSettings;
+  logger: Logger;
+}
+
+export interface WebhookServer {
+  server: Server;
+  url: string;
+  /** Re-reads the certificate and key (a renewed Secret); new connections use them, open ones keep theirs. */
+  reloadTls(): void;
+  close(): Promise<void>;
+}
+
+function readTls(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+  const read = (path: string, flag: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new DeliveryError('ERR_VALIDATION', `cannot read ${flag} ${path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, { field: flag, example: '/etc/airlock-webhook/tls/tls.crt', cause: err });
+    }
+  };
+  return { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': bytes.length });
+  res.end(bytes);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, field?: string, example?: unknown): void {
+  sendJson(res, status, { error: { code, message, ...(field ? { field } : {}), ...(example !== undefined ? { example } : {}) } });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServerOptions): Promise<void> {
+  const q = req.url?.indexOf('?') ?? -1;
+  const path = q === -1 ? req.url : req.url!.slice(0, q);
+  if (path === HEALTH_PATH) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${HEALTH_PATH} answers GET`);
+    return sendJson(res, 200, { ok: true, ...(o.source.stats ? { workloads: o.source.stats() } : {}) });
+  }
+  if (path !== MUTATE_PATH) return sendError(res, 404, 'ERR_NOT_FOUND', `no route ${path ?? ''}; the webhook answers POST ${MUTATE_PATH} and GET ${HEALTH_PATH}`);
+  if (req.method !== 'POST') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${MUTATE_PATH} answers POST (an AdmissionReview from the API server)`);
+  const type = req.headers['content-type'];
+  if (type !== undefined && !type.startsWith('application/json')) {
+    req.resume();
+    return sendError(res, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, not ${type}`, 'content-type', 'application/json');
+  }
+  const raw = await readBody(req);
+  if (!raw) return sendError(res, 413, 'ERR_PAYLOAD_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`, 'body');
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return sendError(res, 400, 'ERR_VALIDATION', 'the body is not JSON', 'body', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '…' } });
+  }
+  try {
+    const out = await review(body, o.source, o.settings);
+    if (!out.response.allowed) o.logger.warn('webhook: pod refused', { uid: out.response.uid, status: out.response.status });
+    return sendJson(res, 200, out);
+  } catch (err) {
+    if (err instanceof DeliveryError && err.code === 'ERR_VALIDATION') return sendError(res, 400, err.code, err.message, err.field, err.example);
+    throw err;
+  }
+}
+
+/** Starts the HTTPS server; resolves once it listens. */
+export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
+  const tls = readTls(o.certFile, o.keyFile);
+  const server = createServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => {
+    handle(req, res, o).catch((err: unknown) => {
+      o.logger.error('webhook: request failed', { path: req.url?.split('?')[0], reason: (err as Error)?.message ?? String(err) });
+      if (!res.headersSent) sendError(res, 500, 'ERR_INTERNAL', 'the webhook failed; see its log');
+      else res.destroy();
+    });
+  });
+  // The API server keeps connections to webhooks open; a short idle timeout would only add handshakes.
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new DeliveryError('ERR_VALIDATION', `cannot listen on ${o.host ?? '0.0.0.0'}:${o.port} (${err.code ?? err.message})`, { field: '--port', example: '8443', cause: err })),
+    );
+    server.listen(o.port, o.host ?? '0.0.0.0', () => resolve());
+  });
+  const addr = server.address() as { port: number; address: string };
+  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `https://${host}:${addr.port}`,
+    reloadTls() {
+      server.setSecureContext({ ...readTls(o.certFile, o.keyFile), minVersion: 'TLSv1.2' });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

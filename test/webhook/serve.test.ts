@@ -1,0 +1,214 @@
+/**
+ * `airlock webhook manifest` and `airlock webhook serve`, as a user runs them:
+ * - the manifest is parsed by the real kubectl, offline (a kubeconfig pointing at 127.0.0.1:1, and
+ *   only `--local` commands, so nothing is ever contacted), and its Deployment and the golden
+ *   mutated pods are decoded into kubectl's typed objects;
+ * - the real binary serves the webhook over TLS with the manifest's own certificate and key,
+ *   looks workloads up in a real Airlock server through its API, and answers a real AdmissionReview.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { startServer, type TestServer } from '../helpers/app.ts';
+import { airlock } from '../helpers/cli.ts';
+import { applyPatch, type Op } from '../helpers/json-patch.ts';
+import { killAll, spawnGroup } from '../helpers/processes.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/webhook/', import.meta.url));
+const ROLE = 'arn:aws:iam::123456789012:role/etl-reader';
+const SERVICE_NAME = 'airlock-webhook.airlock-system.svc';
+
+/** kubectl with a kubeconfig whose only server is a closed port: a command that tried to reach a cluster would fail, not leave the machine. */
+function kubectl(args: string[], stdin: string, dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const kc = join(dir, 'kubeconfig');
+  writeFileSync(
+    kc,
+    'apiVersion: v1\nkind: Config\nclusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]\ncontexts: [{name: none, context: {cluster: none}}]\ncurrent-context: none\n',
+  );
+  return new Promise((resolve) => {
+    const p = execFile('kubectl', args, { env: { PATH: process.env.PATH ?? '', KUBECONFIG: kc, HOME: dir }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    p.stdin!.end(stdin);
+  });
+}
+
+function post(agent: Agent, url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST'): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, agent, servername: SERVICE_NAME, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('airlock webhook manifest and serve', () => {
+  let s: TestServer;
+  let dir: string;
+  let manifest: string;
+  let namespace: string;
+  let clusterId: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'airlock-webhook-'));
+    s = await startServer();
+    const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', region: 'us-east-1' });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    clusterId = c.body.id;
+    const d = await s.api('POST', '/api/v1/deployments', { name: 'etl', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: ROLE });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    namespace = d.body.namespace;
+    const m = await airlock(['webhook', 'manifest', '--cluster', 'prod-aws', '--server', 'https://airlock.internal.example.com'], {});
+    assert.equal(m.code, 0, m.stderr);
+    manifest = m.stdout;
+  });
+  after(async () => {
+    await killAll();
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('kubectl parses the manifest offline: every object, with its kind and name', async () => {
+    const r = await kubectl(['label', '--local', '-f', '-', 'checked=yes', '-o', 'name'], manifest, dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'namespace/airlock-system',
+      'serviceaccount/airlock-webhook',
+      'secret/airlock-webhook-tls',
+      'deployment.apps/airlock-webhook',
+      'service/airlock-webhook',
+      'poddisruptionbudget.policy/airlock-webhook',
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io/airlock-webhook',
+    ]);
+  });
+
+  it("kubectl decodes the webhook's Deployment into its typed form", async () => {
+    const deployment = parseAllDocuments(manifest).map((d) => d.toJS() as { kind: string }).find((o) => o.kind === 'Deployment');
+    const r = await kubectl(['set', 'image', '--local', '-f', '-', 'webhook=example.com/airlock:test', '-o', 'name'], JSON.stringify(deployment), dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'deployment.apps/airlock-webhook');
+  });
+
+  it('kubectl decodes every golden mutated pod into a typed Pod (the patch yields a valid pod spec)', async () => {
+    for (const c of readdirSync(FIXTURES)) {
+      let pod: string;
+      try {
+        pod = readFileSync(join(FIXTURES, c, 'pod.mutated.json'), 'utf8');
+      } catch {
+        continue;
+      }
+      const r = await kubectl(['set', 'image', '--local', '-f', '-', 'worker=example.com/x:1', '-o', 'name'], pod, dir);
+      assert.equal(r.code, 0, `${c}: ${r.stderr}`);
+    }
+  });
+
+  it('the MutatingWebhookConfiguration: CREATE of pods, sideEffects None, v1 reviews, caBundle, explained failurePolicy and timeout', () => {
+    const cfg = parseAllDocuments(manifest)
+      .map((d) => d.toJS() as any)
+      .find((o) => o.kind === 'MutatingWebhookConfiguration');
+    const w = cfg.webhooks[0];
+    assert.deepEqual(w.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.equal(w.sideEffects, 'None');
+    assert.deepEqual(w.admissionReviewVersions, ['v1']);
+    assert.equal(w.failurePolicy, 'Fail');
+    assert.equal(w.timeoutSeconds, 5);
+    assert.match(Buffer.from(w.clientConfig.caBundle, 'base64').toString(), /^-----BEGIN CERTIFICATE-----/);
+    assert.deepEqual(w.objectSelector.matchExpressions[0], { key: 'airlock.dev/inject', operator: 'NotIn', values: ['false'] });
+    assert.ok(w.namespaceSelector.matchExpressions[0].values.includes('kube-system'));
+    assert.match(manifest, /# What the API server does when the webhook cannot be reached/);
+    assert.match(manifest, /# How long the API server waits for an answer/);
+    assert.doesNotMatch(manifest, /alk_/, 'no API token in the manifest');
+  });
+
+  it('bad flags are refused with a code, the flag and an example (exit 2)', async () => {
+    const r = await airlock(['webhook', 'manifest', '--cluster', 'prod-aws', '--server', 'https://a.example.com', '--failure-policy', 'Maybe'], {});
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /ERR_VALIDATION: --failure-policy must be Fail or Ignore\n {2}field: --failure-policy\n {2}example: Fail/);
+    const noServer = await airlock(['webhook', 'manifest', '--cluster', 'prod-aws'], {});
+    assert.equal(noServer.code, 2);
+    assert.match(noServer.stderr, /--server \(or AIRLOCK_URL\) is needed/);
+  });
+
+  it('serves a real AdmissionReview over TLS with the manifest certificate, looking the workload up in Airlock', async () => {
+    const docs = parseAllDocuments(manifest).map((d) => d.toJS() as any);
+    const secret = docs.find((o) => o.kind === 'Secret');
+    const caBundle = Buffer.from(docs.find((o) => o.kind === 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'base64').toString();
+    writeFileSync(join(dir, 'tls.crt'), Buffer.from(secret.data['tls.crt'], 'base64'));
+    writeFileSync(join(dir, 'tls.key'), Buffer.from(secret.data['tls.key'], 'base64'), { mode: 0o600 });
+
+    const p = spawnGroup(process.execPath, [BIN, 'webhook', 'serve', '--cluster', 'prod-aws', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], {
+      env: { PATH: process.env.PATH ?? '', AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token },
+      cwd: dir,
+    });
+    const [, url] = await p.waitFor(/serving on (https:\/\/\S+)/);
+    const agent = new Agent({ ca: caBundle, keepAlive: true });
+    try {
+      const sa = `${namespace}-worker-serviceaccount`;
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'etl-worker-', namespace }, spec: { serviceAccountName: sa, containers: [{ name: 'worker', image: 'quay.io/astronomer/astro-runtime:12.1.0' }] } };
+      const body = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { uid: '0f5e4c1b-1111-2222-3333-444455556666', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace, operation: 'CREATE', object: pod },
+      };
+      const r = await post(agent, `${url!}/mutate?timeout=5s`, JSON.stringify(body));
+      assert.equal(r.status, 200);
+      assert.equal(r.json.response.uid, body.request.uid);
+      assert.equal(r.json.response.allowed, true);
+      assert.equal(r.json.response.patchType, 'JSONPatch');
+      const patch = JSON.parse(Buffer.from(r.json.response.patch, 'base64').toString()) as Op[];
+      const mutated = applyPatch(pod, patch) as any;
+      const env = Object.fromEntries((mutated.spec.containers[0].env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+      assert.equal(env.AWS_ROLE_ARN, ROLE);
+      assert.equal(env.AWS_WEB_IDENTITY_TOKEN_FILE, '/var/run/secrets/airlock/tokens/aws/token');
+      assert.equal(env.AWS_ROLE_SESSION_NAME, 'etl-worker');
+      const agentContainer = mutated.spec.initContainers[0];
+      assert.equal(agentContainer.restartPolicy, 'Always');
+      assert.equal(agentContainer.args[agentContainer.args.indexOf('--cluster') + 1], clusterId);
+      assert.deepEqual(agentContainer.env, [{ name: 'AIRLOCK_URL', value: s.url }]);
+
+      // Service accounts no Deployment owns: admitted unchanged; one named like a component is looked up, one that is not is not.
+      const other = await post(agent, `${url!}/mutate`, JSON.stringify({ ...body, request: { ...body.request, object: { ...pod, spec: { ...pod.spec, serviceAccountName: `${namespace}-nobody-serviceaccount` } } } }));
+      assert.deepEqual(other.json.response, { uid: body.request.uid, allowed: true });
+      const elsewhere = { ...body.request, namespace: 'team-x', object: { ...pod, metadata: { namespace: 'team-x' }, spec: { ...pod.spec, serviceAccountName: 'team-x-worker-serviceaccount' } } };
+      const lookedUp = await post(agent, `${url!}/mutate`, JSON.stringify({ ...body, request: elsewhere }));
+      assert.deepEqual(lookedUp.json.response, { uid: body.request.uid, allowed: true });
+
+      const bad = await post(agent, `${url!}/mutate`, '{"kind":"AdmissionReview"}');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.json.error.code, 'ERR_VALIDATION');
+      assert.equal(bad.json.error.field, 'apiVersion');
+      assert.ok(bad.json.error.example);
+      assert.equal((await post(agent, `${url!}/mutate`, 'not json')).status, 400);
+      assert.equal((await post(agent, `${url!}/mutate`, 'x', { 'content-type': 'text/plain' })).status, 415);
+      assert.equal((await post(agent, `${url!}/mutate`, '', {}, 'GET')).status, 405);
+      assert.equal((await post(agent, `${url!}/nope`, '', {}, 'GET')).status, 404);
+      const health = await post(agent, `${url!}/healthz`, '', {}, 'GET');
+      assert.equal(health.status, 200);
+      assert.equal(health.json.ok, true);
+      assert.equal(health.json.workloads.lookups, 2);
+      assert.doesNotMatch(p.stderr() + p.stdout(), new RegExp(s.token), 'the API token is never printed');
+    } finally {
+      agent.destroy();
+      p.kill();
+      await p.exited;
+    }
+  });
+
+  it('serve without an API token is refused before it listens (exit 2)', async () => {
+    const r = await airlock(['webhook', 'serve', '--cluster', 'prod-aws', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], { AIRLOCK_URL: s.url });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /ERR_UNAUTHENTICATED: no API token: set AIRLOCK_TOKEN/);
+  });
+});
