@@ -46,7 +46,8 @@ export function checkKey(key: string, field = 'key'): void {
 /**
  * Parses a `.env` file: one `KEY=VALUE` per line, split on the first `=`; whitespace around key
  * and value is trimmed, then one pair of matching quotes (`"…"` or `'…'`) around the value;
- * blank lines and lines starting with `#` are skipped; `export KEY=VALUE` is read as `KEY=VALUE`.
+ * inside double quotes `\\`, `\"`, `\n` and `\r` are escapes (as python-dotenv and Compose read them; single
+ * quotes are literal); blank lines and lines starting with `#` are skipped; `export KEY=VALUE` is read as `KEY=VALUE`.
  * A `#` after a value is part of it (passwords and URIs contain them). A key given twice, an
  * empty key or value, or a line without `=` is refused with its line number (never its value).
  */
@@ -64,7 +65,8 @@ export function parseDotenv(text: string, file = '.env'): { key: string; value: 
     if (at < 0) throw new AppError('ERR_VALIDATION', `${file} line ${n} is not KEY=VALUE`, { field, example: 'API_URL=https://example.com' });
     const key = body.slice(0, at).trim();
     let value = body.slice(at + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) value = value.slice(1, -1);
+    if (value.length >= 2 && value[0] === "'" && value.endsWith("'")) value = value.slice(1, -1);
+    else if (value.length >= 2 && value[0] === '"' && value.endsWith('"')) value = unescapeDouble(value.slice(1, -1));
     checkKey(key, field);
     if (value === '') throw new AppError('ERR_VALIDATION', `${file} line ${n}: ${key} has an empty value`, { field, example: `${key}=value` });
     const first = seen.get(key);
@@ -73,6 +75,10 @@ export function parseDotenv(text: string, file = '.env'): { key: string; value: 
     out.push({ key, value });
   });
   return out;
+}
+
+function unescapeDouble(v: string): string {
+  return v.replace(/\\([\\"nr])/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
 }
 
 /**

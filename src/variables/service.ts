@@ -17,6 +17,7 @@ import type { Deployment, DeploymentVariableRecord } from '../domain/records.ts'
 import { AppError } from '../errors/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Store } from '../store/store.ts';
+import { renderEnvironment, type EnvConnection, type EnvFormat, type RenderedEnvironment } from './render.ts';
 import { checkKey, checkVariable, VARIABLE_KEY_MAX, VARIABLE_VALUE_MAX } from './rules.ts';
 
 /** Most variables one create call takes (a large .env file). */
@@ -86,13 +87,33 @@ export interface VariableService {
    * Deployment's attested workloads: never reachable with an API token.
    */
   forWorkload(deploymentId: string): Promise<WorkloadVariable[]>;
+  /**
+   * The Deployment's environment rendered for a person: plain variables, and the connections the
+   * Environment Manager links to it; secret values and passwords are withheld and named.
+   */
+  render(scope: Scope, deploymentRef: string, format: EnvFormat): Promise<RenderedEnvironment>;
+  /** What the Deployment's attested workloads get: every variable with its value, linked connections with their passwords. */
+  workloadEnvironment(deploymentId: string): Promise<WorkloadEnvironment>;
 }
+
+export interface WorkloadEnvironment {
+  variables: WorkloadVariable[];
+  connections: EnvConnection[];
+}
+
+/**
+ * The Environment Manager's connections linked to a Deployment (the connections domain provides
+ * them); `withSecrets: false` leaves passwords out (marked withheld).
+ */
+export type LinkedConnectionSource = (deploymentId: string, o: { withSecrets: boolean }) => Promise<EnvConnection[]>;
 
 export interface VariableServiceDeps {
   store: Store;
   clock: Clock;
   sealer: Sealer;
   deployments: DeploymentService;
+  /** Absent: no connections are linked anywhere. */
+  linkedConnections?: LinkedConnectionSource | undefined;
 }
 
 /** The sealed value is bound to its Deployment and key: copied onto another row, it fails to open. */
@@ -114,6 +135,16 @@ export function createVariableService(d: VariableServiceDeps): VariableService {
       `variable ${key} of Deployment ${dep.name} is at version ${current}, not ${expected}: it was changed after you read it; read it again and retry`,
       { field: 'version', example: current, details: { key, expectedVersion: expected, currentVersion: current } },
     );
+
+  async function forWorkload(deploymentId: string): Promise<WorkloadVariable[]> {
+    return (await d.store.variables.list(deploymentId)).map((r) => ({
+      key: r.key,
+      secret: r.secret,
+      value: r.secret ? d.sealer.open(r.valueSealed!, aad(deploymentId, r.key)).toString('utf8') : r.value!,
+    }));
+  }
+  const linked = async (deploymentId: string, withSecrets: boolean): Promise<EnvConnection[]> =>
+    d.linkedConnections ? d.linkedConnections(deploymentId, { withSecrets }) : [];
 
   return {
     async list(scope, ref) {
@@ -192,12 +223,17 @@ export function createVariableService(d: VariableServiceDeps): VariableService {
       throw conflict(dep, key, version!, now.version);
     },
 
-    async forWorkload(deploymentId) {
-      return (await d.store.variables.list(deploymentId)).map((r) => ({
-        key: r.key,
-        secret: r.secret,
-        value: r.secret ? d.sealer.open(r.valueSealed!, aad(deploymentId, r.key)).toString('utf8') : r.value!,
-      }));
+    forWorkload,
+
+    async render(scope, ref, format) {
+      const dep = await find(scope, ref);
+      const [rows, connections] = await Promise.all([d.store.variables.list(dep.id), linked(dep.id, false)]);
+      return renderEnvironment(format, { variables: rows.map((r) => ({ key: r.key, value: r.secret ? null : r.value })), connections });
+    },
+
+    async workloadEnvironment(deploymentId) {
+      const [variables, connections] = await Promise.all([forWorkload(deploymentId), linked(deploymentId, true)]);
+      return { variables, connections };
     },
   };
 }

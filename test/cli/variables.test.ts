@@ -111,6 +111,22 @@ describe('airlock deployment variable', () => {
     assert.match(again.stderr, /ERR_NOT_FOUND: Deployment etl has no variable FRESH/);
   });
 
+  it('deployment env: dotenv and json carry plain values, secrets are withheld and named on stderr', async () => {
+    const d = await cli(['deployment', 'env', 'etl']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /^AIRFLOW__CORE__LOAD_EXAMPLES=False$/m);
+    assert.match(d.stdout, /^QUOTED2='a value with spaces'$/m);
+    assert.match(d.stdout, /^# withheld \(secret, delivered only to the Deployment's workloads\): API_KEY, DSN, EXPORTED, FILE_TOKEN, QUOTED, SINGLE$/m);
+    assert.match(d.stderr, /withheld .*: API_KEY, DSN, EXPORTED, FILE_TOKEN, QUOTED, SINGLE/);
+    const j = await cli(['deployment', 'env', 'etl', '--format', 'json']);
+    assert.deepEqual(JSON.parse(j.stdout), { AIRFLOW__CORE__LOAD_EXAMPLES: 'False', QUOTED2: 'a value with spaces' });
+    const c = await cli(['deployment', 'env', 'etl', '--format', 'airflow-connections-yaml']);
+    assert.equal(c.code, 0, c.stderr);
+    const bad = await cli(['deployment', 'env', 'etl', '--format', 'toml']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown --format "toml"/);
+  });
+
   it('the secret scan: no secret value in any output above', () => {
     assert.ok(outputs.length > 15);
     for (const o of outputs) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENV_FORMATS } from '../../variables/render.ts';
 import { VARIABLE_KEY_MAX } from '../../variables/rules.ts';
 import { variablesCreateSchema, variableUpdateSchema, type VariableService, type VariableView } from '../../variables/service.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
@@ -78,6 +79,22 @@ export function variableRoutes(variables: VariableService): RouteDef[] {
       response: z.void(),
       status: 204,
       handler: async ({ params, query, scope }) => variables.delete(scope!, params.deployment, params.key, query.version),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/deployments/:deployment/env',
+      auth: 'token',
+      permission: 'variable.read',
+      tag: 'variables',
+      summary: "The Deployment's environment as a .env file, JSON, or Airflow's LocalFilesystemBackend connections file (JSON/YAML); secret values are withheld and named",
+      params: depParams,
+      query: z.object({ format: z.enum(ENV_FORMATS).default('dotenv').meta({ example: 'dotenv' }) }).strict(),
+      response: z.object({ format: z.enum(ENV_FORMATS), content: z.string(), withheld: z.array(z.string()) }),
+      handler: async (input) => {
+        const { params, query, scope } = input;
+        input.setHeader('cache-control', 'no-store');
+        return variables.render(scope!, params.deployment, query.format);
+      },
     }),
   ];
 }

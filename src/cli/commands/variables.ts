@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../../errors/index.ts';
+import { ENV_FORMATS } from '../../variables/render.ts';
 import { parseAssignment, parseDotenv } from '../../variables/rules.ts';
 import { CliError, createClient } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
@@ -147,4 +148,18 @@ export function registerVariableCommands(deployment: Command): void {
     const r = await createClient({ workspace: o.workspace }).request<{ items: VariableJson[] }>('GET', `/api/v1/deployments/${enc(o.deployment)}/variables`);
     print(parseFormat(o.output), r.items, columns);
   });
+
+  deployment
+    .command('env')
+    .argument('<deployment>', 'id or name')
+    .description(
+      "The Deployment's environment: its variables as a .env file or JSON, or its Environment Manager connections as Airflow's LocalFilesystemBackend connections file (JSON or YAML). Secret values are withheld (named on stderr): only the Deployment's workloads receive them",
+    )
+    .option('--format <format>', ENV_FORMATS.join(' | '), 'dotenv')
+    .action(async (ref: string, o: { format: string; workspace?: string }) => {
+      if (!(ENV_FORMATS as readonly string[]).includes(o.format)) throw new CliError(`unknown --format "${o.format}"`, 'ERR_VALIDATION', '--format', ENV_FORMATS.join(' | '), 2);
+      const r = await createClient({ workspace: o.workspace }).request<{ content: string; withheld: string[] }>('GET', `/api/v1/deployments/${enc(ref)}/env?format=${enc(o.format)}`);
+      process.stdout.write(r.content);
+      if (r.withheld.length) process.stderr.write(`withheld (secret; delivered only to the Deployment's workloads): ${r.withheld.join(', ')}\n`);
+    });
 }
