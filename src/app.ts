@@ -37,6 +37,7 @@ import { createStore, type Store } from './store/store.ts';
 import { ensureDefaultTenancy, type Tenancy } from './tenancy/service.ts';
 import { createWorkspaceService, type WorkspaceService } from './tenancy/workspaces.ts';
 import { VERSION } from './version.ts';
+import { loadWebAssets, type WebAssets } from './web/assets.ts';
 
 export interface AppOptions {
   config: Config;
@@ -45,6 +46,11 @@ export interface AppOptions {
   logger?: Logger;
   /** Skip the background rotation timer (tests drive `keyring.tick()` themselves). */
   manualRotation?: boolean;
+  /**
+   * The web console's build directory (bin/ui.js); default AIRLOCK_UI_DIR, which `airlock serve`
+   * sets after building it. `false`, or neither given: the API alone.
+   */
+  ui?: string | false;
 }
 
 /** Everything the server is made of, built once in dependency order. */
@@ -178,7 +184,16 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...auditRoutes(store, audit),
     ...variableRoutes(variables),
   );
-  const http = createHttpServer({ routes, tokens, access, audit, logger });
+  const uiDir = o.ui === false ? undefined : (o.ui ?? env.AIRLOCK_UI_DIR);
+  let web: WebAssets | undefined;
+  if (uiDir) {
+    try {
+      web = loadWebAssets(uiDir);
+    } catch (err) {
+      logger.warn('the web console could not be read; serving the API alone', { dir: uiDir, err: err as Error });
+    }
+  }
+  const http = createHttpServer({ routes, tokens, access, audit, logger, web });
   const startup = {
     storeOpenMs: store.startup.openMs,
     migrateMs: store.startup.migrateMs,

@@ -10,6 +10,7 @@ import { AppError, OAuthError } from '../errors/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { errorBody, frameworkError, inRequestTerms, validationError } from './errors.ts';
 import type { RouteDef } from './route.ts';
+import { WEB_HEADERS, type WebAsset, type WebAssets } from '../web/assets.ts';
 
 export interface HttpServerDeps {
   routes: RouteDef[];
@@ -20,6 +21,8 @@ export interface HttpServerDeps {
   logger: Logger;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
+  /** The web console's files; absent, the server answers the API alone. */
+  web?: WebAssets | undefined;
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -206,7 +209,21 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
       },
     });
   }
+  if (deps.web) registerWeb(app, deps.web);
   return app;
+}
+
+/**
+ * The console: its files and its page paths, each a fixed route (no wildcard, no file system
+ * lookup), with a Content-Security-Policy that allows only same-origin scripts and requests.
+ */
+function registerWeb(app: FastifyInstance, web: WebAssets): void {
+  const send = (asset: WebAsset) => (_req: FastifyRequest, reply: FastifyReply) => {
+    void reply.headers(WEB_HEADERS).header('cache-control', asset.cacheControl).type(asset.contentType);
+    return reply.send(asset.body);
+  };
+  for (const [path, asset] of web.files) app.get(path, send(asset));
+  for (const path of web.pages) app.get(path, send(web.index));
 }
 
 /** A parsed form body: each name with every value it was sent with, in order. */

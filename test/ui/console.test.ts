@@ -1,0 +1,241 @@
+// The web console in a real Chromium against `airlock serve` (as `npm start` runs it): every
+// flow a user clicks through, read back through the API. Screenshots go to ARTIFACTS.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { startConsole, type Console } from './helpers.ts';
+
+/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner */
+
+interface Dep {
+  namespace: string;
+  workloadIdentity: { savedIdentityName?: string } | null;
+  effectiveWorkloadIdentity: { mode: string; roleArn?: string };
+}
+interface SetupDoc {
+  steps: { document?: { filename: string; content: unknown } }[];
+}
+interface Key {
+  kid: string;
+  state: string;
+}
+interface Cred {
+  id: string;
+  status: string;
+}
+const trustPolicy = (s: SetupDoc) => s.steps.find((x) => x.document?.filename === 'trust-policy.json')?.document;
+
+const ROLE = 'arn:aws:iam::123456789012:role/etl-reader';
+const guid = (n: number) => `${String(n).repeat(8)}-1111-2222-3333-444444444444`;
+
+describe('web console (Chromium)', () => {
+  let c: Console;
+  let page: Page;
+
+  before(async () => {
+    c = await startConsole();
+    const clusters = [
+      { name: 'prod-aws', cloud: 'aws', type: 'standard', region: 'us-east-1', defaultIdentityAccount: '210987654321' },
+      { name: 'dedicated-aws', cloud: 'aws', type: 'dedicated', region: 'us-west-2', defaultIdentityAccount: '210987654321' },
+      { name: 'prod-azure', cloud: 'azure', type: 'standard', region: 'eastus2' },
+    ];
+    for (const body of clusters) assert.equal((await c.api('POST', '/api/v1/clusters', body)).status, 201);
+    page = await c.page();
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  it('signs in with an API token, refuses a bad one with a clear message, signs out', async () => {
+    await page.goto('/');
+    await page.getByLabel('API token').fill('alk_not-a-real-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That API token was not accepted' }).waitFor();
+    await c.shot(page, 'sign-in-refused');
+    await c.signIn(page);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 1);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign out clears the token');
+    await c.signIn(page);
+    await page.getByText('No Deployments yet').waitFor();
+    await c.shot(page, 'deployments-empty');
+  });
+
+  it('creates a Deployment, showing the API field error inline first', async () => {
+    await page.getByRole('button', { name: '+ Deployment' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New Deployment' });
+    await dialog.getByLabel('Name').fill('ETL!');
+    await dialog.getByLabel('Cluster').selectOption({ label: 'prod-aws (aws, standard)' });
+    await dialog.getByLabel('Runtime version').fill('12.1.0');
+    await dialog.getByRole('button', { name: 'Create Deployment' }).click();
+    const nameInput = dialog.getByLabel('Name');
+    await page.waitForFunction(() => document.querySelector('[aria-invalid="true"]') !== null);
+    assert.equal(await nameInput.getAttribute('aria-invalid'), 'true');
+    await dialog.getByText('must be a DNS-1123 label').waitFor();
+    await c.shot(page, 'create-deployment-invalid');
+    await nameInput.fill('etl');
+    await dialog.getByRole('button', { name: 'Create Deployment' }).click();
+    await page.getByRole('heading', { level: 1, name: 'etl' }).waitFor();
+    const d = (await c.api<Dep>('GET', '/api/v1/deployments/etl')).body;
+    await page.getByText(d.namespace, { exact: true }).first().waitFor();
+    await page.getByRole('cell', { name: `${d.namespace}-worker-serviceaccount`, exact: true }).waitFor();
+    await c.shot(page, 'deployment-details');
+  });
+
+  it('sets a customer-managed AWS role; How to configure shows the API trust policy', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /Customer Managed Identity/ }).check();
+    await page.getByLabel('IAM role ARN').fill(ROLE);
+    await page.getByRole('button', { name: 'Update Deployment' }).click();
+    await page.getByRole('status').filter({ hasText: `etl now uses ${ROLE}` }).waitFor();
+    const d = (await c.api<Dep>('GET', '/api/v1/deployments/etl')).body;
+    assert.equal(d.effectiveWorkloadIdentity.mode, 'customer-managed');
+    assert.equal(d.effectiveWorkloadIdentity.roleArn, ROLE);
+
+    await page.getByRole('button', { name: 'How to configure' }).click();
+    const dialog = page.getByRole('dialog', { name: /How to configure etl/ });
+    const setup = (await c.api<SetupDoc>('GET', '/api/v1/deployments/etl/identity/setup')).body;
+    const doc = trustPolicy(setup);
+    assert.ok(doc, 'the API setup has a trust policy document');
+    const shown = await dialog.getByLabel('trust-policy.json', { exact: true }).textContent();
+    assert.deepEqual(JSON.parse(shown!), doc.content);
+    assert.equal(await dialog.locator('ol.steps > li').count(), setup.steps.length + 1);
+    await c.shot(page, 'how-to-configure');
+    await dialog.getByRole('tab', { name: 'Terraform' }).click();
+    const tf = (await c.api<string>('GET', '/api/v1/deployments/etl/identity/terraform')).body;
+    assert.equal(await dialog.getByLabel('main.tf', { exact: true }).textContent(), tf);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
+
+  it('saves the configuration and picks it for a second Deployment', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /Enter AWS identity/ }).check();
+    await page.getByLabel('Save as').fill('etl-reader');
+    await page.getByRole('button', { name: 'Save Configuration' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved identity etl-reader created' }).waitFor();
+    assert.equal((await c.api<{ identity: { roleArn: string } }>('GET', '/api/v1/identities/etl-reader')).body.identity.roleArn, ROLE);
+
+    assert.equal((await c.api('POST', '/api/v1/deployments', { name: 'reports', cluster: 'prod-aws', runtimeVersion: '12.1.0' })).status, 201);
+    await page.goto('/deployments/reports');
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /Customer Managed Identity/ }).check();
+    await page.getByRole('radio', { name: /Use a saved identity/ }).check();
+    await page.getByLabel('Saved identity', { exact: true }).selectOption('etl-reader');
+    await page.getByRole('button', { name: 'Update Deployment' }).click();
+    await page.getByRole('status').filter({ hasText: 'reports now uses etl-reader' }).waitFor();
+    const d = (await c.api<Dep>('GET', '/api/v1/deployments/reports')).body;
+    assert.equal(d.workloadIdentity?.savedIdentityName, 'etl-reader');
+    await page.goto('/deployments');
+    await page.getByLabel('Saved identity', { exact: true }).selectOption({ label: 'etl-reader' });
+    await page.getByRole('link', { name: 'reports' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'etl', exact: true }).count(), 0, 'etl has the role itself, not the saved identity');
+    await c.shot(page, 'deployments-filtered-by-identity');
+  });
+
+  it('shows each rule as a persistent, readable error', async () => {
+    // Runtime minimum for a customer-managed AWS role.
+    assert.equal((await c.api('POST', '/api/v1/deployments', { name: 'legacy', cluster: 'prod-aws', runtimeVersion: '10.2.0' })).status, 201);
+    await page.goto('/deployments/legacy');
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /Customer Managed Identity/ }).check();
+    await page.getByLabel('IAM role ARN').fill(ROLE);
+    await page.getByRole('button', { name: 'Update Deployment' }).click();
+    const runtime = page.getByRole('alert').filter({ hasText: 'needs runtime 9.15.0+ on 9.x, 10.9.0+ on 10.x' });
+    await runtime.waitFor();
+    await page.waitForTimeout(1500);
+    assert.ok(await runtime.isVisible(), 'the rule stays on screen');
+    await c.shot(page, 'rule-runtime');
+
+    // Wildcard trust only on dedicated clusters.
+    await page.getByRole('button', { name: 'How to configure' }).click();
+    let dialog = page.getByRole('dialog', { name: /How to configure legacy/ });
+    await dialog.getByRole('radio', { name: /Wildcard/ }).check();
+    await dialog.getByRole('alert').filter({ hasText: 'wildcard trust (system:serviceaccount:*:*) is only allowed on dedicated clusters' }).waitFor();
+    await c.shot(page, 'rule-wildcard');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    assert.equal((await c.api('POST', '/api/v1/deployments', { name: 'lake', cluster: 'dedicated-aws', runtimeVersion: '12.1.0' })).status, 201);
+    await page.goto('/deployments/lake');
+    await page.getByRole('button', { name: 'How to configure' }).click();
+    dialog = page.getByRole('dialog', { name: /How to configure lake/ });
+    await dialog.getByRole('radio', { name: /Wildcard/ }).check();
+    const policy: unknown = JSON.parse((await dialog.getByLabel('trust-policy.json', { exact: true }).textContent())!);
+    assert.deepEqual(policy, trustPolicy((await c.api<SetupDoc>('GET', '/api/v1/deployments/lake/identity/setup?wildcard=true')).body)?.content);
+    assert.match(JSON.stringify(policy), /system:serviceaccount:\*:\*/);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    // Azure: one managed identity serves at most 3 Deployments (20 federated credentials / 6 components).
+    const mi = { name: 'blob-mi', azure: { managedIdentityName: 'blob-mi', resourceGroup: 'data-rg', subscriptionId: guid(1), clientId: guid(2), tenantId: guid(3) } };
+    assert.equal((await c.api('PUT', '/api/v1/identities', mi)).status, 200);
+    for (const name of ['az1', 'az2', 'az3']) {
+      assert.equal((await c.api('POST', '/api/v1/deployments', { name, cluster: 'prod-azure', runtimeVersion: '12.1.0', workloadIdentity: 'blob-mi' })).status, 201);
+    }
+    assert.equal((await c.api('POST', '/api/v1/deployments', { name: 'az4', cluster: 'prod-azure', runtimeVersion: '12.1.0' })).status, 201);
+    await page.goto('/deployments/az4');
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /Customer Managed Identity/ }).check();
+    await page.getByRole('radio', { name: /Use a saved identity/ }).check();
+    await page.getByLabel('Saved identity', { exact: true }).selectOption('blob-mi');
+    await page.getByRole('button', { name: 'Update Deployment' }).click();
+    await page.getByRole('alert').filter({ hasText: 'at most 3 Deployments can share it' }).waitFor();
+    await c.shot(page, 'rule-azure-capacity');
+    assert.equal((await c.api<Dep>('GET', '/api/v1/deployments/az4')).body.workloadIdentity, null);
+  });
+
+  it('creates a join credential shown once, lists it with last use and expiry, revokes it', async () => {
+    await page.goto('/deployments/etl');
+    await page.getByLabel('Component').selectOption('worker');
+    await page.getByLabel('Credential description').fill('ci runners');
+    await page.getByRole('button', { name: 'Create join credential' }).click();
+    const secret = (await page.getByLabel('Join credential', { exact: true }).textContent())!;
+    assert.match(secret, /^alj_/);
+    const exec = (await page.getByLabel('Run a command with it', { exact: true }).textContent())!;
+    assert.match(exec, /airlock exec --server http:\/\/127\.0\.0\.1:\d+ --deployment etl --component worker -- <command>$/);
+    await c.shot(page, 'join-credential-created');
+    const listed = (await c.api<{ items: Cred[] }>('GET', '/api/v1/deployments/etl/credentials')).body.items;
+    assert.equal(listed.length, 1);
+    const cred = listed[0];
+    assert.ok(cred);
+    const table = page.getByRole('table', { name: 'Join credentials' });
+    await table.getByRole('cell', { name: cred.id, exact: true }).waitFor();
+    await table.getByRole('cell', { name: 'never' }).waitFor();
+    await page.getByRole('button', { name: 'Done, I have copied it' }).click();
+    assert.equal(await page.getByText(secret).count(), 0, 'the secret is not shown again');
+    await page.getByRole('button', { name: `Revoke ${cred.id}` }).click();
+    await table.getByText('revoked').waitFor();
+    assert.equal((await c.api<{ items: Cred[] }>('GET', '/api/v1/deployments/etl/credentials')).body.items[0]?.status, 'revoked');
+  });
+
+  it("rotates a cluster's keys and shows the next key", async () => {
+    await page.getByRole('link', { name: 'Clusters' }).click();
+    const card = page.getByRole('region', { name: 'prod-aws' });
+    const before = (await c.api<{ items: Key[] }>('GET', '/api/v1/clusters/prod-aws/keys')).body.items;
+    await card.getByRole('link', { name: 'OpenID configuration of prod-aws' }).waitFor();
+    await card.getByRole('button', { name: 'Rotate keys of prod-aws' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate the signing keys of prod-aws' });
+    await dialog.getByRole('button', { name: 'Rotate keys' }).click();
+    await card.getByRole('status').filter({ hasText: 'New signing key' }).waitFor();
+    const keys = (await c.api<{ items: Key[] }>('GET', '/api/v1/clusters/prod-aws/keys')).body.items;
+    assert.equal(keys.length, before.length + 1);
+    const table = card.getByRole('table', { name: 'Signing keys of prod-aws' });
+    for (const k of keys) await table.getByRole('cell', { name: k.kid, exact: true }).waitFor();
+    const pending = keys.find((k) => k.state === 'pending');
+    assert.ok(pending);
+    await card.getByText(`${pending.kid} activates`).waitFor();
+    await c.shot(page, 'clusters-rotated');
+  });
+
+  it('works in a narrow window', async () => {
+    const narrow = await c.page({ width: 390, height: 800 });
+    await c.signIn(narrow);
+    await narrow.getByRole('link', { name: 'etl', exact: true }).click();
+    await narrow.getByRole('heading', { name: 'Workload Identity' }).waitFor();
+    const overflow = await narrow.evaluate(() => {
+      const wide = Array.from(document.querySelectorAll('body *')).filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('.table-wrap, pre'));
+      return { by: document.documentElement.scrollWidth - document.documentElement.clientWidth, what: wide.slice(0, 5).map((e) => `${e.tagName}.${e.className}`) };
+    });
+    assert.ok(overflow.by <= 0, `no horizontal scroll at 390px (overflow ${JSON.stringify(overflow)})`);
+    await c.shot(narrow, 'narrow-deployment');
+    await narrow.context().close();
+  });
+});

@@ -1,0 +1,97 @@
+// The shell: signed out, every path shows the sign-in form; signed in, a header with the
+// navigation and the page the path names.
+import { useEffect, useState } from 'react';
+import { SIGNED_OUT_EVENT, clearToken, getToken } from './api.ts';
+import { Link, match, navigate, usePath } from './router.tsx';
+import { SignIn } from './pages/sign-in.tsx';
+import { DeploymentsPage } from './pages/deployments.tsx';
+import { DeploymentPage } from './pages/deployment.tsx';
+import { ClustersPage } from './pages/clusters.tsx';
+import { EnvironmentPage } from './pages/environment.tsx';
+
+const NAV = [
+  { to: '/deployments', label: 'Deployments', pages: ['deployments', 'deployment'] },
+  { to: '/environment', label: 'Environment', pages: ['environment'] },
+  { to: '/clusters', label: 'Clusters', pages: ['clusters'] },
+];
+
+export function App() {
+  const path = usePath();
+  const [signedIn, setSignedIn] = useState(() => getToken() !== null);
+  const [expired, setExpired] = useState(false);
+  useEffect(() => {
+    const out = () => {
+      setSignedIn(false);
+      setExpired(true);
+    };
+    window.addEventListener(SIGNED_OUT_EVENT, out);
+    return () => window.removeEventListener(SIGNED_OUT_EVENT, out);
+  }, []);
+  const route = match(path);
+
+  useEffect(() => {
+    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', 'sign-in': 'Sign in' };
+    document.title = `${titles[route.page] ?? 'Not found'} · Airlock`;
+  }, [route.page]);
+
+  if (!signedIn) {
+    return (
+      <SignIn
+        expired={expired}
+        onSignedIn={() => {
+          setSignedIn(true);
+          setExpired(false);
+          if (route.page === 'sign-in') navigate('/deployments', { replace: true });
+        }}
+      />
+    );
+  }
+
+  const signOut = () => {
+    clearToken();
+    setSignedIn(false);
+    setExpired(false);
+    navigate('/sign-in');
+  };
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/deployments" className="brand">
+          Airlock
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.to}>
+                <Link to={n.to} aria-current={n.pages.includes(route.page) ? 'page' : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <button type="button" className="btn btn-ghost" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {route.page === 'deployments' || route.page === 'sign-in' ? <DeploymentsPage /> : null}
+        {route.page === 'deployment' ? <DeploymentPage key={route.name} name={route.name} /> : null}
+        {route.page === 'clusters' ? <ClustersPage /> : null}
+        {route.page === 'environment' ? <EnvironmentPage /> : null}
+        {route.page === 'not-found' ? (
+          <section className="page">
+            <h1>Page not found</h1>
+            <p>
+              Nothing lives at <code>{path}</code>. <Link to="/deployments">Go to Deployments</Link>.
+            </p>
+          </section>
+        ) : null}
+      </main>
+    </div>
+  );
+}

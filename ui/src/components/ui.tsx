@@ -1,0 +1,189 @@
+// Shared pieces: error banners that stay until the next attempt, labelled fields whose error is
+// tied to the input (aria-describedby), dialogs on the native <dialog> (focus trap, Escape), code
+// blocks with a Copy button.
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { ApiError } from '../api.ts';
+
+export function ErrorBanner({ error, title }: { error: unknown; title?: string }) {
+  if (!error) return null;
+  const e = error instanceof ApiError ? error : undefined;
+  const message = e ? e.message : error instanceof Error ? error.message : typeof error === 'string' ? error : 'something went wrong';
+  const example = e?.example === undefined ? undefined : Array.isArray(e.example) ? e.example.join('; ') : typeof e.example === 'string' ? e.example : JSON.stringify(e.example);
+  return (
+    <div className="banner banner-error" role="alert">
+      {title ? <strong>{title}</strong> : null}
+      <p>{message}</p>
+      {example ? <p className="muted">Example: <code>{example}</code></p> : null}
+      {e ? <p className="code-tag">{e.code}{e.field ? ` · ${e.field}` : ''}</p> : null}
+    </div>
+  );
+}
+
+export function Field(props: {
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  error?: string | undefined;
+  hint?: ReactNode;
+  type?: string;
+  placeholder?: string;
+  required?: boolean;
+  autoFocus?: boolean;
+  autoComplete?: string;
+  multiline?: boolean;
+}) {
+  const id = useId();
+  const describedBy = [props.hint ? `${id}-hint` : '', props.error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+  const common = {
+    id,
+    value: props.value,
+    'aria-invalid': props.error ? true : undefined,
+    'aria-describedby': describedBy,
+    placeholder: props.placeholder,
+    required: props.required,
+    autoFocus: props.autoFocus,
+  };
+  return (
+    <div className={`field${props.error ? ' field-invalid' : ''}`}>
+      <label htmlFor={id}>{props.label}</label>
+      {props.multiline ? (
+        <textarea {...common} rows={6} spellCheck={false} onChange={(e) => props.onChange(e.target.value)} />
+      ) : (
+        <input {...common} type={props.type ?? 'text'} autoComplete={props.autoComplete ?? 'off'} spellCheck={false} onChange={(e) => props.onChange(e.target.value)} />
+      )}
+      {props.hint ? <p className="hint" id={`${id}-hint`}>{props.hint}</p> : null}
+      {props.error ? <p className="field-error" id={`${id}-error`}>{props.error}</p> : null}
+    </div>
+  );
+}
+
+export function Select(props: { label: string; value: string; onChange: (v: string) => void; options: { value: string; label: string }[]; error?: string | undefined; hint?: ReactNode }) {
+  const id = useId();
+  return (
+    <div className={`field${props.error ? ' field-invalid' : ''}`}>
+      <label htmlFor={id}>{props.label}</label>
+      <select id={id} value={props.value} aria-invalid={props.error ? true : undefined} aria-describedby={props.error ? `${id}-error` : props.hint ? `${id}-hint` : undefined} onChange={(e) => props.onChange(e.target.value)}>
+        {props.options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      {props.hint ? <p className="hint" id={`${id}-hint`}>{props.hint}</p> : null}
+      {props.error ? <p className="field-error" id={`${id}-error`}>{props.error}</p> : null}
+    </div>
+  );
+}
+
+/** A set of radio buttons under one legend. */
+export function Choice<T extends string>(props: { legend: string; value: T; onChange: (v: T) => void; options: { value: T; label: string; hint?: string }[] }) {
+  const name = useId();
+  return (
+    <fieldset className="choice">
+      <legend>{props.legend}</legend>
+      {props.options.map((o) => (
+        <label key={o.value} className="choice-option">
+          <input type="radio" name={name} value={o.value} checked={props.value === o.value} onChange={() => props.onChange(o.value)} />
+          <span>
+            {o.label}
+            {o.hint ? <span className="muted"> — {o.hint}</span> : null}
+          </span>
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+export function Modal({ title, onClose, children, wide }: { title: string; onClose: () => void; children: ReactNode; wide?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => d?.close();
+  }, []);
+  return (
+    <dialog ref={ref} className={`modal${wide ? ' modal-wide' : ''}`} aria-labelledby={titleId} onCancel={(e) => { e.preventDefault(); onClose(); }}>
+      <header className="modal-header">
+        <h2 id={titleId}>{title}</h2>
+        <button type="button" className="btn btn-ghost" aria-label="Close" onClick={onClose}>
+          ✕
+        </button>
+      </header>
+      <div className="modal-body">{children}</div>
+    </dialog>
+  );
+}
+
+export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setState('copied');
+    } catch {
+      setState('failed');
+    }
+    window.setTimeout(() => setState('idle'), 2000);
+  };
+  return (
+    <button type="button" className="btn btn-small" aria-label={label === 'Copy' ? undefined : label} onClick={() => void copy()}>
+      {state === 'copied' ? 'Copied' : state === 'failed' ? 'Select and copy' : 'Copy'}
+    </button>
+  );
+}
+
+export function CodeBlock({ label, code }: { label: string; code: string }) {
+  return (
+    <figure className="code">
+      <figcaption>
+        <span>{label}</span>
+        <CopyButton text={code} label={`Copy ${label}`} />
+      </figcaption>
+      <pre aria-label={label} tabIndex={0}>
+        <code>{code}</code>
+      </pre>
+    </figure>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p className="loading" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <div className="empty">
+      <h3>{title}</h3>
+      <div>{children}</div>
+    </div>
+  );
+}
+
+export function Time({ iso }: { iso: string | null | undefined }) {
+  if (!iso) return <span className="muted">never</span>;
+  const d = new Date(iso);
+  return <time dateTime={iso} title={iso}>{d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</time>;
+}
+
+/** Loads once per `deps` change; `reload` fetches again. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => void } {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => live && setState({ data, error: undefined, loading: false }),
+      (error: unknown) => live && setState({ data: undefined, error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, n]);
+  return { ...state, reload: () => setN((x) => x + 1) };
+}

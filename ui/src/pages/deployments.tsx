@@ -1,0 +1,234 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { ApiError, api, enc, listAll } from '../api.ts';
+import { Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { Link, navigate } from '../router.tsx';
+import type { Cluster, Deployment, SavedIdentity } from '../types.ts';
+import { identitySummary } from './identity-text.ts';
+
+export function DeploymentsPage() {
+  const [search, setSearch] = useState('');
+  const [query, setQuery] = useState('');
+  const [cluster, setCluster] = useState('');
+  const [identity, setIdentity] = useState('');
+  const [creating, setCreating] = useState(false);
+  const [deleting, setDeleting] = useState<Deployment | undefined>(undefined);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+
+  // The name filter is the API's (`?name=` substring); typing waits a moment before asking.
+  useEffect(() => {
+    const t = window.setTimeout(() => setQuery(search.trim()), 250);
+    return () => window.clearTimeout(t);
+  }, [search]);
+
+  const clusters = useLoad(() => listAll<Cluster>('/api/v1/clusters'), []);
+  const identities = useLoad(() => api<{ items: SavedIdentity[] }>('GET', '/api/v1/identities').then((r) => r.items), []);
+  const list = useLoad(() => {
+    const q = new URLSearchParams();
+    if (query) q.set('name', query);
+    if (cluster) q.set('cluster', cluster);
+    if (identity) q.set('identity', identity);
+    return listAll<Deployment>(`/api/v1/deployments?${q.toString()}`);
+  }, [query, cluster, identity]);
+
+  const filtered = query !== '' || cluster !== '' || identity !== '';
+
+  return (
+    <section className="page" aria-labelledby="page-title">
+      <div className="page-header">
+        <div>
+          <h1 id="page-title">Deployments</h1>
+          <p className="muted">Each Deployment runs in its own namespace; its components act as the workload identity shown here.</p>
+        </div>
+        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+          + Deployment
+        </button>
+      </div>
+      {notice ? (
+        <div className="banner banner-ok" role="status">
+          {notice}
+        </div>
+      ) : null}
+      <div className="filters" role="search">
+        <Field label="Search by name" value={search} onChange={setSearch} placeholder="e.g. etl" type="search" />
+        <Select
+          label="Cluster"
+          value={cluster}
+          onChange={setCluster}
+          options={[{ value: '', label: 'All clusters' }, ...(clusters.data ?? []).map((c) => ({ value: c.id, label: c.name }))]}
+        />
+        <Select
+          label="Saved identity"
+          value={identity}
+          onChange={setIdentity}
+          options={[{ value: '', label: 'Any identity' }, ...(identities.data ?? []).map((i) => ({ value: i.id, label: i.name }))]}
+        />
+      </div>
+      <ErrorBanner error={list.error} title="Could not load the Deployments" />
+      {list.loading && !list.data ? <Loading what="Deployments" /> : null}
+      {list.data && list.data.length === 0 ? (
+        filtered ? (
+          <Empty title="No Deployment matches">Clear the search or pick another cluster or identity.</Empty>
+        ) : (
+          <Empty title="No Deployments yet">
+            {clusters.data && clusters.data.length === 0 ? (
+              <p>
+                A Deployment runs on a cluster, and there is none yet. Create one with <code>airlock cluster create</code>, then come back to add a Deployment.
+              </p>
+            ) : (
+              <p>
+                Create your first Deployment with <strong>+ Deployment</strong>: it gets a namespace, a service account per component and the default workload identity.
+              </p>
+            )}
+          </Empty>
+        )
+      ) : null}
+      {list.data && list.data.length > 0 ? (
+        <div className="table-wrap">
+          <table>
+            <caption className="sr-only">Deployments</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Cluster</th>
+                <th scope="col">Runtime</th>
+                <th scope="col">Workload identity in force</th>
+                <th scope="col">Created</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    <Link to={`/deployments/${enc(d.name)}`}>{d.name}</Link>
+                    {d.description ? <div className="muted small">{d.description}</div> : null}
+                  </td>
+                  <td>{d.clusterName}</td>
+                  <td>{d.runtimeVersion}</td>
+                  <td className="wrap">{identitySummary(d)}</td>
+                  <td>
+                    <Time iso={d.createdAt} />
+                  </td>
+                  <td className="actions">
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {creating ? (
+        <CreateDeployment
+          clusters={clusters.data ?? []}
+          onClose={() => setCreating(false)}
+          onCreated={(d) => {
+            setCreating(false);
+            navigate(`/deployments/${enc(d.name)}`);
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <ConfirmDelete
+          deployment={deleting}
+          onClose={() => setDeleting(undefined)}
+          onDeleted={() => {
+            setNotice(`Deployment ${deleting.name} was deleted.`);
+            setDeleting(undefined);
+            list.reload();
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function CreateDeployment({ clusters, onClose, onCreated }: { clusters: Cluster[]; onClose: () => void; onCreated: (d: Deployment) => void }) {
+  const [name, setName] = useState('');
+  const [cluster, setCluster] = useState(clusters[0]?.id ?? '');
+  const [runtime, setRuntime] = useState('');
+  const [description, setDescription] = useState('');
+  const [error, setError] = useState<ApiError | Error | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const body: Record<string, string> = { name: name.trim(), cluster, runtimeVersion: runtime.trim() };
+      if (description.trim()) body.description = description.trim();
+      onCreated(await api<Deployment>('POST', '/api/v1/deployments', body));
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  // The API names the field at fault; its message goes under that field, anything else above the buttons.
+  const at = (f: string) => (error instanceof ApiError && error.fieldName === f ? error.message.replace(/^body\.\w+: /, '') : undefined);
+  const elsewhere = error && !(error instanceof ApiError && ['name', 'cluster', 'runtimeVersion', 'description'].includes(error.fieldName ?? '')) ? error : undefined;
+
+  return (
+    <Modal title="New Deployment" onClose={onClose}>
+      {clusters.length === 0 ? (
+        <Empty title="No cluster to run on">
+          <p>
+            Create a cluster first: <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
+          </p>
+        </Empty>
+      ) : (
+        <form onSubmit={(e) => void submit(e)} noValidate>
+          <Field label="Name" value={name} onChange={setName} required autoFocus error={at('name')} hint="Lowercase letters, digits and -, up to 63 characters." />
+          <Select label="Cluster" value={cluster} onChange={setCluster} error={at('cluster')} options={clusters.map((c) => ({ value: c.id, label: `${c.name} (${c.cloud}, ${c.type})` }))} />
+          <Field label="Runtime version" value={runtime} onChange={setRuntime} required placeholder="12.1.0" error={at('runtimeVersion')} hint="The Astro Runtime version, e.g. 12.1.0." />
+          <Field label="Description" value={description} onChange={setDescription} error={at('description')} />
+          <ErrorBanner error={elsewhere} title="The Deployment was not created" />
+          <div className="form-actions">
+            <button type="button" className="btn" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" className="btn btn-primary" disabled={busy}>
+              {busy ? 'Creating…' : 'Create Deployment'}
+            </button>
+          </div>
+        </form>
+      )}
+    </Modal>
+  );
+}
+
+export function ConfirmDelete({ deployment, onClose, onDeleted }: { deployment: Deployment; onClose: () => void; onDeleted: () => void }) {
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const remove = async () => {
+    setBusy(true);
+    try {
+      await api('DELETE', `/api/v1/deployments/${enc(deployment.id)}`);
+      onDeleted();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={`Delete ${deployment.name}?`} onClose={onClose}>
+      <p>
+        Deployment <strong>{deployment.name}</strong> (namespace <code>{deployment.namespace}</code>) and its join credentials go away. Workloads using its identity stop getting tokens. This cannot be undone.
+      </p>
+      <ErrorBanner error={error} title="The Deployment was not deleted" />
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Cancel
+        </button>
+        <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void remove()}>
+          {busy ? 'Deleting…' : 'Delete Deployment'}
+        </button>
+      </div>
+    </Modal>
+  );
+}

@@ -1,0 +1,104 @@
+// The shapes of the API's JSON answers the UI reads (src/api/routes/*.ts declares them).
+
+export type Cloud = 'aws' | 'gcp' | 'azure';
+
+export interface IdentityJson {
+  cloud: Cloud;
+  value: string;
+  roleArn?: string;
+  serviceAccountEmail?: string;
+  projectNumber?: string;
+  managedIdentityName?: string;
+  resourceGroup?: string;
+  subscriptionId?: string;
+  clientId?: string;
+  tenantId?: string;
+}
+
+export interface Deployment {
+  id: string;
+  name: string;
+  description: string;
+  workspaceId: string;
+  clusterId: string;
+  clusterName: string;
+  cloud: Cloud;
+  runtimeVersion: string;
+  namespace: string;
+  oidcIssuerUrl: string;
+  workloadIdentity: (IdentityJson & { type: 'aws-iam-role' | 'gcp-service-account' | 'saved'; savedIdentityId?: string; savedIdentityName?: string }) | null;
+  effectiveWorkloadIdentity: (IdentityJson & { mode: 'default' | 'customer-managed'; savedIdentityName?: string }) | null;
+  effectiveWorkloadIdentityReason?: string;
+  components: { component: string; serviceAccount: string; subject: string }[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Cluster {
+  id: string;
+  name: string;
+  cloud: Cloud;
+  type: 'standard' | 'dedicated';
+  region: string;
+  issuerMode: 'airlock' | 'kubernetes';
+  oidcIssuerUrl: string;
+  tokenEndpoint: string | null;
+  audiences: string[];
+  createdAt: string;
+}
+
+export interface SigningKey {
+  kid: string;
+  state: 'pending' | 'active' | 'retired' | 'removed' | 'revoked';
+  publishAt: string;
+  activateAt: string;
+  retiredAt?: string;
+  removeAt?: string;
+  revokedAt?: string;
+}
+
+export interface SavedIdentity {
+  id: string;
+  name: string;
+  cloud: Cloud;
+  identity: IdentityJson;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeploymentOptions {
+  workloadIdentityOptions: { name: string; id: string; cloud: string; value: string; deploymentsUsing: number; capacity?: number }[];
+  defaultIdentity?: { available: boolean; pattern?: string; reason?: string };
+}
+
+export interface Credential {
+  id: string;
+  deploymentId: string;
+  component: string;
+  description: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  status: 'live' | 'expired' | 'revoked';
+}
+
+export interface SetupStep {
+  title: string;
+  description?: string;
+  commands: string[];
+  document?: { filename: string; content: unknown };
+}
+
+export interface Setup {
+  cloud: Cloud;
+  mode: 'default' | 'customer-managed';
+  issuerUrl: string;
+  audience: string;
+  subjects: string[];
+  steps: SetupStep[];
+  connection: { conn_type: string; extra: Record<string, unknown> };
+  environment?: Record<string, string>;
+  placeholders: { name: string; description: string }[];
+  notes: string[];
+}
