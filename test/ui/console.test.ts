@@ -154,7 +154,7 @@ describe('web console (Chromium)', () => {
     await dialog.getByRole('alert').filter({ hasText: 'wildcard trust (system:serviceaccount:*:*) is only allowed on dedicated clusters' }).waitFor();
     await c.shot(page, 'rule-wildcard');
     await dialog.getByRole('button', { name: 'Close' }).click();
-    assert.equal((await c.api('POST', '/api/v1/deployments', { name: 'lake', cluster: 'dedicated-aws', runtimeVersion: '12.1.0' })).status, 201);
+    assert.equal((await c.api('POST', '/api/v1/deployments', { name: 'lake', cluster: 'dedicated-aws', runtimeVersion: '12.1.0', workloadIdentity: ROLE })).status, 201);
     await page.goto('/deployments/lake');
     await page.getByRole('button', { name: 'How to configure' }).click();
     dialog = page.getByRole('dialog', { name: /How to configure lake/ });
@@ -231,8 +231,8 @@ describe('web console (Chromium)', () => {
     await narrow.getByRole('link', { name: 'etl', exact: true }).click();
     await narrow.getByRole('heading', { name: 'Workload Identity' }).waitFor();
     const overflow = await narrow.evaluate(() => {
-      const wide = Array.from(document.querySelectorAll('body *')).filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('.table-wrap, pre'));
-      return { by: document.documentElement.scrollWidth - document.documentElement.clientWidth, what: wide.slice(0, 5).map((e) => `${e.tagName}.${e.className}`) };
+      const wide = Array.from(document.querySelectorAll('body *')).filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('pre') && !e.parentElement?.closest('.table-wrap'));
+      return { by: document.documentElement.scrollWidth - document.documentElement.clientWidth, what: wide.slice(0, 8).map((e) => `${e.tagName}.${e.className}:${Math.round(e.getBoundingClientRect().right)}`) };
     });
     assert.ok(overflow.by <= 0, `no horizontal scroll at 390px (overflow ${JSON.stringify(overflow)})`);
     await c.shot(narrow, 'narrow-deployment');
