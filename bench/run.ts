@@ -6,12 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { EXCHANGE_DEFAULTS, runExchangeBench } from './exchange.ts';
+import { FANIN_DEFAULTS, runFaninBench } from './fanin.ts';
 import { HTTP_DEFAULTS, runHttpBench } from './http.ts';
 import { fmtRatio, machineLine, table, type SummaryRow } from './lib.ts';
 import { MINT_DEFAULTS, runMintBench } from './mint.ts';
 import { STARTUP_DEFAULTS, runStartupBench } from './startup.ts';
+import { WEBHOOK_DEFAULTS, runWebhookBench } from './webhook.ts';
 
-const BENCHES = ['startup', 'mint', 'http', 'exchange'] as const;
+const BENCHES = ['startup', 'mint', 'http', 'exchange', 'webhook', 'fanin'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const { values } = parseArgs({
@@ -30,7 +32,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const only = (values.only ?? [...BENCHES]) as string[];
+const only = (values.only ?? [...BENCHES]);
 for (const name of only) {
   if (!BENCHES.includes(name as BenchName)) {
     console.error(`unknown benchmark "${name}"; known: ${BENCHES.join(', ')}`);
@@ -44,6 +46,8 @@ const runners: Record<BenchName, () => Promise<SummaryRow[]>> = {
   mint: () => runMintBench(quick ? { ...MINT_DEFAULTS, count: 1000, rounds: 3, warmup: 200 } : MINT_DEFAULTS),
   http: () => runHttpBench(quick ? { ...HTTP_DEFAULTS, requests: 3000, rounds: 1, warmup: 500 } : HTTP_DEFAULTS),
   exchange: () => runExchangeBench(quick ? { ...EXCHANGE_DEFAULTS, count: 1000, rounds: 1, warmup: 200 } : EXCHANGE_DEFAULTS),
+  fanin: () => runFaninBench(quick ? { ...FANIN_DEFAULTS, windows: 2 } : FANIN_DEFAULTS),
+  webhook: () => runWebhookBench(quick ? { ...WEBHOOK_DEFAULTS, requests: 3000, rounds: 1, warmup: 500, inProcess: 5000 } : WEBHOOK_DEFAULTS),
 };
 
 console.log(`# airlock benchmarks${quick ? ' (quick)' : ''}`);

@@ -12,6 +12,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CloudDeliveryWire, WorkloadProfile } from '../../src/delivery/profile.ts';
 import { TOKEN_MOUNT_PATH } from '../../src/delivery/webhook/annotations.ts';
+import { planInjection, podRequests } from '../../src/delivery/webhook/injection.ts';
+import { mutatePod } from '../../src/delivery/webhook/mutate.ts';
 import { cachedWorkload, review, type AdmissionReviewOut, type WorkloadSource } from '../../src/delivery/webhook/review.ts';
 import { DeliveryError } from '../../src/delivery/errors.ts';
 import { SAMPLE_PROFILE } from '../helpers/fake-workload-server.ts';
@@ -238,6 +240,10 @@ describe('webhook review: golden fixtures', () => {
       const patch = decode(r);
       assert.ok(patch.every((o) => o.op === 'add'));
       matchGoldenJson(join(DIR, c.fixture, 'patch.json'), patch);
+      // The wire form is concatenated from pre-serialised values; it must say exactly what the op objects say.
+      const direct = mutatePod(pod, planInjection(PROFILES[c.profile], SETTINGS, podRequests(pod.metadata.annotations)));
+      assert.deepEqual(direct.patch, patch);
+      assert.deepEqual(JSON.parse(direct.patchJson), direct.patch);
       const mutated = applyPatch(pod, patch);
       matchGoldenJson(join(DIR, c.fixture, 'pod.mutated.json'), mutated);
       c.check?.(mutated);

@@ -65,6 +65,43 @@ export interface Injection {
   /** Mode `airlock`: the sidecar for a pod without / with an fsGroup (files 0644 / 0640). */
   sidecar?: { withoutFsGroup: Record<string, unknown>; withFsGroup: Record<string, unknown>; inheritUser: { withoutFsGroup: Record<string, unknown>; withFsGroup: Record<string, unknown> } };
   audiences: readonly string[];
+  /**
+   * The same values serialised once, so admitting a pod concatenates strings instead of
+   * serialising the sidecar and the env again for every pod (see mutate.ts).
+   */
+  json: InjectionJson;
+}
+
+export interface InjectionJson {
+  env: string;
+  envItem: ReadonlyMap<string, string>;
+  mount: string;
+  volumes: string;
+  volumeItems: readonly string[];
+  annotations: string;
+  annotationItems: readonly (readonly [key: string, json: string])[];
+  sidecar: ReadonlyMap<Record<string, unknown>, string>;
+}
+
+/** Adds the serialised forms to an injection. */
+function withJson(inj: Omit<Injection, 'json'>): Injection {
+  const sidecar = new Map<Record<string, unknown>, string>();
+  if (inj.sidecar) {
+    for (const sc of [inj.sidecar.withFsGroup, inj.sidecar.withoutFsGroup, inj.sidecar.inheritUser.withFsGroup, inj.sidecar.inheritUser.withoutFsGroup]) sidecar.set(sc, JSON.stringify(sc));
+  }
+  return {
+    ...inj,
+    json: {
+      env: JSON.stringify(inj.env),
+      envItem: new Map(inj.env.map((e) => [e.name, JSON.stringify(e)])),
+      mount: JSON.stringify(inj.mount),
+      volumes: JSON.stringify(inj.volumes),
+      volumeItems: inj.volumes.map((v) => JSON.stringify(v)),
+      annotations: JSON.stringify(inj.annotations),
+      annotationItems: Object.entries(inj.annotations).map(([k, v]) => [k, JSON.stringify(v)] as const),
+      sidecar,
+    },
+  };
 }
 
 /** What a pod's annotations ask for beyond the defaults. */
@@ -140,7 +177,7 @@ export function planInjection(profile: WorkloadProfile, settings: InjectionSetti
       items.push({ path: rel(f.path), fieldRef: { fieldPath: `metadata.annotations['${key}']` } });
     }
     if (items.length) sources.push({ downwardAPI: { items } });
-    return { mode, env, shadowing: plan.unset, volumes: [{ name: TOKEN_VOLUME, projected: { sources } }], mount, annotations, audiences };
+    return withJson({ mode, env, shadowing: plan.unset, volumes: [{ name: TOKEN_VOLUME, projected: { sources } }], mount, annotations, audiences });
   }
 
   const volumes = [
@@ -188,7 +225,7 @@ export function planInjection(profile: WorkloadProfile, settings: InjectionSetti
       ...(inheritUser ? {} : { runAsUser: 65532, runAsGroup: 65532 }),
     },
   });
-  return {
+  return withJson({
     mode,
     env,
     shadowing: plan.unset,
@@ -203,5 +240,5 @@ export function planInjection(profile: WorkloadProfile, settings: InjectionSetti
       withFsGroup: sidecarFor('0640', false),
       inheritUser: { withoutFsGroup: sidecarFor('0644', true), withFsGroup: sidecarFor('0640', true) },
     },
-  };
+  });
 }

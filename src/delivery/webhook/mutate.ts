@@ -42,6 +42,8 @@ export interface ContainerLike {
 
 export interface MutationResult {
   patch: PatchOp[];
+  /** `patch` as JSON, built from the injection's pre-serialised values (what the webhook sends). */
+  patchJson: string;
   /** Shown by kubectl as `Warning: …`; never a secret. */
   warnings: string[];
 }
@@ -53,25 +55,33 @@ export function pointerToken(s: string): string {
 
 export function mutatePod(pod: PodLike, inj: Injection): MutationResult {
   const warnings: string[] = [];
+  const none = (): MutationResult => ({ patch: [], patchJson: '[]', warnings });
   const annotations = pod.metadata?.annotations;
   const spec = pod.spec ?? {};
-  if (annotations?.[INJECTED_ANNOTATION] !== undefined) return { patch: [], warnings };
+  if (annotations?.[INJECTED_ANNOTATION] !== undefined) return none();
   const ourVolumes = new Set(inj.volumes.map((v) => v.name as string));
   const clash = spec.volumes?.find((v) => v.name !== undefined && ourVolumes.has(v.name));
   if (clash) {
     warnings.push(`airlock: the pod already has a volume named ${clash.name}; nothing injected`);
-    return { patch: [], warnings };
+    return none();
   }
   const skip = new Set(typeof annotations?.[SKIP_CONTAINERS_ANNOTATION] === 'string' ? splitList(annotations[SKIP_CONTAINERS_ANNOTATION]) : []);
   const patch: PatchOp[] = [];
+  const parts: string[] = [];
+  const j = inj.json;
+  // Each op twice: as an object (tests, callers) and as JSON from pre-serialised values (the wire).
+  const add = (path: string, value: unknown, json: string) => {
+    patch.push({ op: 'add', path, value });
+    parts.push(`{"op":"add","path":${JSON.stringify(path)},"value":${json}}`);
+  };
 
   // Annotations first: the downward API items in the volume refer to them.
-  if (!pod.metadata) patch.push({ op: 'add', path: '/metadata', value: { annotations: { ...inj.annotations } } });
-  else if (!annotations) patch.push({ op: 'add', path: '/metadata/annotations', value: { ...inj.annotations } });
-  else for (const [k, v] of Object.entries(inj.annotations)) patch.push({ op: 'add', path: `/metadata/annotations/${pointerToken(k)}`, value: v });
+  if (!pod.metadata) add('/metadata', { annotations: inj.annotations }, `{"annotations":${j.annotations}}`);
+  else if (!annotations) add('/metadata/annotations', inj.annotations, j.annotations);
+  else for (const [k, v] of j.annotationItems) add(`/metadata/annotations/${pointerToken(k)}`, inj.annotations[k], v);
 
-  if (!spec.volumes) patch.push({ op: 'add', path: '/spec/volumes', value: [...inj.volumes] });
-  else for (const v of inj.volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  if (!spec.volumes) add('/spec/volumes', inj.volumes, j.volumes);
+  else inj.volumes.forEach((v, i) => add('/spec/volumes/-', v, j.volumeItems[i]));
 
   let injected = 0;
   const shadowed = new Set<string>();
@@ -86,11 +96,10 @@ export function mutatePod(pod: PodLike, inj: Injection): MutationResult {
       const have = new Set<string>();
       if (c.env) for (const e of c.env) if (e.name !== undefined) have.add(e.name);
       for (const n of inj.shadowing) if (have.has(n)) shadowed.add(n);
-      const add = have.size === 0 ? inj.env : inj.env.filter((e) => !have.has(e.name));
-      if (!c.env) patch.push({ op: 'add', path: `${base}/env`, value: [...add] });
-      else for (const e of add) patch.push({ op: 'add', path: `${base}/env/-`, value: e });
-      if (!c.volumeMounts) patch.push({ op: 'add', path: `${base}/volumeMounts`, value: [inj.mount] });
-      else patch.push({ op: 'add', path: `${base}/volumeMounts/-`, value: inj.mount });
+      if (!c.env) add(`${base}/env`, inj.env, j.env);
+      else for (const e of inj.env) if (!have.has(e.name)) add(`${base}/env/-`, e, j.envItem.get(e.name)!);
+      if (!c.volumeMounts) add(`${base}/volumeMounts`, [inj.mount], `[${j.mount}]`);
+      else add(`${base}/volumeMounts/-`, inj.mount, j.mount);
       injected++;
     });
   };
@@ -101,13 +110,13 @@ export function mutatePod(pod: PodLike, inj: Injection): MutationResult {
   }
   if (injected === 0) {
     warnings.push('airlock: every container is skipped; nothing injected');
-    return { patch: [], warnings };
+    return none();
   }
 
   if (inj.sidecar) {
     if (spec.initContainers?.some((c) => c.name === AGENT_CONTAINER)) {
       warnings.push(`airlock: the pod already has an init container named ${AGENT_CONTAINER}; nothing injected`);
-      return { patch: [], warnings };
+      return none();
     }
     const sc = spec.securityContext;
     const hasFsGroup = sc?.fsGroup !== undefined;
@@ -116,8 +125,9 @@ export function mutatePod(pod: PodLike, inj: Injection): MutationResult {
     const inherit = sc?.runAsUser !== undefined && sc.runAsUser !== 0;
     const set = inherit ? inj.sidecar.inheritUser : inj.sidecar;
     const sidecar = hasFsGroup ? set.withFsGroup : set.withoutFsGroup;
-    if (!spec.initContainers) patch.push({ op: 'add', path: '/spec/initContainers', value: [sidecar] });
-    else patch.push({ op: 'add', path: '/spec/initContainers/0', value: sidecar });
+    const json = j.sidecar.get(sidecar) ?? JSON.stringify(sidecar);
+    if (!spec.initContainers) add('/spec/initContainers', [sidecar], `[${json}]`);
+    else add('/spec/initContainers/0', sidecar, json);
   }
-  return { patch, warnings };
+  return { patch, patchJson: `[${parts.join(',')}]`, warnings };
 }

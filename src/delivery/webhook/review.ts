@@ -141,9 +141,9 @@ export async function review(body: unknown, source: WorkloadSource, settings: In
   }
   if (!inj) return allow(uid, [`airlock: ${w.noIdentity ?? 'nothing to deliver'}; nothing injected`]);
 
-  const { patch, warnings } = mutatePod(pod, inj);
+  const { patch, patchJson, warnings } = mutatePod(pod, inj);
   if (patch.length === 0) return allow(uid, warnings);
-  const response: AdmissionResponse = { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };
+  const response: AdmissionResponse = { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(patchJson).toString('base64') };
   if (warnings.length) response.warnings = warnings;
   return out(response);
 }
