@@ -225,6 +225,50 @@ describe('web console (Chromium)', () => {
     await c.shot(page, 'clusters-rotated');
   });
 
+  it('adds a secret variable that is never shown again, and loads .env text', async () => {
+    const SECRET = 'hunter2-Zq8v5XcW';
+    await page.goto('/deployments/etl');
+    await page.getByRole('link', { name: 'Environment', exact: true }).last().click();
+    await page.getByRole('heading', { name: 'Environment variables of etl' }).waitFor();
+    await page.getByText('No variables yet').waitFor();
+    const form = page.getByRole('form', { name: 'Add a variable' });
+    await form.getByLabel('Key').fill('LAKE_PASSWORD');
+    await form.getByRole('checkbox', { name: /Secret/ }).check();
+    assert.equal(await form.getByLabel('Value').getAttribute('type'), 'password');
+    await form.getByLabel('Value').fill(SECRET);
+    await form.getByRole('button', { name: 'Add variable' }).click();
+    await page.getByRole('status').filter({ hasText: 'Added LAKE_PASSWORD.' }).waitFor();
+    const table = page.getByRole('table', { name: 'Variables of etl' });
+    await table.getByRole('cell', { name: 'LAKE_PASSWORD', exact: true }).waitFor();
+    await table.getByText('secret, hidden').waitFor();
+    assert.equal(await form.getByLabel('Value').inputValue(), '', 'the form forgets the value once sent');
+
+    const load = page.getByRole('form', { name: 'Load variables from .env text' });
+    await load.getByLabel('.env text').fill('# pasted\nexport API_URL="https://lake.example.com"\nLOG_LEVEL=info\nLAKE_PASSWORD=again');
+    await load.getByRole('button', { name: 'Load variables' }).click();
+    await page.getByRole('status').filter({ hasText: 'Added API_URL, LOG_LEVEL. Already set, left unchanged (edit them instead): LAKE_PASSWORD.' }).waitFor();
+    await table.getByRole('cell', { name: 'https://lake.example.com', exact: true }).waitFor();
+
+    await page.reload();
+    await table.getByRole('cell', { name: 'LAKE_PASSWORD', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Edit LAKE_PASSWORD' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit LAKE_PASSWORD' });
+    assert.equal(await dialog.getByLabel('New value').inputValue(), '', 'a secret is never put back in a field');
+    await c.shot(page, 'environment-variables');
+    const html = await page.content();
+    assert.ok(!html.includes(SECRET), 'the secret is nowhere in the page');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    const listed = (await c.api<{ items: { key: string; value: string | null; secret: boolean }[] }>('GET', '/api/v1/deployments/etl/variables')).body.items;
+    assert.deepEqual(
+      listed.map((v) => [v.key, v.secret, v.value]),
+      [
+        ['API_URL', false, 'https://lake.example.com'],
+        ['LAKE_PASSWORD', true, null],
+        ['LOG_LEVEL', false, 'info'],
+      ],
+    );
+  });
+
   it('works in a narrow window', async () => {
     const narrow = await c.page({ width: 390, height: 800 });
     await c.signIn(narrow);

@@ -12,6 +12,7 @@ export function navigate(to: string, o: { replace?: boolean } = {}): void {
 
 export function usePath(): string {
   const [path, setPath] = useState(location.pathname);
+  // (The query string is the page's own business: Environment reads ?deployment=.)
   useEffect(() => {
     const update = () => setPath(location.pathname);
     window.addEventListener('popstate', update);

@@ -102,3 +102,13 @@ export interface Setup {
   placeholders: { name: string; description: string }[];
   notes: string[];
 }
+
+export interface Variable {
+  key: string;
+  secret: boolean;
+  /** null for a secret: the API never returns its value. */
+  value: string | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}

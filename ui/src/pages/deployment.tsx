@@ -35,9 +35,14 @@ export function DeploymentPage({ name }: { name: string }) {
           <h1 id="page-title">{d.name}</h1>
           {d.description ? <p className="muted">{d.description}</p> : null}
         </div>
-        <button type="button" className="btn btn-danger-ghost" onClick={() => setDeleting(true)}>
-          Delete Deployment
-        </button>
+        <div className="button-row">
+          <Link className="btn" to={`/environment?deployment=${enc(d.name)}`}>
+            Environment
+          </Link>
+          <button type="button" className="btn btn-danger-ghost" onClick={() => setDeleting(true)}>
+            Delete Deployment
+          </button>
+        </div>
       </div>
 
       <section className="card" aria-labelledby="overview-title">

@@ -1,22 +1,310 @@
-// Environment: Airflow connections and Deployment variables. The API for them is being built;
-// until it lands this page says so rather than showing anything the API did not return.
-import { Empty } from '../components/ui.tsx';
+// Environment: a Deployment's environment variables (secret values are write-only: the API
+// never returns them, so the console never has them to show), and the Airflow connections.
+import { useState, type FormEvent } from 'react';
+import { ApiError, api, enc, listAll } from '../api.ts';
+import { Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { parseDotenv } from '../dotenv.ts';
+import { Link } from '../router.tsx';
+import type { Deployment, Variable } from '../types.ts';
+
+function initialDeployment(): string {
+  return new URLSearchParams(location.search).get('deployment') ?? '';
+}
 
 export function EnvironmentPage() {
+  const deployments = useLoad(() => listAll<Deployment>('/api/v1/deployments'), []);
+  const [picked, setPicked] = useState(initialDeployment);
+  const list = deployments.data ?? [];
+  const current = list.find((d) => d.name === picked) ?? list[0];
+  const pick = (name: string) => {
+    setPicked(name);
+    history.replaceState(null, '', `/environment?deployment=${enc(name)}`);
+  };
+
   return (
     <section className="page" aria-labelledby="page-title">
       <div className="page-header">
         <div>
           <h1 id="page-title">Environment</h1>
-          <p className="muted">Airflow connections and Deployment variables.</p>
+          <p className="muted">Environment variables and Airflow connections your Deployments' workloads get.</p>
         </div>
       </div>
-      <Empty title="Not available on this server yet">
-        <p>
-          This server has no connections or variables API yet. Meanwhile, <code>airlock connection convert</code> checks an <code>AIRFLOW_CONN_*</code> value, and each Deployment's
-          <strong> How to configure</strong> shows the connection its identity needs.
-        </p>
-      </Empty>
+      <ErrorBanner error={deployments.error} title="Could not load the Deployments" />
+      {deployments.loading && !deployments.data ? <Loading what="Deployments" /> : null}
+      {deployments.data && list.length === 0 ? (
+        <Empty title="No Deployments yet">
+          <p>
+            Variables belong to a Deployment. <Link to="/deployments">Create a Deployment</Link> first.
+          </p>
+        </Empty>
+      ) : null}
+      {current ? (
+        <>
+          <div className="filters filters-single">
+            <Select label="Deployment" value={current.name} onChange={pick} options={list.map((d) => ({ value: d.name, label: `${d.name} (${d.clusterName})` }))} />
+          </div>
+          <Variables key={current.id} deployment={current} />
+        </>
+      ) : null}
     </section>
+  );
+}
+
+function Variables({ deployment: d }: { deployment: Deployment }) {
+  const vars = useLoad(() => api<{ items: Variable[] }>('GET', `/api/v1/deployments/${enc(d.id)}/variables`).then((r) => r.items), [d.id]);
+  const [key, setKey] = useState('');
+  const [value, setValue] = useState('');
+  const [secret, setSecret] = useState(false);
+  const [dotenv, setDotenv] = useState('');
+  const [dotenvSecret, setDotenvSecret] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const [loadError, setLoadError] = useState<unknown>(undefined);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+  const [editing, setEditing] = useState<Variable | undefined>(undefined);
+  const [deleting, setDeleting] = useState<Variable | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+
+  const created = (r: { created: Variable[]; skipped: string[] }) =>
+    [r.created.length ? `Added ${r.created.map((v) => v.key).join(', ')}.` : '', r.skipped.length ? `Already set, left unchanged (edit them instead): ${r.skipped.join(', ')}.` : ''].filter(Boolean).join(' ');
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      const r = await api<{ created: Variable[]; skipped: string[] }>('POST', `/api/v1/deployments/${enc(d.id)}/variables`, { variables: [{ key: key.trim(), value, secret }] });
+      setNotice(created(r));
+      if (r.created.length) {
+        setKey('');
+        setValue('');
+      }
+      vars.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const load = async (e: FormEvent) => {
+    e.preventDefault();
+    setLoadError(undefined);
+    setNotice(undefined);
+    let entries;
+    try {
+      entries = parseDotenv(dotenv);
+    } catch (err) {
+      setLoadError(err);
+      return;
+    }
+    if (entries.length === 0) {
+      setLoadError(new Error('No KEY=VALUE lines to load.'));
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await api<{ created: Variable[]; skipped: string[] }>('POST', `/api/v1/deployments/${enc(d.id)}/variables`, {
+        variables: entries.map((x) => ({ ...x, secret: dotenvSecret })),
+      });
+      setNotice(created(r));
+      setDotenv('');
+      vars.reload();
+    } catch (err) {
+      setLoadError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fieldError = (f: string) => (error instanceof ApiError && error.fieldName?.replace(/^variables\.\d+\./, '') === f ? error.message : undefined);
+
+  return (
+    <section className="card" aria-labelledby="vars-title">
+      <h2 id="vars-title">Environment variables of {d.name}</h2>
+      <p className="muted">
+        Set in every component's environment. A <strong>secret</strong> value is write-only: it is stored encrypted and never shown again, here or in the API.
+      </p>
+      {notice ? (
+        <div className="banner banner-ok" role="status">
+          {notice}
+        </div>
+      ) : null}
+      <ErrorBanner error={vars.error} title="Could not load the variables" />
+      {vars.loading && !vars.data ? <Loading what="variables" /> : null}
+      {vars.data && vars.data.length === 0 ? <Empty title="No variables yet">Add one below, or paste a .env file.</Empty> : null}
+      {vars.data && vars.data.length > 0 ? (
+        <div className="table-wrap">
+          <table aria-label={`Variables of ${d.name}`}>
+            <thead>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Value</th>
+                <th scope="col">Updated</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {vars.data.map((v) => (
+                <tr key={v.key}>
+                  <td>
+                    <code>{v.key}</code>
+                  </td>
+                  <td className="wrap">
+                    {v.secret ? (
+                      <span className="masked">
+                        <span aria-hidden="true">••••••••</span> <span className="pill">secret, hidden</span>
+                      </span>
+                    ) : (
+                      <code className="break">{v.value}</code>
+                    )}
+                  </td>
+                  <td>
+                    <Time iso={v.updatedAt} />
+                  </td>
+                  <td className="actions">
+                    <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
+                      Edit
+                    </button>{' '}
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+
+      <h3>Add a variable</h3>
+      <form className="var-form" onSubmit={(e) => void add(e)} aria-label="Add a variable" noValidate>
+        <Field label="Key" value={key} onChange={setKey} placeholder="AIRFLOW__CORE__LOAD_EXAMPLES" error={fieldError('key')} />
+        <Field label="Value" value={value} onChange={setValue} type={secret ? 'password' : 'text'} autoComplete={secret ? 'new-password' : 'off'} error={fieldError('value')} />
+        <label className="check">
+          <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (write-only)
+        </label>
+        <div className="form-actions">
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            Add variable
+          </button>
+        </div>
+      </form>
+      <ErrorBanner error={error} title="The variable was not added" />
+
+      <h3>Load from .env</h3>
+      <form onSubmit={(e) => void load(e)} aria-label="Load variables from .env text" noValidate>
+        <Field label=".env text" value={dotenv} onChange={setDotenv} multiline placeholder={'API_URL=https://example.com\nexport LOG_LEVEL=info'} hint="KEY=VALUE lines; # comments, export and quotes as in a .env file. Keys already set are skipped." />
+        <label className="check">
+          <input type="checkbox" checked={dotenvSecret} onChange={(e) => setDotenvSecret(e.target.checked)} /> Store every value as a secret
+        </label>
+        <div className="form-actions">
+          <button type="submit" className="btn" disabled={busy}>
+            Load variables
+          </button>
+        </div>
+      </form>
+      <ErrorBanner error={loadError} title="Nothing was loaded" />
+
+      {editing ? (
+        <EditVariable
+          deployment={d}
+          variable={editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={(v) => {
+            setEditing(undefined);
+            setNotice(`${v.key} updated.`);
+            vars.reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <DeleteVariable
+          deployment={d}
+          variable={deleting}
+          onClose={() => setDeleting(undefined)}
+          onDeleted={() => {
+            setNotice(`${deleting.key} deleted.`);
+            setDeleting(undefined);
+            vars.reload();
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function EditVariable({ deployment: d, variable: v, onClose, onSaved }: { deployment: Deployment; variable: Variable; onClose: () => void; onSaved: (v: Variable) => void }) {
+  // A secret's field starts empty: its value never reached the console.
+  const [value, setValue] = useState(v.secret ? '' : (v.value ?? ''));
+  const [secret, setSecret] = useState(v.secret);
+  const [error, setError] = useState<unknown>(undefined);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const body: Record<string, unknown> = { value, version: v.version };
+      if (secret && !v.secret) body.secret = true;
+      onSaved(await api<Variable>('PATCH', `/api/v1/deployments/${enc(d.id)}/variables/${enc(v.key)}`, body));
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <Modal title={`Edit ${v.key}`} onClose={onClose}>
+      <form onSubmit={(e) => void save(e)} noValidate>
+        <Field
+          label={v.secret ? 'New value' : 'Value'}
+          value={value}
+          onChange={setValue}
+          type={secret ? 'password' : 'text'}
+          autoComplete={secret ? 'new-password' : 'off'}
+          autoFocus
+          hint={v.secret ? 'The current value is secret and is never shown; enter the value that replaces it.' : undefined}
+        />
+        <label className="check">
+          <input type="checkbox" checked={secret} disabled={v.secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (write-only{v.secret ? '; a secret stays secret' : ''})
+        </label>
+        <ErrorBanner error={error} title="Not saved" />
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary">
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function DeleteVariable({ deployment: d, variable: v, onClose, onDeleted }: { deployment: Deployment; variable: Variable; onClose: () => void; onDeleted: () => void }) {
+  const [error, setError] = useState<unknown>(undefined);
+  const remove = async () => {
+    try {
+      await api('DELETE', `/api/v1/deployments/${enc(d.id)}/variables/${enc(v.key)}?version=${v.version}`);
+      onDeleted();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <Modal title={`Delete ${v.key}?`} onClose={onClose}>
+      <p>
+        The next start of {d.name}'s components will not have <code>{v.key}</code> in their environment.
+      </p>
+      <ErrorBanner error={error} title="Not deleted" />
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Cancel
+        </button>
+        <button type="button" className="btn btn-danger" onClick={() => void remove()}>
+          Delete variable
+        </button>
+      </div>
+    </Modal>
   );
 }
