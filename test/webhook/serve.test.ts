@@ -206,6 +206,16 @@ describe('airlock webhook manifest and serve', () => {
     }
   });
 
+  it('serve checks the token and the cluster before it listens', async () => {
+    const args = ['webhook', 'serve', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1'];
+    const badToken = await airlock([...args, '--cluster', 'prod-aws'], { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: 'alk_not_a_real_token' });
+    assert.equal(badToken.code, 1);
+    assert.match(badToken.stderr, /error: ERR_UNAUTHENTICATED: the Airlock server refused the workload lookup: the API token is not valid/);
+    const badCluster = await airlock([...args, '--cluster', 'nope'], { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token });
+    assert.equal(badCluster.code, 1);
+    assert.match(badCluster.stderr, /error: ERR_NOT_FOUND: the Airlock server refused the workload lookup: no cluster with id or name "nope"\n {2}field: --cluster/);
+  });
+
   it('serve without an API token is refused before it listens (exit 2)', async () => {
     const r = await airlock(['webhook', 'serve', '--cluster', 'prod-aws', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], { AIRLOCK_URL: s.url });
     assert.equal(r.code, 2);

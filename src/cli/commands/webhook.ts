@@ -54,8 +54,18 @@ export function registerWebhookCommands(program: Command): void {
       const { apiWorkloadFetcher, createWorkloadCache } = await import('../../delivery/webhook/workload-cache.ts');
       const { startWebhookServer } = await import('../../delivery/webhook/server.ts');
       const settings = { agentImage: o.agentImage, serverUrl: (o.agentServerUrl ?? serverUrl).replace(/\/+$/, '') };
+      const fetcher = apiWorkloadFetcher({ serverUrl, token, cluster: o.cluster, timeoutMs: lookupMs });
+      // One lookup at start proves the token and the cluster: a typo fails here, not at the first pod.
+      // An unreachable server is only a warning: Airlock may start after the webhook.
+      try {
+        await fetcher('airlock-startup-check', 'airlock-startup-check-worker-serviceaccount');
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        if (e.code !== 'ERR_UNREACHABLE' && e.code !== 'ERR_BAD_RESPONSE') throw new CliError(e.message ?? String(err), e.code ?? 'ERR_INTERNAL', e.code === 'ERR_NOT_FOUND' ? '--cluster' : 'AIRLOCK_TOKEN', undefined, 1);
+        logger.warn('webhook: Airlock cannot be reached yet; pods of Deployments are refused until it can', { code: e.code, reason: e.message });
+      }
       const source = createWorkloadCache({
-        fetch: apiWorkloadFetcher({ serverUrl, token, cluster: o.cluster, timeoutMs: lookupMs }),
+        fetch: fetcher,
         settings,
         clock: systemClock,
         logger,

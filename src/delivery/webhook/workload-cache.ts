@@ -149,8 +149,8 @@ export function apiWorkloadFetcher(o: ApiFetcherOptions): WorkloadFetcher {
     try {
       res = await fetch(url, { headers: { accept: 'application/json', authorization: `Bearer ${o.token}` }, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
     } catch (err) {
-      const e = err as { name?: string; cause?: { code?: string }; message?: string };
-      const why = e.name === 'TimeoutError' ? `no answer in ${timeoutMs / 1000}s` : (e.cause?.code ?? e.message ?? 'failed');
+      const e = err as { name?: string; cause?: { code?: string; errors?: { code?: string }[] }; message?: string };
+      const why = e.name === 'TimeoutError' ? `no answer in ${timeoutMs / 1000}s` : (e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.message ?? 'failed');
       throw new DeliveryError('ERR_UNREACHABLE', `cannot reach the Airlock server at ${base} (${why})`, { cause: err });
     }
     const body: unknown = await res.json().catch(() => undefined);
