@@ -146,6 +146,19 @@ describe('web console (Chromium)', () => {
     await page.waitForTimeout(1500);
     assert.ok(await runtime.isVisible(), 'the rule stays on screen');
     await c.shot(page, 'rule-runtime');
+    // The way out the message names: a newer runtime, then the role applies.
+    await page.getByRole('button', { name: 'Change runtime' }).click();
+    await page.getByRole('form', { name: 'Change runtime' }).getByLabel('Runtime version').fill('10.9.0');
+    await page.getByRole('button', { name: 'Save runtime' }).click();
+    await page.getByRole('button', { name: 'Change runtime' }).waitFor();
+    await page.getByRole('button', { name: 'Update Deployment' }).click();
+    await page.getByRole('status').filter({ hasText: `legacy now uses ${ROLE}` }).waitFor();
+    // And back down is refused with the same rule, on the runtime form this time.
+    await page.getByRole('button', { name: 'Change runtime' }).click();
+    await page.getByRole('form', { name: 'Change runtime' }).getByLabel('Runtime version').fill('10.2.0');
+    await page.getByRole('button', { name: 'Save runtime' }).click();
+    await page.getByRole('form', { name: 'Change runtime' }).getByRole('alert').filter({ hasText: 'needs runtime 9.15.0+' }).waitFor();
+    assert.equal((await c.api<{ runtimeVersion: string }>('GET', '/api/v1/deployments/legacy')).body.runtimeVersion, '10.9.0');
 
     // Wildcard trust only on dedicated clusters.
     await page.getByRole('button', { name: 'How to configure' }).click();

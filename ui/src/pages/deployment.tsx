@@ -57,7 +57,9 @@ export function DeploymentPage({ name }: { name: string }) {
             <Link to="/clusters">{d.clusterName}</Link> <span className="muted">({cloudName(d.cloud)}{cluster.data ? `, ${cluster.data.type}, ${cluster.data.region}` : ''})</span>
           </dd>
           <dt>Runtime</dt>
-          <dd>{d.runtimeVersion}</dd>
+          <dd>
+            <Runtime deployment={d} onChanged={dep.reload} />
+          </dd>
           <dt>Issuer URL</dt>
           <dd>
             <code className="break">{d.oidcIssuerUrl}</code>
@@ -102,6 +104,48 @@ export function DeploymentPage({ name }: { name: string }) {
   );
 }
 
+/** The runtime version, with a small form to change it (the API re-checks the identity rules). */
+function Runtime({ deployment: d, onChanged }: { deployment: Deployment; onChanged: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(d.runtimeVersion);
+  const [error, setError] = useState<unknown>(undefined);
+  if (!editing) {
+    return (
+      <>
+        {d.runtimeVersion}{' '}
+        <button type="button" className="btn btn-small" onClick={() => setEditing(true)}>
+          Change runtime
+        </button>
+      </>
+    );
+  }
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      await api<Deployment>('PATCH', `/api/v1/deployments/${enc(d.id)}`, { runtimeVersion: value.trim() });
+      setEditing(false);
+      onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form className="runtime-form" onSubmit={(e) => void save(e)} aria-label="Change runtime" noValidate>
+      <Field label="Runtime version" value={value} onChange={setValue} autoFocus />
+      <div className="button-row">
+        <button type="submit" className="btn btn-primary btn-small">
+          Save runtime
+        </button>
+        <button type="button" className="btn btn-small" onClick={() => { setEditing(false); setError(undefined); setValue(d.runtimeVersion); }}>
+          Cancel
+        </button>
+      </div>
+      <ErrorBanner error={error} title="The runtime was not changed" />
+    </form>
+  );
+}
+
 type Mode = 'default' | 'customer';
 type Source = 'new' | 'saved';
 
@@ -123,14 +167,16 @@ function WorkloadIdentity({ deployment: d, cluster, onChanged }: { deployment: D
   });
   const [saveName, setSaveName] = useState('');
   const [error, setError] = useState<unknown>(undefined);
+  const [errorTitle, setErrorTitle] = useState('');
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const options = useLoad(() => api<DeploymentOptions>('GET', `/api/v1/deployment-options?cluster=${enc(d.clusterId)}`), [d.clusterId, d.updatedAt]);
   const saved = (options.data?.workloadIdentityOptions ?? []).filter((o) => o.cloud === d.cloud);
 
-  const run = async (what: () => Promise<string>) => {
+  const run = async (title: string, what: () => Promise<string>) => {
     setBusy(true);
     setError(undefined);
+    setErrorTitle(title);
     setNotice(undefined);
     try {
       setNotice(await what());
@@ -142,7 +188,7 @@ function WorkloadIdentity({ deployment: d, cluster, onChanged }: { deployment: D
   };
 
   const saveConfiguration = () =>
-    run(async () => {
+    run('The configuration was not saved', async () => {
       const body: Record<string, unknown> = { name: saveName.trim() };
       if (d.cloud === 'aws') body.awsRoleArn = roleArn.trim();
       else if (d.cloud === 'gcp') {
@@ -157,7 +203,7 @@ function WorkloadIdentity({ deployment: d, cluster, onChanged }: { deployment: D
     });
 
   const updateDeployment = () =>
-    run(async () => {
+    run(`${d.name} was not updated`, async () => {
       let value: string;
       if (mode === 'default') value = 'default';
       else if (source === 'saved') {
@@ -253,7 +299,7 @@ function WorkloadIdentity({ deployment: d, cluster, onChanged }: { deployment: D
               ) : null}
             </>
           ) : null}
-          <ErrorBanner error={error} title="Not saved" />
+          <ErrorBanner error={error} title={errorTitle} />
           <div className="form-actions">
             <button type="button" className="btn" onClick={() => { setEditing(false); setError(undefined); }}>
               Cancel
