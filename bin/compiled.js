@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pruneOldBuilds } from './prune-cache.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const SRC = join(ROOT, 'src');
@@ -114,8 +115,7 @@ export async function compiledEntry() {
     if (!existsSync(join(outdir, 'main.mjs'))) {
       mkdirSync(CACHE, { recursive: true });
       await compile(outdir);
-      // Bundles of earlier sources are of no further use (a server still running one has read it).
-      for (const f of readdirSync(CACHE)) if (f.startsWith('main-') && !f.startsWith(name)) rmSync(join(CACHE, f), { recursive: true, force: true });
+      pruneOldBuilds(CACHE, 'main-', name);
     }
     return pathToFileURL(join(outdir, 'main.mjs')).href;
   } catch {

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pruneOldBuilds } from './prune-cache.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const UI = join(ROOT, 'ui');
@@ -66,8 +67,7 @@ export async function ensureUi() {
     if (!existsSync(join(outDir, 'index.html'))) {
       mkdirSync(CACHE, { recursive: true });
       await build(outDir);
-      // Builds of earlier sources are of no further use (a running server has read its files).
-      for (const f of readdirSync(CACHE)) if (f.startsWith('ui-') && !f.startsWith(name)) rmSync(join(CACHE, f), { recursive: true, force: true });
+      pruneOldBuilds(CACHE, 'ui-', name);
     }
     return { dir: outDir };
   } catch (err) {
