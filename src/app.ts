@@ -16,6 +16,8 @@ import { tokenRoutes } from './api/routes/tokens.ts';
 import { auditRoutes } from './api/routes/audit.ts';
 import { variableRoutes } from './api/routes/variables.ts';
 import { createVariableService, type VariableService } from './variables/service.ts';
+import { connectionRoutes } from './api/routes/connections.ts';
+import { createConnectionService, type ConnectionService } from './connections/service.ts';
 import { createTokenAdmin } from './auth/token-admin.ts';
 import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
@@ -69,6 +71,7 @@ export interface App {
   clusters: ClusterService;
   deployments: DeploymentService;
   identities: IdentityService;
+  connections: ConnectionService;
   audit: AuditLog;
   delivery: DeliveryService;
   variables: VariableService;
@@ -155,6 +158,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const deployments: DeploymentService = createDeploymentService({ store, clock, clusters, identities: () => identities });
   const identities: IdentityService = createIdentityService({ store, clock, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
 
+  const connections = createConnectionService({ store, clock, sealer, deployments, identities, providers: CLOUD_PROVIDERS });
+
   const audit = createAuditLog({ store, clock, logger });
   const delivery = createDeliveryService({
     store,
@@ -169,7 +174,17 @@ export async function createApp(o: AppOptions): Promise<App> {
     tokenTtlSeconds: config.tokenTtlDefault,
   });
 
-  const variables = createVariableService({ store, clock, sealer, deployments });
+  const variables = createVariableService({
+    store,
+    clock,
+    sealer,
+    deployments,
+    // The Environment Manager's connections, overrides applied; passwords only for workloads.
+    linkedConnections: async (deploymentId, o) =>
+      (await connections.connectionsForDeployment(deploymentId, { withPasswords: o.withSecrets })).map((c) =>
+        c.passwordSet && !o.withSecrets ? { connId: c.connId, fields: c.fields, passwordWithheld: true } : { connId: c.connId, fields: c.fields },
+      ),
+  });
 
   const routes: RouteDef[] = [];
   routes.push(
@@ -183,6 +198,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
     ...variableRoutes(variables),
+    ...connectionRoutes(connections),
   );
   const uiDir = o.ui === false ? undefined : (o.ui ?? env.AIRLOCK_UI_DIR);
   let web: WebAssets | undefined;
@@ -243,6 +259,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     clusters,
     deployments,
     identities,
+    connections,
     audit,
     delivery,
     variables,

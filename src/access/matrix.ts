@@ -26,7 +26,7 @@ export const ROLE_INFO: Record<Role, RoleInfo> = {
   'organization-owner': { level: 'organization', short: 'owner', description: 'Everything, in every workspace. The admin token is one.' },
   'organization-member': { level: 'organization', short: 'member', description: 'Reads organization objects: clusters, workspaces, workload lookups.' },
   'workspace-owner': { level: 'workspace', short: 'owner', description: "Everything in one workspace, including its tokens (up to its own role)." },
-  'workspace-operator': { level: 'workspace', short: 'operator', description: "Creates, updates and deletes one workspace's Deployments, identities and join credentials." },
+  'workspace-operator': { level: 'workspace', short: 'operator', description: "Creates, updates and deletes one workspace's Deployments, identities, join credentials and Airflow connections." },
   'workspace-viewer': { level: 'workspace', short: 'viewer', description: 'Reads one workspace; never a secret value.' },
   'deployment-admin': { level: 'deployment', short: 'admin', description: 'Reads one Deployment and manages its join credentials and environment variables; nothing else.' },
 };
@@ -53,6 +53,8 @@ export const PERMISSIONS = {
   'credential.write': { level: 'workspace', description: 'Create and revoke join credentials' },
   'variable.read': { level: 'workspace', description: "List a Deployment's environment variables and render its environment (plain values only, never a secret's)" },
   'variable.write': { level: 'workspace', description: "Create, update and delete a Deployment's environment variables (secrets are write-only)" },
+  'connection.read': { level: 'workspace', description: 'List and get Airflow connections and their links (never a password)' },
+  'connection.write': { level: 'workspace', description: 'Create, update, delete, link, unlink and import Airflow connections' },
   // Tokens span scopes (an organization owner manages all); the token service narrows to the caller's own.
   'token.read': { level: 'organization', description: 'List API tokens (never their secrets)' },
   'token.write': { level: 'organization', description: 'Create, rotate and revoke API tokens, never one with more power than the caller' },
@@ -61,8 +63,8 @@ export const PERMISSIONS = {
 
 export type Permission = keyof typeof PERMISSIONS;
 
-const WORKSPACE_VIEWER: readonly Permission[] = ['api.read', 'cluster.read', 'workspace.read', 'deployment.read', 'identity.read', 'credential.read', 'variable.read'];
-const WORKSPACE_OPERATOR: readonly Permission[] = [...WORKSPACE_VIEWER, 'deployment.write', 'identity.write', 'credential.write', 'variable.write'];
+const WORKSPACE_VIEWER: readonly Permission[] = ['api.read', 'cluster.read', 'workspace.read', 'deployment.read', 'identity.read', 'credential.read', 'variable.read', 'connection.read'];
+const WORKSPACE_OPERATOR: readonly Permission[] = [...WORKSPACE_VIEWER, 'deployment.write', 'identity.write', 'credential.write', 'variable.write', 'connection.write'];
 
 /** The matrix: what each role may do. Anything not listed is denied. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {

@@ -70,7 +70,12 @@ export function describeCall(c: {
   const named = refs.find((r) => !looksLikeId(r));
   const details: Record<string, unknown> = {};
   if (refs.length) details.params = params;
-  if (Object.keys(body).length) details.changes = c.route.permission === 'variable.write' ? redact(redactVariableValues(body), '', VARIABLE_NAMES) : redact(body);
+  if (Object.keys(body).length) {
+    // Fields the route declares secret (an uploaded file's content) are redacted whatever their name.
+    const secret = new Set(c.route.secretFields ?? []);
+    const sent = secret.size ? Object.fromEntries(Object.entries(body).map(([k, v]) => [k, secret.has(k) ? REDACTED : v])) : body;
+    details.changes = c.route.permission === 'variable.write' ? redact(redactVariableValues(sent), '', VARIABLE_NAMES) : redact(sent);
+  }
   if (c.scope) details.workspaceId = c.scope.workspaceId;
   return {
     actor: { type: 'api-token', id: c.principal.tokenId, name: c.principal.name },

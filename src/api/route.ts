@@ -46,6 +46,11 @@ export interface RouteDef<P = any, Q = any, B = any, R = any> {
   permission?: Permission;
   /** The audit action of a change made through this route; default `<object>.<verb>` (e.g. `deployment.update`). */
   action?: string;
+  /**
+   * Body fields the audit log records as `[redacted]` whatever they are called (names that say
+   * secret, password, token… already are): e.g. an uploaded file whose lines carry passwords.
+   */
+  secretFields?: readonly string[];
   summary: string;
   tag: string;
   params?: z.ZodType<P>;

@@ -135,6 +135,70 @@ export interface JoinCredentialRecord {
   revokedAt: Date | null;
 }
 
+/** The fields a connection overrides for one Deployment (absent: the connection's own value). */
+export interface ConnectionOverrides {
+  connType?: string;
+  description?: string;
+  host?: string | null;
+  schema?: string | null;
+  login?: string | null;
+  port?: number | null;
+  /** Merged into the connection's extra key by key; a key set to null removes it. */
+  extra?: Record<string, unknown>;
+}
+
+/** An Airflow connection held in a workspace (the Environment Manager). */
+export interface ConnectionRecord {
+  id: string;
+  workspaceId: string;
+  connId: string;
+  connType: string;
+  description: string;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  /** Envelope-sealed password (aad `connection-password:<id>`); null when the connection has none. */
+  passwordEnc: string | null;
+  port: number | null;
+  extra: Record<string, unknown>;
+  /** Linked to every Deployment of the workspace, present and future. */
+  allDeployments: boolean;
+  /** Bumped by every change; a write that names an older version is refused (ERR_CONFLICT). */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** An explicit link of a connection to one Deployment, with that Deployment's overrides. */
+export interface ConnectionLinkRecord {
+  connectionId: string;
+  deploymentId: string;
+  overrides: ConnectionOverrides;
+  /** Sealed password override (aad `connection-link-password:<connection id>:<deployment id>`). */
+  passwordEnc: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A connection as a Deployment's Airflow metadata database holds it (imported from `airflow connections export`). */
+export interface MetastoreConnectionRecord {
+  id: string;
+  deploymentId: string;
+  connId: string;
+  connType: string | null;
+  description: string | null;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  /** Sealed (aad `metastore-connection-password:<id>`). */
+  passwordEnc: string | null;
+  port: number | null;
+  extra: Record<string, unknown>;
+  /** Where it came from (the imported file's name). */
+  source: string;
+  importedAt: Date;
+}
+
 /** One audit record as stored (hash-chained by `seq`). */
 export interface AuditEventRecord {
   seq: number;

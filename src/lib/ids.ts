@@ -12,6 +12,8 @@ export const ID_PREFIX = {
   identity: 'wid',
   apiToken: 'tok',
   joinCredential: 'jc',
+  connection: 'conn',
+  metastoreConnection: 'mconn',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

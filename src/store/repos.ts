@@ -18,6 +18,10 @@ import type {
   Workspace,
   JoinCredentialRecord,
   AuditEventRecord,
+  ConnectionRecord,
+  ConnectionLinkRecord,
+  ConnectionOverrides,
+  MetastoreConnectionRecord,
 } from '../domain/records.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -121,6 +125,42 @@ export interface Repos {
   };
   /** Deployment environment variables (row-level writes; see variables-repo.ts). */
   variables: VariableRepo;
+  connections: {
+    insert(c: ConnectionRecord): Promise<void>;
+    get(id: string): Promise<ConnectionRecord | undefined>;
+    getByConnId(workspaceId: string, connId: string): Promise<ConnectionRecord | undefined>;
+    /** A workspace's connections, by conn_id. */
+    list(workspaceId: string): Promise<ConnectionRecord[]>;
+    /**
+     * Optimistic concurrency: writes `patch` and bumps the version only while the stored version
+     * is still `expectedVersion`; returns the row as it now is, or undefined when it changed (or
+     * went) meanwhile. One statement, so two writers can never both succeed from the same version.
+     */
+    update(
+      id: string,
+      expectedVersion: number,
+      patch: Partial<Pick<ConnectionRecord, 'connType' | 'description' | 'host' | 'schema' | 'login' | 'passwordEnc' | 'port' | 'extra' | 'allDeployments'>> & { updatedAt: Date },
+    ): Promise<ConnectionRecord | undefined>;
+    delete(id: string): Promise<boolean>;
+    /** The connections that reach a Deployment (linked to all, or to it), each with its explicit link if any; by conn_id. */
+    listForDeployment(workspaceId: string, deploymentId: string): Promise<{ connection: ConnectionRecord; link: ConnectionLinkRecord | null }[]>;
+  };
+  connectionLinks: {
+    /** Creates the link or replaces its overrides. */
+    upsert(l: ConnectionLinkRecord): Promise<void>;
+    get(connectionId: string, deploymentId: string): Promise<ConnectionLinkRecord | undefined>;
+    /** A connection's explicit links with their Deployments' names, by name. */
+    listForConnection(connectionId: string): Promise<(ConnectionLinkRecord & { deploymentName: string })[]>;
+    delete(connectionId: string, deploymentId: string): Promise<boolean>;
+  };
+  metastoreConnections: {
+    /** Inserts, or replaces the connection with the same conn_id in that Deployment's metadata database. */
+    upsert(m: MetastoreConnectionRecord): Promise<'created' | 'replaced'>;
+    get(deploymentId: string, connId: string): Promise<MetastoreConnectionRecord | undefined>;
+    /** By conn_id. */
+    listForDeployment(deploymentId: string): Promise<MetastoreConnectionRecord[]>;
+    delete(deploymentId: string, connId: string): Promise<boolean>;
+  };
   settings: {
     /**
      * Holds a named lock until the transaction ends (a PostgreSQL advisory lock): serialises
@@ -324,6 +364,55 @@ function mapAudit(r: Selectable<Database['audit_events']>): AuditEventRecord {
     details: typeof r.details === 'string' ? JSON.parse(r.details) : r.details,
     prevHash: r.prev_hash,
     hash: r.hash,
+  };
+}
+
+function mapConnection(r: Selectable<Database['connections']>): ConnectionRecord {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    connId: r.conn_id,
+    connType: r.conn_type,
+    description: r.description,
+    host: r.host,
+    schema: r.schema,
+    login: r.login,
+    passwordEnc: r.password_enc,
+    port: r.port,
+    extra: typeof r.extra === 'string' ? (JSON.parse(r.extra) as Record<string, unknown>) : r.extra,
+    allDeployments: Boolean(r.all_deployments),
+    version: r.version,
+    createdAt: toDate(r.created_at),
+    updatedAt: toDate(r.updated_at),
+  };
+}
+
+function mapConnectionLink(r: Selectable<Database['connection_links']>): ConnectionLinkRecord {
+  return {
+    connectionId: r.connection_id,
+    deploymentId: r.deployment_id,
+    overrides: (typeof r.overrides === 'string' ? JSON.parse(r.overrides) : r.overrides) as ConnectionOverrides,
+    passwordEnc: r.password_enc,
+    createdAt: toDate(r.created_at),
+    updatedAt: toDate(r.updated_at),
+  };
+}
+
+function mapMetastoreConnection(r: Selectable<Database['metastore_connections']>): MetastoreConnectionRecord {
+  return {
+    id: r.id,
+    deploymentId: r.deployment_id,
+    connId: r.conn_id,
+    connType: r.conn_type,
+    description: r.description,
+    host: r.host,
+    schema: r.schema,
+    login: r.login,
+    passwordEnc: r.password_enc,
+    port: r.port,
+    extra: typeof r.extra === 'string' ? (JSON.parse(r.extra) as Record<string, unknown>) : r.extra,
+    source: r.source,
+    importedAt: toDate(r.imported_at),
   };
 }
 
@@ -849,6 +938,173 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
       async deleteThrough(seq) {
         const r = await db.deleteFrom('audit_events').where('seq', '<=', String(seq) as never).executeTakeFirst();
         return Number(r.numDeletedRows);
+      },
+    },
+    connections: {
+      async insert(c) {
+        await explainingViolations(
+          () =>
+            db
+              .insertInto('connections')
+              .values({
+                id: c.id,
+                workspace_id: c.workspaceId,
+                conn_id: c.connId,
+                conn_type: c.connType,
+                description: c.description,
+                host: c.host,
+                schema: c.schema,
+                login: c.login,
+                password_enc: c.passwordEnc,
+                port: c.port,
+                extra: JSON.stringify(c.extra),
+                all_deployments: c.allDeployments,
+                version: c.version,
+                created_at: c.createdAt,
+                updated_at: c.updatedAt,
+              })
+              .execute(),
+          (v) =>
+            v.kind === 'unique' && v.constraint.includes('conn_id')
+              ? new AppError('ERR_CONFLICT', `a connection with conn_id "${c.connId}" already exists in this workspace`, { field: 'connId', example: `airlock connection update ${c.connId} …` })
+              : undefined,
+        );
+      },
+      async get(id) {
+        const r = await db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && mapConnection(r);
+      },
+      async getByConnId(workspaceId, connId) {
+        const r = await db.selectFrom('connections').selectAll().where('workspace_id', '=', workspaceId).where('conn_id', '=', connId).executeTakeFirst();
+        return r && mapConnection(r);
+      },
+      async list(workspaceId) {
+        const rows = await db.selectFrom('connections').selectAll().where('workspace_id', '=', workspaceId).orderBy('conn_id').execute();
+        return rows.map(mapConnection);
+      },
+      async update(id, expectedVersion, patch) {
+        const values: Record<string, unknown> = { updated_at: patch.updatedAt, version: sql`version + 1` };
+        if (patch.connType !== undefined) values.conn_type = patch.connType;
+        if (patch.description !== undefined) values.description = patch.description;
+        if (patch.host !== undefined) values.host = patch.host;
+        if (patch.schema !== undefined) values.schema = patch.schema;
+        if (patch.login !== undefined) values.login = patch.login;
+        if (patch.passwordEnc !== undefined) values.password_enc = patch.passwordEnc;
+        if (patch.port !== undefined) values.port = patch.port;
+        if (patch.extra !== undefined) values.extra = JSON.stringify(patch.extra);
+        if (patch.allDeployments !== undefined) values.all_deployments = patch.allDeployments;
+        const r = await db.updateTable('connections').set(values).where('id', '=', id).where('version', '=', expectedVersion).returningAll().executeTakeFirst();
+        return r && mapConnection(r);
+      },
+      async delete(id) {
+        const r = await db.deleteFrom('connections').where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+      async listForDeployment(workspaceId, deploymentId) {
+        const rows = await db
+          .selectFrom('connections as c')
+          .leftJoin('connection_links as l', (j) => j.onRef('l.connection_id', '=', 'c.id').on('l.deployment_id', '=', deploymentId))
+          .selectAll('c')
+          .select([
+            'l.deployment_id as link_deployment_id',
+            'l.overrides as link_overrides',
+            'l.password_enc as link_password_enc',
+            'l.created_at as link_created_at',
+            'l.updated_at as link_updated_at',
+          ])
+          .where('c.workspace_id', '=', workspaceId)
+          .where((eb) => eb.or([eb('c.all_deployments', '=', true), eb('l.deployment_id', 'is not', null)]))
+          .orderBy('c.conn_id')
+          .execute();
+        return rows.map((r) => ({
+          connection: mapConnection(r),
+          link:
+            r.link_deployment_id === null
+              ? null
+              : mapConnectionLink({
+                  connection_id: r.id,
+                  deployment_id: r.link_deployment_id,
+                  overrides: r.link_overrides!,
+                  password_enc: r.link_password_enc,
+                  created_at: r.link_created_at!,
+                  updated_at: r.link_updated_at!,
+                }),
+        }));
+      },
+    },
+    connectionLinks: {
+      async upsert(l) {
+        const overrides = JSON.stringify(l.overrides);
+        await explainingViolations(
+          () =>
+            db
+              .insertInto('connection_links')
+              .values({
+                connection_id: l.connectionId,
+                deployment_id: l.deploymentId,
+                overrides,
+                password_enc: l.passwordEnc,
+                created_at: l.createdAt,
+                updated_at: l.updatedAt,
+              })
+              .onConflict((oc) => oc.columns(['connection_id', 'deployment_id']).doUpdateSet({ overrides, password_enc: l.passwordEnc, updated_at: l.updatedAt }))
+              .execute(),
+          (v) => (v.kind === 'foreign-key' ? new AppError('ERR_CONFLICT', 'the connection or the Deployment was deleted while the link was being written; try again') : undefined),
+        );
+      },
+      async get(connectionId, deploymentId) {
+        const r = await db.selectFrom('connection_links').selectAll().where('connection_id', '=', connectionId).where('deployment_id', '=', deploymentId).executeTakeFirst();
+        return r && mapConnectionLink(r);
+      },
+      async listForConnection(connectionId) {
+        const rows = await db
+          .selectFrom('connection_links as l')
+          .innerJoin('deployments as d', 'd.id', 'l.deployment_id')
+          .selectAll('l')
+          .select('d.name as deployment_name')
+          .where('l.connection_id', '=', connectionId)
+          .orderBy('d.name')
+          .execute();
+        return rows.map((r) => ({ ...mapConnectionLink(r), deploymentName: r.deployment_name }));
+      },
+      async delete(connectionId, deploymentId) {
+        const r = await db.deleteFrom('connection_links').where('connection_id', '=', connectionId).where('deployment_id', '=', deploymentId).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+    },
+    metastoreConnections: {
+      async upsert(m) {
+        const existing = await db.selectFrom('metastore_connections').select('id').where('deployment_id', '=', m.deploymentId).where('conn_id', '=', m.connId).executeTakeFirst();
+        const fields = {
+          conn_type: m.connType,
+          description: m.description,
+          host: m.host,
+          schema: m.schema,
+          login: m.login,
+          password_enc: m.passwordEnc,
+          port: m.port,
+          extra: JSON.stringify(m.extra),
+          source: m.source,
+          imported_at: m.importedAt,
+        };
+        if (existing) {
+          await db.updateTable('metastore_connections').set(fields).where('id', '=', existing.id).execute();
+          return 'replaced';
+        }
+        await db.insertInto('metastore_connections').values({ id: m.id, deployment_id: m.deploymentId, conn_id: m.connId, ...fields }).execute();
+        return 'created';
+      },
+      async get(deploymentId, connId) {
+        const r = await db.selectFrom('metastore_connections').selectAll().where('deployment_id', '=', deploymentId).where('conn_id', '=', connId).executeTakeFirst();
+        return r && mapMetastoreConnection(r);
+      },
+      async listForDeployment(deploymentId) {
+        const rows = await db.selectFrom('metastore_connections').selectAll().where('deployment_id', '=', deploymentId).orderBy('conn_id').execute();
+        return rows.map(mapMetastoreConnection);
+      },
+      async delete(deploymentId, connId) {
+        const r = await db.deleteFrom('metastore_connections').where('deployment_id', '=', deploymentId).where('conn_id', '=', connId).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
       },
     },
     settings: {

@@ -112,5 +112,46 @@ export interface Database {
     created_at: Timestamp;
     updated_at: Timestamp;
   };
+  connections: {
+    id: string;
+    workspace_id: string;
+    conn_id: string;
+    conn_type: string;
+    description: string;
+    host: string | null;
+    schema: string | null;
+    login: string | null;
+    password_enc: string | null;
+    port: number | null;
+    extra: Json<Record<string, unknown>>;
+    /** A boolean; the embedded store reads it back as 0/1. */
+    all_deployments: ColumnType<boolean | number, boolean, boolean>;
+    version: number;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  connection_links: {
+    connection_id: string;
+    deployment_id: string;
+    overrides: Json<Record<string, unknown>>;
+    password_enc: string | null;
+    created_at: Timestamp;
+    updated_at: Timestamp;
+  };
+  metastore_connections: {
+    id: string;
+    deployment_id: string;
+    conn_id: string;
+    conn_type: string | null;
+    description: string | null;
+    host: string | null;
+    schema: string | null;
+    login: string | null;
+    password_enc: string | null;
+    port: number | null;
+    extra: Json<Record<string, unknown>>;
+    source: string;
+    imported_at: Timestamp;
+  };
   settings: { key: string; value: Json<unknown>; updated_at: Generated<Timestamp> };
 }

@@ -204,4 +204,63 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_connections': {
+    async up(db: Kysely<any>) {
+      // Airflow connections of a workspace (the Environment Manager). The password is sealed with
+      // the master key (src/crypto/envelope.ts, bound to the row's id); nothing else is secret.
+      await db.schema
+        .createTable('connections')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('conn_id', 'text', (c) => c.notNull())
+        .addColumn('conn_type', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('host', 'text')
+        .addColumn('schema', 'text')
+        .addColumn('login', 'text')
+        .addColumn('password_enc', 'text')
+        .addColumn('port', 'integer')
+        .addColumn('extra', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        // Linked to every Deployment of the workspace, those created later included.
+        .addColumn('all_deployments', 'boolean', (c) => c.notNull().defaultTo(false))
+        // Optimistic concurrency: every change bumps it; a write naming an older one is refused.
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('connections_workspace_conn_id_key', ['workspace_id', 'conn_id'])
+        .execute();
+      // One row per explicit link; it carries that Deployment's field overrides (fields absent
+      // from `overrides` come from the connection). Its password override is sealed like the password.
+      await db.schema
+        .createTable('connection_links')
+        .addColumn('connection_id', 'text', (c) => c.notNull().references('connections.id').onDelete('cascade'))
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('overrides', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('password_enc', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('connection_links_pkey', ['connection_id', 'deployment_id'])
+        .execute();
+      await db.schema.createIndex('connection_links_deployment_idx').on('connection_links').column('deployment_id').execute();
+      // What a Deployment's Airflow metadata database holds (`airflow connections export` files
+      // brought in with `airlock connection import`): the last source in Airflow's lookup order.
+      await db.schema
+        .createTable('metastore_connections')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('conn_id', 'text', (c) => c.notNull())
+        .addColumn('conn_type', 'text')
+        .addColumn('description', 'text')
+        .addColumn('host', 'text')
+        .addColumn('schema', 'text')
+        .addColumn('login', 'text')
+        .addColumn('password_enc', 'text')
+        .addColumn('port', 'integer')
+        .addColumn('extra', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('source', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('imported_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('metastore_connections_deployment_conn_id_key', ['deployment_id', 'conn_id'])
+        .execute();
+    },
+  },
 };
