@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { AppError } from '../../src/errors/index.ts';
 import { migrations } from '../../src/store/migrations/index.ts';
-import type { ApiTokenRecord, AuditEventRecord, JoinCredentialRecord, Cluster, Deployment, Organization, SavedIdentity, SigningKeyRecord, Workspace } from '../../src/domain/records.ts';
+import type { ApiTokenRecord, AuditEventRecord, JoinCredentialRecord, Cluster, Deployment, Organization, SavedIdentity, SigningKeyRecord, Workspace, ConnectionRecord, MetastoreConnectionRecord } from '../../src/domain/records.ts';
 import { createStore, type Store } from '../../src/store/store.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 
@@ -1042,6 +1042,91 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         assert.deepEqual(await store.signingKeys.listForCluster(c.id), [k]);
         assert.deepEqual(await store.apiTokens.get(t.id), t);
         assert.deepEqual(await store.settings.get(settingKey), { kept: true });
+      });
+    });
+
+    describe('airflow connections, links and metadata-database connections', () => {
+      test('round-trip, conn_id unique per workspace, versioned updates, links with overrides, all-deployments, metastore upsert', async () => {
+        const { w, c } = await seedWorkspace(store);
+        const { w: otherW } = await seedWorkspace(store);
+        const etl = deployment(w.id, c.id);
+        const reports = deployment(w.id, c.id);
+        for (const dep of [etl, reports]) await store.deployments.insert(dep);
+        const conn: ConnectionRecord = {
+          id: id('conn'),
+          workspaceId: w.id,
+          connId: 'aws_default',
+          connType: 'aws',
+          description: '',
+          host: null,
+          schema: null,
+          login: null,
+          passwordEnc: 'v1.sealed',
+          port: 5439,
+          extra: { role_arn: 'arn:aws:iam::123456789012:role/x', nested: { a: [1, 'b'] } },
+          allDeployments: false,
+          version: 1,
+          createdAt: at(0),
+          updatedAt: at(0),
+        };
+        await store.connections.insert(conn);
+        assert.deepEqual(await store.connections.get(conn.id), conn);
+        assert.deepEqual(await store.connections.getByConnId(w.id, 'aws_default'), conn);
+        assert.equal(await store.connections.getByConnId(otherW.id, 'aws_default'), undefined);
+        await rejectsWithAppError(store.connections.insert({ ...conn, id: id('conn') }), 'ERR_CONFLICT', 'connId');
+        await store.connections.insert({ ...conn, id: id('conn'), workspaceId: otherW.id });
+
+        const v2 = await store.connections.update(conn.id, 1, { host: 'h', passwordEnc: null, updatedAt: at(1_000) });
+        assert.deepEqual(v2, { ...conn, host: 'h', passwordEnc: null, version: 2, updatedAt: at(1_000) });
+        assert.equal(await store.connections.update(conn.id, 1, { host: 'lost', updatedAt: at(2_000) }), undefined, 'a stale version writes nothing');
+        assert.equal((await store.connections.get(conn.id))!.host, 'h');
+
+        assert.deepEqual(await store.connections.listForDeployment(w.id, etl.id), []);
+        const link = { connectionId: conn.id, deploymentId: etl.id, overrides: { host: 'replica', extra: { region_name: 'eu-west-1' } }, passwordEnc: null, createdAt: at(3_000), updatedAt: at(3_000) };
+        await store.connectionLinks.upsert(link);
+        await store.connectionLinks.upsert({ ...link, overrides: { port: null }, passwordEnc: 'v1.x', updatedAt: at(4_000) });
+        const stored = { ...link, overrides: { port: null }, passwordEnc: 'v1.x', updatedAt: at(4_000) };
+        assert.deepEqual(await store.connectionLinks.get(conn.id, etl.id), stored);
+        assert.deepEqual(await store.connectionLinks.listForConnection(conn.id), [{ ...stored, deploymentName: etl.name }]);
+        let forEtl = await store.connections.listForDeployment(w.id, etl.id);
+        assert.deepEqual(forEtl.map((r) => [r.connection.connId, r.link]), [['aws_default', stored]]);
+        assert.deepEqual(await store.connections.listForDeployment(w.id, reports.id), []);
+
+        await store.connections.update(conn.id, 2, { allDeployments: true, updatedAt: at(5_000) });
+        const forReports = await store.connections.listForDeployment(w.id, reports.id);
+        assert.deepEqual(forReports.map((r) => [r.connection.connId, r.connection.allDeployments, r.link]), [['aws_default', true, null]]);
+        forEtl = await store.connections.listForDeployment(w.id, etl.id);
+        assert.deepEqual(forEtl[0]!.link, stored, 'an explicit link keeps its overrides under all-deployments');
+        assert.equal(await store.connectionLinks.delete(conn.id, etl.id), true);
+        assert.equal(await store.connectionLinks.delete(conn.id, etl.id), false);
+
+        const m: MetastoreConnectionRecord = {
+          id: id('mconn'),
+          deploymentId: etl.id,
+          connId: 'legacy_pg',
+          connType: 'postgres',
+          description: null,
+          host: 'db',
+          schema: 's',
+          login: 'u',
+          passwordEnc: 'v1.y',
+          port: 5432,
+          extra: {},
+          source: 'connections.json',
+          importedAt: at(6_000),
+        };
+        assert.equal(await store.metastoreConnections.upsert(m), 'created');
+        assert.equal(await store.metastoreConnections.upsert({ ...m, id: id('mconn'), host: 'db2', importedAt: at(7_000) }), 'replaced');
+        assert.deepEqual(await store.metastoreConnections.listForDeployment(etl.id), [{ ...m, host: 'db2', importedAt: at(7_000) }]);
+        assert.deepEqual(await store.metastoreConnections.get(etl.id, 'legacy_pg'), { ...m, host: 'db2', importedAt: at(7_000) });
+
+        // Deleting the Deployment takes its links and metadata-database connections with it; deleting the connection its links.
+        await store.connectionLinks.upsert({ ...link, deploymentId: reports.id });
+        assert.equal(await store.deployments.delete(etl.id), true);
+        assert.deepEqual(await store.metastoreConnections.listForDeployment(etl.id), []);
+        assert.equal(await store.connections.delete(conn.id), true);
+        assert.equal(await store.connectionLinks.get(conn.id, reports.id), undefined);
+        assert.equal(await store.connections.delete(conn.id), false);
       });
     });
 
