@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { startServer, type TestServer } from '../helpers/app.ts';
 import { airlock } from '../helpers/cli.ts';
 import { applyPatch, type Op } from '../helpers/json-patch.ts';
 import { killAll, spawnGroup } from '../helpers/processes.ts';
+import { startKubeIssuer, type KubeIssuer } from '../delivery/kube-issuer.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/webhook/', import.meta.url));
@@ -60,11 +61,15 @@ describe('airlock webhook manifest and serve', () => {
   let manifest: string;
   let namespace: string;
   let clusterId: string;
+  let kube: KubeIssuer;
+  let sidecar: { args: string[]; env: { name: string; value: string }[] } | undefined;
+  let workloadEnv: Record<string, string> = {};
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'airlock-webhook-'));
     s = await startServer();
-    const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', region: 'us-east-1' });
+    kube = await startKubeIssuer();
+    const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', region: 'us-east-1', kubernetesIssuerUrl: kube.url });
     assert.equal(c.status, 201, JSON.stringify(c.body));
     clusterId = c.body.id;
     const d = await s.api('POST', '/api/v1/deployments', { name: 'etl', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: ROLE });
@@ -77,6 +82,7 @@ describe('airlock webhook manifest and serve', () => {
   after(async () => {
     await killAll();
     await s.close();
+    await kube.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -177,6 +183,8 @@ describe('airlock webhook manifest and serve', () => {
       assert.equal(agentContainer.restartPolicy, 'Always');
       assert.equal(agentContainer.args[agentContainer.args.indexOf('--cluster') + 1], clusterId);
       assert.deepEqual(agentContainer.env, [{ name: 'AIRLOCK_URL', value: s.url }]);
+      sidecar = agentContainer;
+      workloadEnv = env;
 
       // Service accounts no Deployment owns: admitted unchanged; one named like a component is looked up, one that is not is not.
       const other = await post(agent, `${url!}/mutate`, JSON.stringify({ ...body, request: { ...body.request, object: { ...pod, spec: { ...pod.spec, serviceAccountName: `${namespace}-nobody-serviceaccount` } } } }));
@@ -204,6 +212,25 @@ describe('airlock webhook manifest and serve', () => {
       p.kill();
       await p.exited;
     }
+  });
+
+  it("the injected sidecar's command line runs the real agent: with the pod's token it writes the files the workload's env names", async () => {
+    assert.ok(sidecar, 'the serve test ran first');
+    const root = join(dir, 'pod');
+    const tokenFile = join(dir, 'attest-token');
+    const attestAudience = (await s.api('GET', `/api/v1/clusters/${clusterId}`)).body.attestationAudience as string;
+    writeFileSync(tokenFile, await kube.token({ namespace, serviceAccount: `${namespace}-worker-serviceaccount`, audience: attestAudience, now: Date.now() }));
+    // The pod's paths, moved under a temp dir: /var/run/secrets/airlock-attest/token and /var/run/secrets/airlock.
+    const args = sidecar.args.map((a, i, all) => (all[i - 1] === '--kubernetes-token-file' ? tokenFile : all[i - 1] === '--dir' ? root : a));
+    const r = await airlock([...args, '--once'], Object.fromEntries(sidecar.env.map((e) => [e.name, e.value])));
+    assert.equal(r.code, 0, r.stderr);
+    const rel = workloadEnv.AWS_WEB_IDENTITY_TOKEN_FILE!.replace('/var/run/secrets/airlock/', '');
+    const jwt = readFileSync(join(root, rel), 'utf8').trim();
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { sub: string; aud: string | string[] };
+    assert.equal(claims.sub, `system:serviceaccount:${namespace}:${namespace}-worker-serviceaccount`);
+    assert.deepEqual([claims.aud].flat(), ['sts.amazonaws.com']);
+    assert.match(readFileSync(join(root, 'env'), 'utf8'), new RegExp(`export AWS_ROLE_ARN='${ROLE}'`));
+    assert.equal(statSync(join(root, rel)).mode & 0o777, 0o644, 'readable by the pod\'s other users (no fsGroup)');
   });
 
   it('serve checks the token and the cluster before it listens', async () => {
