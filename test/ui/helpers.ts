@@ -32,11 +32,20 @@ export interface Console {
  */
 export async function startConsole(): Promise<Console> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-ui-'));
+  const storeDir = join(dataDir, 'data');
   mkdirSync(ARTIFACTS, { recursive: true });
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_LOG_LEVEL: 'info' };
-  const server = spawnGroup(process.execPath, [join(ROOT, 'bin', 'airlock.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], { env, cwd: ROOT });
+  // The CLI bundle and the console build go to this run's own directory: a cache shared with other
+  // checkouts (or a concurrent run) may be pruned by their build while this server still loads it.
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AIRLOCK_LOG_LEVEL: 'info',
+    AIRLOCK_COMPILE_CACHE: join(dataDir, 'cache', 'cli'),
+    AIRLOCK_UI_CACHE: join(dataDir, 'cache', 'ui'),
+  };
+  const server = spawnGroup(process.execPath, [join(ROOT, 'bin', 'airlock.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', storeDir], { env, cwd: ROOT });
   let url: string | undefined;
-  for (let i = 0; i < 1200 && !url; i++) {
+  for (let i = 0; i < 1800 && !url; i++) {
     const m = /"msg":"airlock is serving","url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(server.stderr());
     if (m) url = m[1];
     else {
@@ -48,7 +57,7 @@ export async function startConsole(): Promise<Console> {
     server.kill();
     throw new Error(`airlock serve did not start\nstderr: ${server.stderr()}`);
   }
-  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const token = readFileSync(join(storeDir, 'admin-token'), 'utf8').trim();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   const base = url;
   return {

@@ -99,8 +99,13 @@ export function Modal({ title, onClose, children, wide }: { title: string; onClo
   const titleId = useId();
   useEffect(() => {
     const d = ref.current;
-    if (d && !d.open) d.showModal();
-    return () => d?.close();
+    if (!d) return;
+    // React focused an autoFocus child at mount; showModal would move focus to the dialog's first
+    // control (the Close button), so the child gets it back.
+    const wanted = d.contains(document.activeElement) ? (document.activeElement as HTMLElement) : d.querySelector<HTMLElement>('.modal-body input, .modal-body select, .modal-body textarea');
+    if (!d.open) d.showModal();
+    wanted?.focus();
+    return () => d.close();
   }, []);
   return (
     <dialog ref={ref} className={`modal${wide ? ' modal-wide' : ''}`} aria-labelledby={titleId} onCancel={(e) => { e.preventDefault(); onClose(); }}>

@@ -83,7 +83,7 @@ export function DeploymentsPage() {
         )
       ) : null}
       {list.data && list.data.length > 0 ? (
-        <div className="table-wrap">
+        <div className="table-wrap" aria-busy={list.loading}>
           <table>
             <caption className="sr-only">Deployments</caption>
             <thead>
