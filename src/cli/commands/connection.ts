@@ -9,6 +9,7 @@ import {
 } from '../../connections/codec.ts';
 import { CliError } from '../client.ts';
 import { parseFormat } from '../output.ts';
+import { registerConnectionManageCommands } from './connection-manage.ts';
 
 const TARGETS = ['uri', 'json'] as const;
 
@@ -102,5 +103,6 @@ Examples:
 export function registerConnectionCommands(program: Command): Command {
   const connection = program.command('connection').description('Airflow connections');
   registerConnectionConvert(connection);
+  registerConnectionManageCommands(connection);
   return connection;
 }
