@@ -197,7 +197,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
-    ...variableRoutes(variables),
+    ...variableRoutes(variables, (bearer, cluster) => delivery.profileFor(bearer, cluster)),
     ...connectionRoutes(connections),
   );
   const uiDir = o.ui === false ? undefined : (o.ui ?? env.AIRLOCK_UI_DIR);

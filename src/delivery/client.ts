@@ -21,6 +21,7 @@ import {
   type WorkloadProfile,
 } from './profile.ts';
 import { DeliveryError } from './errors.ts';
+import { WORKLOAD_ENVIRONMENT_PATH, workloadEnvironmentSchema, type WorkloadEnvironmentDoc } from './deployment-environment.ts';
 
 /** How the workload proves what it is. */
 export interface Attestation {
@@ -91,6 +92,11 @@ export interface WorkloadClientOptions {
 export interface WorkloadClient {
   readonly serverUrl: string;
   profile(): Promise<WorkloadProfile>;
+  /**
+   * The Deployment's environment (variables, linked connections). Undefined when the server is
+   * older than this endpoint. Optional so test doubles that only mint need not provide it.
+   */
+  environment?(): Promise<WorkloadEnvironmentDoc | undefined>;
   /** One exchange: every audience given goes into the one token returned. */
   exchange(tokenEndpoint: string, audiences: readonly string[]): Promise<TokenResponse>;
 }
@@ -133,6 +139,22 @@ export function createWorkloadClient(o: WorkloadClientOptions): WorkloadClient {
       }
       const p = workloadProfileSchema.safeParse(r.json);
       if (!p.success) throw new DeliveryError('ERR_BAD_RESPONSE', `the workload profile from ${serverUrl} is not in the expected form (${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}); is the server older than this CLI?`);
+      return p.data;
+    },
+    async environment() {
+      const secret = await o.attestation.read();
+      const url = new URL(serverUrl + WORKLOAD_ENVIRONMENT_PATH);
+      if (o.attestation.cluster !== undefined) url.searchParams.set('cluster', o.attestation.cluster);
+      const r = await send(url.href, { headers: { accept: 'application/json', authorization: `Bearer ${secret}` } }, timeoutMs, 'the Airlock server');
+      const e = (r.json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      if (r.status === 404 && e?.code === 'ERR_ROUTE_NOT_FOUND') return undefined;
+      if (r.status !== 200) {
+        if (e?.code && e.message) throw new DeliveryError(e.code, `the server refused the Deployment environment request: ${e.message}`, { status: r.status });
+        throw new DeliveryError('ERR_BAD_RESPONSE', `the server answered ${r.status} to GET ${WORKLOAD_ENVIRONMENT_PATH}`, { status: r.status });
+      }
+      const p = workloadEnvironmentSchema.safeParse(r.json);
+      // Never echo the body: it holds secret values.
+      if (!p.success) throw new DeliveryError('ERR_BAD_RESPONSE', `the Deployment environment from ${serverUrl} is not in the expected form (${p.error.issues[0]?.path.join('.')})`);
       return p.data;
     },
     async exchange(tokenEndpoint, audiences) {

@@ -305,6 +305,35 @@ describe('airlock exec --sandbox: unmodified SDKs in child processes get the Dep
     assert.equal(node.code, 0, show(node));
   });
 
+  it("Airflow's Amazon provider: an aws connection (role_arn + assume_role_with_web_identity) and a secret variable from the Deployment's environment reach boto3", async () => {
+    // The connection the setup prints, as a Deployment variable in Airflow's JSON form. Its token
+    // file is the pod path; exec keeps tokens elsewhere, so it is left out and the provider falls
+    // back to AWS_WEB_IDENTITY_TOKEN_FILE, which exec sets.
+    const setup = (await api('GET', '/api/v1/deployments/etl/identity/setup')) as SetupResult;
+    const { assume_role_with_web_identity_token_file: _podPath, ...extra } = setup.connection.extra;
+    assert.equal(extra.role_arn, ETL_ROLE);
+    const secret = 'lake-api-key-e2e-7741';
+    await api('POST', '/api/v1/deployments/etl/variables', {
+      variables: [
+        { key: 'AIRFLOW_CONN_AWS_LAKE', value: JSON.stringify({ conn_type: 'aws', extra }), secret: true },
+        { key: 'LAKE_API_KEY', value: secret, secret: true },
+        { key: 'LAKE_BUCKET', value: 'lake-raw' },
+      ],
+    });
+    const etl = await credential('etl');
+    const r = await exec({ credential: etl.secret, env: { LAKE_BUCKET: 'mine' }, command: [python, join(FIXTURES, 'airflow_aws_connection.py'), 'aws_lake', 'LAKE_API_KEY', 'LAKE_BUCKET'] });
+    assert.equal(r.code, 0, show(r));
+    // botocore names the session itself (botocore-session-<time>): the provider passes no RoleSessionName for web identity.
+    assert.match(r.result?.arn ?? '', new RegExp(`^${sessionArn(ETL_ROLE, 'botocore-session-').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\d+$`), show(r));
+    assert.deepEqual(
+      { ...r.result, arn: undefined },
+      { ok: true, source: 'environment-variable', arn: undefined, region: extra.region_name, variables: { LAKE_API_KEY: secret, LAKE_BUCKET: 'mine' } },
+      show(r),
+    );
+    assert.match(r.stderr, /keeping LAKE_BUCKET as already set/, 'a variable the user set is never overridden');
+    assert.ok(!r.stderr.includes(secret), 'exec never prints a secret');
+  });
+
   it('AWS default identity: the platform role in another account assumes the user\'s role named by the Airflow-style role_arn', async () => {
     const setup = (await api('GET', `/api/v1/deployments/platform-etl/identity/setup?targetRoleArn=${encodeURIComponent(CUSTOMER_ROLE)}`)) as SetupResult;
     const roleArn = setup.connection.extra.role_arn as string;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { environmentDigest, WORKLOAD_ENVIRONMENT_PATH, workloadEnvironmentSchema } from '../../delivery/deployment-environment.ts';
+import type { WorkloadProfile } from '../../delivery/profile.ts';
 import { ENV_FORMATS } from '../../variables/render.ts';
 import { VARIABLE_KEY_MAX } from '../../variables/rules.ts';
 import { variablesCreateSchema, variableUpdateSchema, type VariableService, type VariableView } from '../../variables/service.ts';
@@ -26,8 +28,27 @@ export function variableToJson(v: VariableView): z.infer<typeof variableJson> {
 const depParams = z.object({ deployment: z.string().min(1).max(100).meta({ example: 'etl' }) }).strict();
 const keyParams = depParams.extend({ key: z.string().min(1).max(VARIABLE_KEY_MAX).meta({ example: 'AIRFLOW__CORE__LOAD_EXAMPLES' }) }).strict();
 
-export function variableRoutes(variables: VariableService): RouteDef[] {
+/** Verifies a workload's credential (join credential or pod token) and says whose it is. */
+export type WorkloadAuthenticator = (bearer: string, cluster: string | undefined) => Promise<WorkloadProfile>;
+
+export function variableRoutes(variables: VariableService, authenticate: WorkloadAuthenticator): RouteDef[] {
   return [
+    defineRoute({
+      method: 'GET',
+      path: WORKLOAD_ENVIRONMENT_PATH,
+      auth: 'workload',
+      tag: 'delivery',
+      summary: "The calling workload's Deployment environment: every variable with its value (secrets included) and the linked connections with their passwords. Only the Deployment's own attested workloads get it",
+      query: z.object({ cluster: z.string().min(1).max(100).optional().meta({ example: 'prod-aws' }) }).strict(),
+      response: workloadEnvironmentSchema,
+      handler: async (input) => {
+        input.setHeader('cache-control', 'no-store');
+        const profile = await authenticate(input.bearer!, input.query.cluster);
+        const env = await variables.workloadEnvironment(profile.deployment.id);
+        const doc = { variables: env.variables, connections: env.connections.map((c) => ({ connId: c.connId, fields: c.fields })) };
+        return { deployment: { id: profile.deployment.id, name: profile.deployment.name }, digest: environmentDigest(doc), ...doc };
+      },
+    }),
     defineRoute({
       method: 'GET',
       path: '/api/v1/deployments/:deployment/variables',

@@ -31,7 +31,11 @@ export interface AgentOptions extends SessionOptions {
   socketPath?: string | undefined;
   /** Stops the agent (SIGTERM / SIGINT in the CLI). */
   signal: AbortSignal;
+  /** How often the Deployment's environment (variables, connections) is checked for changes; default 30 s. */
+  environmentRefreshMs?: number;
 }
+
+export const ENVIRONMENT_REFRESH_MS = 30_000;
 
 /** A value quoted for POSIX shells: single quotes, with each embedded quote closed, escaped and reopened. */
 export function shellQuote(v: string): string {
@@ -72,7 +76,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const session = await openSession(o);
   const { keeper, plan, profile } = session;
   const fileMode = o.fileMode ?? 0o600;
-  const envContent = envFileContent(plan.env);
+  const envContent = envFileContent(session.env());
   let server: Server | undefined;
   const stopped = new Promise<void>((resolve) => {
     if (o.signal.aborted) resolve();
@@ -105,7 +109,25 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     session.stop();
     return { session, done: Promise.resolve() };
   }
+  // The Deployment's variables and connections change without the workload's identity changing:
+  // check them on a timer, and rewrite the env file (the connections file is rewritten by the
+  // session) when they did. A failed check keeps what was delivered and tries again next time.
+  let cancelRefresh: (() => void) | undefined;
+  const every = o.environmentRefreshMs ?? ENVIRONMENT_REFRESH_MS;
+  const refresh = async () => {
+    try {
+      if (await session.refreshEnvironment()) {
+        await writePrivateFile(join(o.dir, ENV_FILE), envFileContent(session.env()), fileMode);
+        o.logger.info('Deployment environment changed; files rewritten', { deployment: profile.deployment.name, digest: session.environment?.doc.digest });
+      }
+    } catch (err) {
+      o.logger.warn('could not check the Deployment environment; keeping the delivered one', { reason: (err as Error).message });
+    }
+    if (!o.signal.aborted) cancelRefresh = o.scheduler.schedule(every, refresh);
+  };
+  cancelRefresh = o.scheduler.schedule(every, refresh);
   const done = stopped.then(async () => {
+    cancelRefresh?.();
     session.stop();
     if (server) {
       await new Promise<void>((r) => server!.close(() => r()));
@@ -142,7 +164,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, session: Sessio
     });
     return send(res, tokens.every((t) => t.fresh) ? 200 : 503, { ok: tokens.every((t) => t.fresh), tokens, stats: session.keeper.stats() });
   }
-  if (url.pathname === '/v1/env') return send(res, 200, session.plan.env);
+  if (url.pathname === '/v1/env') return send(res, 200, session.env());
   if (url.pathname === '/v1/token') {
     const audience = url.searchParams.get('audience') ?? session.plan.tokens[0]?.audience;
     if (!audience) return send(res, 400, { error: { code: 'ERR_VALIDATION', message: 'audience is required', field: 'audience' } });

@@ -30,12 +30,18 @@ export interface ChildEnvironment {
  * over the delivered identity (static AWS keys, AWS_PROFILE, an Azure secret) are removed only with
  * `cleanEnv`; otherwise they stay and are reported.
  */
-export function childEnvironment(base: NodeJS.ProcessEnv, plan: DeliveryPlan, o: { cleanEnv?: boolean } = {}): ChildEnvironment {
+export function childEnvironment(
+  base: NodeJS.ProcessEnv,
+  plan: DeliveryPlan,
+  o: { cleanEnv?: boolean; deploymentEnv?: Record<string, string> | undefined } = {},
+): ChildEnvironment {
   const env: NodeJS.ProcessEnv = { ...base };
   const kept: string[] = [];
   const shadowing: string[] = [];
   const removed: string[] = [];
-  for (const [k, v] of Object.entries(plan.env)) {
+  // The Deployment's variables and connections first; the delivered identity's variables win over
+  // a Deployment variable of the same name; the caller's own environment wins over both.
+  for (const [k, v] of Object.entries({ ...o.deploymentEnv, ...plan.env })) {
     if (env[k] !== undefined && env[k] !== '') kept.push(k);
     else env[k] = v;
   }
@@ -107,9 +113,12 @@ export async function runExec(o: ExecOptions): Promise<number> {
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'airlock-exec-')));
   let session: Session | undefined;
   try {
-    session = await openSession({ ...o, dir });
+    const base = o.baseEnv ?? process.env;
+    session = await openSession({ ...o, dir, outerEnv: base });
     await session.keeper.start();
-    const child = childEnvironment(o.baseEnv ?? process.env, session.plan, { cleanEnv: o.cleanEnv ?? false });
+    const child = childEnvironment(base, session.plan, { cleanEnv: o.cleanEnv ?? false, deploymentEnv: session.environment?.applied.env });
+    const shadowedVars = session.environment?.applied.shadowedVariables ?? [];
+    if (shadowedVars.length) o.warn(`airlock exec: ${shadowedVars.join(', ')} set by a Deployment variable ${shadowedVars.length === 1 ? 'is' : 'are'} replaced by the Environment Manager's linked connection (it ranks first)`);
     if (child.kept.length) o.warn(`airlock exec: keeping ${child.kept.join(', ')} as already set in the environment`);
     if (child.shadowing.length) {
       o.warn(

@@ -9,6 +9,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Scheduler } from '../../lib/scheduler.ts';
 import { createWorkloadClient, type Attestation, type WorkloadClient } from '../client.ts';
+import { applyEnvironment, type AppliedEnvironment, type WorkloadEnvironmentDoc } from '../deployment-environment.ts';
 import { DEFAULT_TOKEN_DIR, planDelivery, type DeliveryPlan } from '../environment.ts';
 import { DeliveryError } from '../errors.ts';
 import type { WorkloadProfile } from '../profile.ts';
@@ -35,6 +36,14 @@ export interface SessionOptions {
   /** Replaces the HTTP client (tests count mints with it). */
   client?: WorkloadClient;
   onWrite?: KeeperOptions['onWrite'];
+  /** The environment the workload will already have (exec: the caller's); its secrets backend is its own. */
+  outerEnv?: NodeJS.ProcessEnv;
+}
+
+/** The Deployment's environment as last fetched, and what was made of it. */
+export interface SessionEnvironment {
+  doc: WorkloadEnvironmentDoc;
+  applied: AppliedEnvironment;
 }
 
 export interface Session {
@@ -42,6 +51,15 @@ export interface Session {
   plan: DeliveryPlan;
   keeper: TokenKeeper;
   sandbox?: SandboxInfo;
+  /** The Deployment's variables and linked connections (absent from a server without them). */
+  environment?: SessionEnvironment;
+  /**
+   * Everything the workload's environment gets: the Deployment's variables and connections, then
+   * the delivered identity's variables (which win over a Deployment variable of the same name).
+   */
+  env(): Record<string, string>;
+  /** Fetches the Deployment environment again; rewrites the connections file and returns true when it changed. */
+  refreshEnvironment(): Promise<boolean>;
   stop(): void;
 }
 
@@ -140,7 +158,29 @@ export async function openSession(o: SessionOptions): Promise<Session> {
     ...(o.random ? { random: o.random } : {}),
     ...(o.onWrite ? { onWrite: o.onWrite } : {}),
   });
-  const session: Session = { profile, plan, keeper, stop: () => keeper.stop() };
+  const apply = async (doc: WorkloadEnvironmentDoc): Promise<SessionEnvironment> => {
+    const applied = applyEnvironment(doc, o.dir, o.outerEnv ?? {});
+    for (const f of applied.files) await writePrivateFile(f.path, f.content, fileMode);
+    return { doc, applied };
+  };
+  const first = client.environment ? await client.environment() : undefined;
+  const environment = first ? await apply(first) : undefined;
+  const session: Session = {
+    profile,
+    plan,
+    keeper,
+    env: () => ({ ...session.environment?.applied.env, ...plan.env }),
+    async refreshEnvironment() {
+      const before = session.environment?.doc.digest;
+      const doc = client.environment ? await client.environment() : undefined;
+      if (doc?.digest === before) return false;
+      if (doc) session.environment = await apply(doc);
+      else delete session.environment;
+      return true;
+    },
+    stop: () => keeper.stop(),
+  };
+  if (environment) session.environment = environment;
   if (sandbox) session.sandbox = sandbox;
   return session;
 }
