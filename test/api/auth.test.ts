@@ -13,7 +13,7 @@ const PUBLIC = new Set([
   'POST /clusters/:clusterId/token',
 ]);
 /** Routes a workload calls with its own credential (join credential or pod token), not an API token. */
-const WORKLOAD = new Set(['GET /api/v1/workload/profile']);
+const WORKLOAD = new Set(['GET /api/v1/workload/profile', 'GET /api/v1/workload/environment']);
 
 describe('authentication', () => {
   let s: TestServer;
@@ -40,7 +40,7 @@ describe('authentication', () => {
     }
   });
 
-  it('public routes are exactly health, discovery, JWKS and the token endpoint; workload routes are exactly the profile', () => {
+  it('public routes are exactly health, discovery, JWKS and the token endpoint; workload routes are exactly the profile and the Deployment environment', () => {
     const open = s.app.routes.filter((r) => r.auth === 'public').map((r) => `${r.method} ${r.path}`);
     assert.deepEqual(new Set(open), PUBLIC);
     const workload = s.app.routes.filter((r) => r.auth === 'workload').map((r) => `${r.method} ${r.path}`);
@@ -49,9 +49,11 @@ describe('authentication', () => {
 
   it('workload routes refuse a missing, malformed or API-token credential', async () => {
     for (const headers of [{} as Record<string, string>, { authorization: `Bearer alj_${'0'.repeat(20)}_${'A'.repeat(43)}` }, { authorization: `Bearer ${s.token}` }, { authorization: 'Basic YTpi' }]) {
-      const res = await s.api('GET', '/api/v1/workload/profile', undefined, { auth: false, headers });
-      assert.equal(res.status, 401, `with ${JSON.stringify(Object.keys(headers))}: ${JSON.stringify(res.body)}`);
-      assert.equal(res.body.error.code, 'ERR_UNAUTHENTICATED');
+      for (const path of WORKLOAD) {
+        const res = await s.api('GET', path.slice(4), undefined, { auth: false, headers });
+        assert.equal(res.status, 401, `${path} with ${JSON.stringify(Object.keys(headers))}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'ERR_UNAUTHENTICATED');
+      }
     }
   });
 
