@@ -17,7 +17,7 @@ import { auditRoutes } from './api/routes/audit.ts';
 import { variableRoutes } from './api/routes/variables.ts';
 import { createVariableService, type VariableService } from './variables/service.ts';
 import { connectionRoutes } from './api/routes/connections.ts';
-import { createConnectionService, type ConnectionService } from './connections/service.ts';
+import { createConnectionService, variableReferenceFinder, type ConnectionService } from './connections/service.ts';
 import { createTokenAdmin } from './auth/token-admin.ts';
 import { createAccessControl, type AccessControl } from './access/service.ts';
 import type { RouteDef } from './api/route.ts';
@@ -159,6 +159,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const identities: IdentityService = createIdentityService({ store, clock, checkUsers: (tx, i) => deployments.checkIdentityUsers(tx, i) });
 
   const connections = createConnectionService({ store, clock, sealer, deployments, identities, providers: CLOUD_PROVIDERS });
+  // Unlinking or deleting a connection warns where a Deployment's variables still name it.
+  connections.addReferenceFinder(variableReferenceFinder);
 
   const audit = createAuditLog({ store, clock, logger });
   const delivery = createDeliveryService({

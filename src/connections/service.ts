@@ -581,3 +581,22 @@ function rename(err: unknown, field: string): unknown {
   if (err instanceof AppError && err.code === 'ERR_NOT_FOUND') return new AppError(err.code, err.message, { field, example: err.example, details: err.details, cause: err });
   return err;
 }
+
+/**
+ * Where a Deployment's plain environment variables name a conn_id: a value that is the conn_id
+ * (`AWS_CONN_ID=aws_default`) or holds it as a JSON string (`{"conn_id": "aws_default"}`). Secret
+ * values are sealed and not looked into. Registered by the composition root.
+ */
+export const variableReferenceFinder: ConnectionReferenceFinder = async (tx, workspaceId, connId) => {
+  const out: ConnectionReference[] = [];
+  const quoted = JSON.stringify(connId);
+  const deployments = await tx.deployments.listAll({});
+  for (const dep of deployments) {
+    if (dep.workspaceId !== workspaceId) continue;
+    for (const v of await tx.variables.list(dep.id)) {
+      if (v.secret || v.value === null) continue;
+      if (v.value.trim() === connId || v.value.includes(quoted)) out.push({ deployment: { id: dep.id, name: dep.name }, where: `variable ${v.key}` });
+    }
+  }
+  return out;
+};
