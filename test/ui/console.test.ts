@@ -292,6 +292,57 @@ describe('web console (Chromium)', () => {
     );
   });
 
+  it('creates an AWS connection from the Deployment identity and links it; a password is never shown', async () => {
+    await page.goto('/environment?deployment=etl');
+    await page.getByText('No connections yet').waitFor();
+    await page.getByRole('button', { name: '+ Connection' }).click();
+    let dialog = page.getByRole('dialog', { name: 'New connection' });
+    await dialog.getByRole('radio', { name: 'Amazon Web Services' }).check();
+    await dialog.getByLabel('Connection ID').fill('aws_lake');
+    await dialog.getByLabel('Create from identity').selectOption('deployment:etl');
+    await dialog.getByRole('button', { name: 'Create connection' }).click();
+    await page.getByRole('status').filter({ hasText: 'Connection aws_lake created' }).waitFor();
+    interface Conn {
+      connType: string;
+      extra: Record<string, unknown>;
+      passwordSet: boolean;
+      deployments: { name: string }[];
+    }
+    const created = (await c.api<Conn>('GET', '/api/v1/connections/aws_lake')).body;
+    assert.equal(created.connType, 'aws');
+    assert.equal(created.extra.role_arn, ROLE);
+    const table = page.getByRole('table', { name: 'Connections' });
+    await table.getByRole('cell', { name: 'aws_lake', exact: true }).waitFor();
+    assert.deepEqual(JSON.parse((await table.locator('pre.extra').first().textContent())!), created.extra, 'the extra shown is the API\'s');
+
+    await page.getByRole('button', { name: 'Link aws_lake' }).click();
+    dialog = page.getByRole('dialog', { name: 'Link aws_lake' });
+    await dialog.getByRole('radio', { name: 'A Deployment' }).check();
+    await dialog.getByLabel('Deployment', { exact: true }).selectOption('etl');
+    await dialog.getByRole('button', { name: 'Link connection' }).click();
+    await page.getByRole('status').filter({ hasText: 'aws_lake linked to etl.' }).waitFor();
+    await page.getByRole('button', { name: 'Unlink aws_lake from etl' }).waitFor();
+    assert.deepEqual((await c.api<Conn>('GET', '/api/v1/connections/aws_lake')).body.deployments.map((d) => d.name), ['etl']);
+
+    // A generic connection with a password: stored, said to be set, never shown.
+    const PASSWORD = 'pg-Secret-9d2kq';
+    await page.getByRole('button', { name: '+ Connection' }).click();
+    dialog = page.getByRole('dialog', { name: 'New connection' });
+    await dialog.getByRole('radio', { name: 'Generic' }).check();
+    await dialog.getByLabel('Connection ID').fill('lake_db');
+    await dialog.getByLabel('Connection type').fill('postgres');
+    await dialog.getByLabel('Host', { exact: true }).fill('db.internal');
+    await dialog.getByLabel('Port', { exact: true }).fill('5432');
+    await dialog.getByLabel('Login', { exact: true }).fill('etl');
+    await dialog.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await dialog.getByRole('button', { name: 'Create connection' }).click();
+    await page.getByRole('status').filter({ hasText: 'Connection lake_db created' }).waitFor();
+    await table.getByText('password set').waitFor();
+    assert.equal((await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body.passwordSet, true);
+    await c.shot(page, 'environment-connections');
+    assert.ok(!(await page.content()).includes(PASSWORD), 'the password is nowhere in the page');
+  });
+
   it('works in a narrow window', async () => {
     const narrow = await c.page({ width: 390, height: 800 });
     await c.signIn(narrow);

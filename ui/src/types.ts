@@ -112,3 +112,23 @@ export interface Variable {
   createdAt: string;
   updatedAt: string;
 }
+
+export interface Connection {
+  id: string;
+  connId: string;
+  connType: string;
+  description: string;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  /** Whether a password is stored; the password itself is never returned. */
+  passwordSet: boolean;
+  port: number | null;
+  extra: Record<string, unknown>;
+  allDeployments: boolean;
+  deployments: { id: string; name: string; overrides: Record<string, unknown>; passwordOverridden: boolean }[];
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  derivation?: string;
+}

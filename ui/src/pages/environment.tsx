@@ -1,11 +1,13 @@
-// Environment: a Deployment's environment variables (secret values are write-only: the API
-// never returns them, so the console never has them to show), and the Airflow connections.
+// Environment: the workspace's Airflow connections (linked to Deployments) and a Deployment's
+// environment variables. Passwords and secret values are write-only: the API never returns them,
+// so the console never has them to show.
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
 import { Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
+import { Connections } from './connections.tsx';
 
 function initialDeployment(): string {
   return new URLSearchParams(location.search).get('deployment') ?? '';
@@ -38,6 +40,7 @@ export function EnvironmentPage() {
           </p>
         </Empty>
       ) : null}
+      {deployments.data ? <Connections deployments={list} current={current} /> : null}
       {current ? (
         <>
           <div className="filters filters-single">

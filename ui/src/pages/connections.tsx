@@ -1,0 +1,378 @@
+// Environment Manager connections: the workspace's Airflow connections, linked to chosen
+// Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
+import { useState, type FormEvent } from 'react';
+import { ApiError, api, enc } from '../api.ts';
+import { Choice, Empty, ErrorBanner, Field, Loading, Modal, Select, useLoad } from '../components/ui.tsx';
+import type { Connection, Deployment, SavedIdentity } from '../types.ts';
+
+type Kind = 'aws' | 'gcp' | 'azure' | 'generic';
+const KIND_LABEL: Record<Kind, string> = { aws: 'Amazon Web Services', gcp: 'Google Cloud', azure: 'Azure managed identity', generic: 'Generic' };
+
+export function Connections({ deployments, current }: { deployments: Deployment[]; current: Deployment | undefined }) {
+  const list = useLoad(() => api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items), []);
+  const [creating, setCreating] = useState(false);
+  const [linking, setLinking] = useState<Connection | undefined>(undefined);
+  const [deleting, setDeleting] = useState<Connection | undefined>(undefined);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+
+  const unlink = async (c: Connection, target: { deployment: string } | { allDeployments: true }, label: string) => {
+    setError(undefined);
+    try {
+      const r = await api<Connection & { warnings: { deployment: { name: string }; where: string }[] }>('POST', `/api/v1/connections/${enc(c.connId)}/unlink`, target);
+      setNotice(`${c.connId} unlinked from ${label}.${r.warnings.length ? ` Still referred to by: ${r.warnings.map((w) => `${w.deployment.name} (${w.where})`).join(', ')}.` : ''}`);
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  return (
+    <section className="card" aria-labelledby="conn-title">
+      <div className="card-header">
+        <h2 id="conn-title">Connections</h2>
+        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+          + Connection
+        </button>
+      </div>
+      <p className="muted">Airflow connections of this workspace. Link one to the Deployments that use it, or to all of them. Passwords are write-only.</p>
+      {notice ? (
+        <div className="banner banner-ok" role="status">
+          {notice}
+        </div>
+      ) : null}
+      <ErrorBanner error={error} />
+      <ErrorBanner error={list.error} title="Could not load the connections" />
+      {list.loading && !list.data ? <Loading what="connections" /> : null}
+      {list.data && list.data.length === 0 ? (
+        <Empty title="No connections yet">
+          <p>
+            Create one with <strong>+ Connection</strong>; <em>Create from identity</em> fills a cloud connection from a Deployment's workload identity.
+          </p>
+        </Empty>
+      ) : null}
+      {list.data && list.data.length > 0 ? (
+        <div className="table-wrap">
+          <table aria-label="Connections">
+            <thead>
+              <tr>
+                <th scope="col">Connection ID</th>
+                <th scope="col">Type</th>
+                <th scope="col">Details</th>
+                <th scope="col">Linked to</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((c) => (
+                <tr key={c.id}>
+                  <td>
+                    <code>{c.connId}</code>
+                    {c.description ? <div className="muted small">{c.description}</div> : null}
+                  </td>
+                  <td>{c.connType}</td>
+                  <td className="wrap">
+                    <ConnectionDetails c={c} />
+                  </td>
+                  <td className="wrap">
+                    {c.allDeployments ? (
+                      <span className="link-chip">
+                        All Deployments{' '}
+                        <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
+                          ✕
+                        </button>
+                      </span>
+                    ) : null}
+                    {c.deployments.map((l) => (
+                      <span key={l.id} className="link-chip">
+                        {l.name}
+                        {Object.keys(l.overrides).length || l.passwordOverridden ? <span className="muted"> (overrides)</span> : null}{' '}
+                        <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
+                          ✕
+                        </button>
+                      </span>
+                    ))}
+                    {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
+                  </td>
+                  <td className="actions">
+                    <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
+                      Link
+                    </button>{' '}
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {creating ? (
+        <CreateConnection
+          deployments={deployments}
+          current={current}
+          onClose={() => setCreating(false)}
+          onCreated={(c) => {
+            setCreating(false);
+            setNotice(`Connection ${c.connId} created${c.derivation ? ` (${c.derivation})` : ''}. Link it to the Deployments that use it.`);
+            list.reload();
+          }}
+        />
+      ) : null}
+      {linking ? (
+        <LinkConnection
+          connection={linking}
+          deployments={deployments}
+          current={current}
+          onClose={() => setLinking(undefined)}
+          onLinked={(c, label) => {
+            setLinking(undefined);
+            setNotice(`${c.connId} linked to ${label}.`);
+            list.reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <DeleteConnection
+          connection={deleting}
+          onClose={() => setDeleting(undefined)}
+          onDeleted={(warnings) => {
+            setNotice(`${deleting.connId} deleted.${warnings ? ` Still referred to by: ${warnings}.` : ''}`);
+            setDeleting(undefined);
+            list.reload();
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function ConnectionDetails({ c }: { c: Connection }) {
+  const parts: string[] = [];
+  if (c.host) parts.push(`host ${c.host}${c.port !== null ? `:${c.port}` : ''}`);
+  if (c.schema) parts.push(`schema ${c.schema}`);
+  if (c.login) parts.push(`login ${c.login}`);
+  const extraKeys = Object.keys(c.extra);
+  return (
+    <>
+      {parts.length ? <div>{parts.join(' · ')}</div> : null}
+      {c.passwordSet ? <span className="pill">password set</span> : null}
+      {extraKeys.length ? (
+        <details>
+          <summary>extra: {extraKeys.join(', ')}</summary>
+          <pre className="extra">{JSON.stringify(c.extra, null, 2)}</pre>
+        </details>
+      ) : null}
+    </>
+  );
+}
+
+const trimmed = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v.trim() !== '').map(([k, v]) => [k, v.trim()]));
+
+function CreateConnection({ deployments, current, onClose, onCreated }: { deployments: Deployment[]; current: Deployment | undefined; onClose: () => void; onCreated: (c: Connection) => void }) {
+  const [kind, setKind] = useState<Kind>(current?.cloud ?? 'aws');
+  const [connId, setConnId] = useState('');
+  const [description, setDescription] = useState('');
+  const [from, setFrom] = useState('');
+  const [aws, setAws] = useState({ roleArn: '', regionName: '', assumeRoleMethod: '' });
+  const [gcp, setGcp] = useState({ project: '', impersonationChain: '', credentialConfigFile: '' });
+  const [azure, setAzure] = useState({ managedIdentityClientId: '', workloadIdentityTenantId: '' });
+  const [generic, setGeneric] = useState({ connType: '', host: '', schema: '', login: '', password: '', port: '', extra: '' });
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const saved = useLoad(() => api<{ items: SavedIdentity[] }>('GET', '/api/v1/identities').then((r) => r.items), []);
+  const cloud = kind === 'generic' ? undefined : kind;
+  const sources = [
+    ...deployments.filter((d) => d.cloud === cloud).map((d) => ({ value: `deployment:${d.name}`, label: `Deployment ${d.name} (${d.effectiveWorkloadIdentity?.value ?? 'no identity in force'})` })),
+    ...(saved.data ?? []).filter((i) => i.cloud === cloud).map((i) => ({ value: `identity:${i.name}`, label: `Saved identity ${i.name} (${i.identity.value})` })),
+  ];
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    const body: Record<string, unknown> = { connId: connId.trim() };
+    if (description.trim()) body.description = description.trim();
+    try {
+      if (kind === 'generic') {
+        const g = generic;
+        if (!g.connType.trim()) throw new ApiError(400, 'ERR_VALIDATION', 'Enter the connection type (e.g. postgres, http).', 'body.connType');
+        body.connType = g.connType.trim();
+        for (const k of ['host', 'schema', 'login'] as const) if (g[k].trim()) body[k] = g[k].trim();
+        if (g.password) body.password = g.password;
+        if (g.port.trim()) {
+          const port = Number(g.port.trim());
+          if (!Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', 'body.port');
+          body.port = port;
+        }
+        if (g.extra.trim()) {
+          try {
+            body.extra = JSON.parse(g.extra) as unknown;
+          } catch {
+            throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"timeout": 30}.', 'body.extra');
+          }
+        }
+      } else {
+        if (from) body.fromIdentity = from;
+        const helper = trimmed(kind === 'aws' ? aws : kind === 'gcp' ? gcp : azure);
+        if (Object.keys(helper).length) body[kind] = helper;
+        if (!from && !Object.keys(helper).length) body.connType = kind === 'gcp' ? 'google_cloud_platform' : kind;
+      }
+    } catch (err) {
+      setError(err);
+      return;
+    }
+    setBusy(true);
+    try {
+      onCreated(await api<Connection>('POST', '/api/v1/connections', body));
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  const at = (f: string) => (error instanceof ApiError && error.fieldName === f ? error.message : undefined);
+
+  return (
+    <Modal title="New connection" onClose={onClose} wide>
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="New connection">
+        <Choice<Kind> legend="Kind" value={kind} onChange={(k) => { setKind(k); setFrom(''); }} options={(['aws', 'gcp', 'azure', 'generic'] as const).map((k) => ({ value: k, label: KIND_LABEL[k] }))} />
+        <div className="two-col">
+          <Field label="Connection ID" value={connId} onChange={setConnId} placeholder={kind === 'aws' ? 'aws_default' : kind === 'gcp' ? 'google_cloud_default' : kind === 'azure' ? 'azure_default' : 'my_postgres'} error={at('connId')} autoFocus />
+          <Field label="Description" value={description} onChange={setDescription} error={at('description')} />
+        </div>
+        {kind !== 'generic' ? (
+          <Select
+            label="Create from identity"
+            value={from}
+            onChange={setFrom}
+            error={at('fromIdentity')}
+            hint="Fills the connection type and extra from a Deployment's workload identity (as its How to configure shows) or a saved identity; fields below add to it."
+            options={[{ value: '', label: 'No: fill in the fields' }, ...sources]}
+          />
+        ) : null}
+        {kind === 'aws' ? (
+          <div className="two-col">
+            <Field label="Role ARN" value={aws.roleArn} onChange={(v) => setAws({ ...aws, roleArn: v })} placeholder="arn:aws:iam::123456789012:role/etl-reader" error={at('aws.roleArn')} />
+            <Field label="Region" value={aws.regionName} onChange={(v) => setAws({ ...aws, regionName: v })} placeholder="us-east-1" error={at('aws.regionName')} />
+            <Select
+              label="Assume role method"
+              value={aws.assumeRoleMethod}
+              onChange={(v) => setAws({ ...aws, assumeRoleMethod: v })}
+              error={at('aws.assumeRoleMethod')}
+              options={[
+                { value: '', label: 'Not set' },
+                { value: 'assume_role_with_web_identity', label: 'assume_role_with_web_identity' },
+                { value: 'assume_role', label: 'assume_role' },
+              ]}
+            />
+          </div>
+        ) : null}
+        {kind === 'gcp' ? (
+          <div className="two-col">
+            <Field label="Project ID" value={gcp.project} onChange={(v) => setGcp({ ...gcp, project: v })} placeholder="my-proj" error={at('gcp.project')} />
+            <Field label="Impersonation chain" value={gcp.impersonationChain} onChange={(v) => setGcp({ ...gcp, impersonationChain: v })} placeholder="lake-reader@my-proj.iam.gserviceaccount.com" error={at('gcp.impersonationChain')} />
+            <Field label="Credential configuration file" value={gcp.credentialConfigFile} onChange={(v) => setGcp({ ...gcp, credentialConfigFile: v })} placeholder="/var/run/secrets/airlock/gcp/credential-config.json" error={at('gcp.credentialConfigFile')} />
+          </div>
+        ) : null}
+        {kind === 'azure' ? (
+          <div className="two-col">
+            <Field label="Managed identity client ID" value={azure.managedIdentityClientId} onChange={(v) => setAzure({ ...azure, managedIdentityClientId: v })} error={at('azure.managedIdentityClientId')} />
+            <Field label="Workload identity tenant ID" value={azure.workloadIdentityTenantId} onChange={(v) => setAzure({ ...azure, workloadIdentityTenantId: v })} error={at('azure.workloadIdentityTenantId')} />
+          </div>
+        ) : null}
+        {kind === 'generic' ? (
+          <div className="two-col">
+            <Field label="Connection type" value={generic.connType} onChange={(v) => setGeneric({ ...generic, connType: v })} placeholder="postgres" error={at('connType')} />
+            <Field label="Host" value={generic.host} onChange={(v) => setGeneric({ ...generic, host: v })} error={at('host')} />
+            <Field label="Schema" value={generic.schema} onChange={(v) => setGeneric({ ...generic, schema: v })} error={at('schema')} />
+            <Field label="Login" value={generic.login} onChange={(v) => setGeneric({ ...generic, login: v })} error={at('login')} />
+            <Field label="Password" type="password" autoComplete="new-password" value={generic.password} onChange={(v) => setGeneric({ ...generic, password: v })} error={at('password')} hint="Write-only: stored encrypted, never shown again." />
+            <Field label="Port" value={generic.port} onChange={(v) => setGeneric({ ...generic, port: v })} error={at('port')} />
+            <Field label="Extra (JSON)" value={generic.extra} onChange={(v) => setGeneric({ ...generic, extra: v })} multiline placeholder='{"sslmode": "require"}' error={at('extra')} />
+          </div>
+        ) : null}
+        <ErrorBanner error={error} title="The connection was not created" />
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            Create connection
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function LinkConnection({ connection: c, deployments, current, onClose, onLinked }: { connection: Connection; deployments: Deployment[]; current: Deployment | undefined; onClose: () => void; onLinked: (c: Connection, label: string) => void }) {
+  const [scope, setScope] = useState<'one' | 'all'>('one');
+  const [dep, setDep] = useState(current?.name ?? deployments[0]?.name ?? '');
+  const [error, setError] = useState<unknown>(undefined);
+  const link = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const r = await api<Connection>('POST', `/api/v1/connections/${enc(c.connId)}/link`, scope === 'all' ? { allDeployments: true } : { deployment: dep });
+      onLinked(r, scope === 'all' ? 'all Deployments' : dep);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <Modal title={`Link ${c.connId}`} onClose={onClose}>
+      <form onSubmit={(e) => void link(e)} noValidate>
+        <Choice<'one' | 'all'>
+          legend="Link to"
+          value={scope}
+          onChange={setScope}
+          options={[
+            { value: 'one', label: 'A Deployment' },
+            { value: 'all', label: 'All Deployments', hint: 'new ones included' },
+          ]}
+        />
+        {scope === 'one' ? <Select label="Deployment" value={dep} onChange={setDep} options={deployments.map((d) => ({ value: d.name, label: d.name }))} /> : null}
+        <ErrorBanner error={error} title="Not linked" />
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary">
+            Link connection
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function DeleteConnection({ connection: c, onClose, onDeleted }: { connection: Connection; onClose: () => void; onDeleted: (warnings: string) => void }) {
+  const [error, setError] = useState<unknown>(undefined);
+  const remove = async () => {
+    try {
+      const r = await api<{ deleted: string; warnings: { deployment: { name: string }; where: string }[] }>('DELETE', `/api/v1/connections/${enc(c.connId)}`);
+      onDeleted(r.warnings.map((w) => `${w.deployment.name} (${w.where})`).join(', '));
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <Modal title={`Delete ${c.connId}?`} onClose={onClose}>
+      <p>
+        Every Deployment it is linked to loses <code>{c.connId}</code>. Its password is deleted with it.
+      </p>
+      <ErrorBanner error={error} title="Not deleted" />
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Cancel
+        </button>
+        <button type="button" className="btn btn-danger" onClick={() => void remove()}>
+          Delete connection
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
