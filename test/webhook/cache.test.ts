@@ -37,8 +37,8 @@ const podReview = (uid: string) => ({
   request: { uid, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: NS, operation: 'CREATE', object: { metadata: { namespace: NS }, spec: { serviceAccountName: SA, containers: [{ name: 'worker' }] } } },
 });
 
-describe('webhook workload cache', () => {
-  it('a miss is looked up, and 200 concurrent pods of one service account share the one lookup', async () => {
+void describe('webhook workload cache', () => {
+  void it('a miss is looked up, and 200 concurrent pods of one service account share the one lookup', async () => {
     const h = harness();
     let open!: () => void;
     h.state.gate = new Promise((r) => (open = r));
@@ -50,7 +50,7 @@ describe('webhook workload cache', () => {
     assert.equal(h.cache.stats().misses, 200);
   });
 
-  it('"no such workload" is never cached: a Deployment created after a miss is found on the next pod', async () => {
+  void it('"no such workload" is never cached: a Deployment created after a miss is found on the next pod', async () => {
     const h = harness();
     h.state.profile = undefined;
     const first = await review(podReview('a'), h.cache, SETTINGS);
@@ -62,18 +62,18 @@ describe('webhook workload cache', () => {
     assert.equal(h.state.calls, 2);
   });
 
-  it('a fresh entry is served without a lookup; a stale one is served while one background lookup renews it', async () => {
+  void it('a fresh entry is served without a lookup; a stale one is served while one background lookup renews it', async () => {
     const h = harness();
     await h.cache.get(NS, SA);
     h.clock.advance(29_000);
     assert.ok(h.cache.get(NS, SA) && !(h.cache.get(NS, SA) instanceof Promise), 'fresh: answered synchronously');
     assert.equal(h.state.calls, 1);
     h.clock.advance(2_000);
-    const renamed = { ...SAMPLE_PROFILE, clouds: [{ ...SAMPLE_PROFILE.clouds[0]!, roleArn: 'arn:aws:iam::123456789012:role/renamed' }] } as WorkloadProfile;
+    const renamed = { ...SAMPLE_PROFILE, clouds: [{ ...SAMPLE_PROFILE.clouds[0], roleArn: 'arn:aws:iam::123456789012:role/renamed' }] } as WorkloadProfile;
     h.state.profile = renamed;
     const stale = h.cache.get(NS, SA);
     assert.ok(!(stale instanceof Promise), 'stale: still answered at once');
-    h.cache.get(NS, SA);
+    void h.cache.get(NS, SA);
     assert.equal(h.state.calls, 2, 'one renewal however many pods');
     await new Promise((r) => setImmediate(r));
     const renewed = h.cache.get(NS, SA);
@@ -81,7 +81,7 @@ describe('webhook workload cache', () => {
     assert.equal(renewed?.injection?.env.find((e) => e.name === 'AWS_ROLE_ARN')?.value, 'arn:aws:iam::123456789012:role/renamed');
   });
 
-  it('a stale entry whose renewal fails keeps being served (and the failure is logged)', async () => {
+  void it('a stale entry whose renewal fails keeps being served (and the failure is logged)', async () => {
     const h = harness();
     await h.cache.get(NS, SA);
     h.clock.advance(60_000);
@@ -92,7 +92,7 @@ describe('webhook workload cache', () => {
     assert.ok(h.logs.some((l) => l.includes('renewing a cached workload failed') && l.includes('ERR_UNREACHABLE')));
   });
 
-  it('past maxStale, or on a miss, a failed lookup refuses the pod with 503 and the reason', async () => {
+  void it('past maxStale, or on a miss, a failed lookup refuses the pod with 503 and the reason', async () => {
     const h = harness();
     await h.cache.get(NS, SA);
     h.clock.advance(700_000);

@@ -23,7 +23,7 @@ import { applyPatch, type Op } from '../helpers/json-patch.ts';
 const DIR = fileURLToPath(new URL('../fixtures/webhook/', import.meta.url));
 const SETTINGS = { agentImage: 'ghcr.io/airlock-dev/airlock:0.1.0', serverUrl: 'https://airlock.internal.example.com' };
 
-const AWS = SAMPLE_PROFILE.clouds[0]!;
+const AWS = SAMPLE_PROFILE.clouds[0];
 const GCP: CloudDeliveryWire = {
   cloud: 'gcp',
   audience: '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/prod/providers/eks',
@@ -76,7 +76,28 @@ const reviewOf = (pod: unknown, extra: Record<string, unknown> = {}) => ({
 });
 
 const decode = (r: AdmissionReviewOut): Op[] => (r.response.patch ? (JSON.parse(Buffer.from(r.response.patch, 'base64').toString('utf8')) as Op[]) : []);
-type Pod = { spec: { containers: any[]; initContainers?: any[]; volumes?: any[] }; metadata: { annotations?: Record<string, string> } };
+interface Container {
+  name: string;
+  env?: { name: string; value?: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  args: string[];
+  restartPolicy?: string;
+  securityContext: { runAsUser?: number; runAsNonRoot?: boolean };
+}
+interface Source {
+  serviceAccountToken: { audience: string; expirationSeconds: number; path: string };
+  downwardAPI?: unknown;
+}
+interface Volume {
+  name: string;
+  emptyDir?: unknown;
+  projected: { sources: Source[] };
+}
+interface Pod {
+  spec: { containers: Container[]; initContainers?: Container[]; volumes?: Volume[] };
+  metadata: { annotations?: Record<string, string> };
+}
+const volume = (pod: Pod, name: string): Volume => pod.spec.volumes!.find((v) => v.name === name)!;
 const envOf = (c: { env?: { name: string; value?: string }[] }) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? '(valueFrom)']));
 const mounts = (c: { volumeMounts?: { mountPath: string }[] }) => (c.volumeMounts ?? []).map((m) => m.mountPath);
 
@@ -97,14 +118,14 @@ const cases: Case[] = [
     profile: 'airlock',
     patched: true,
     check: (pod) => {
-      const [agent] = pod.spec.initContainers!;
+      const agent = pod.spec.initContainers![0];
       assert.equal(agent.name, 'airlock-agent');
       assert.equal(agent.restartPolicy, 'Always');
       assert.deepEqual(agent.args.slice(0, 4), ['agent', '--cluster', SAMPLE_PROFILE.cluster.id, '--kubernetes-token-file']);
       assert.equal(agent.args[agent.args.indexOf('--file-mode') + 1], '0644');
       assert.equal(agent.securityContext.runAsUser, 65532);
-      assert.deepEqual(pod.spec.volumes!.find((v) => v.name === 'airlock-token').emptyDir, { medium: 'Memory', sizeLimit: '1Mi' });
-      const attest = pod.spec.volumes!.find((v) => v.name === 'airlock-attest').projected.sources[0].serviceAccountToken;
+      assert.deepEqual(volume(pod, 'airlock-token').emptyDir, { medium: 'Memory', sizeLimit: '1Mi' });
+      const attest = volume(pod, 'airlock-attest').projected.sources[0].serviceAccountToken;
       assert.equal(attest.audience, SAMPLE_PROFILE.attestationAudience);
       const env = envOf(pod.spec.containers[0]);
       assert.equal(env.AWS_ROLE_ARN, 'arn:aws:iam::123456789012:role/etl-reader');
@@ -115,7 +136,7 @@ const cases: Case[] = [
       assert.equal(env.AZURE_AUTHORITY_HOST, 'https://login.microsoftonline.com/');
       assert.equal(env.GOOGLE_APPLICATION_CREDENTIALS, undefined, 'no variable of a cloud the identity is not in');
       assert.deepEqual(mounts(pod.spec.containers[0]), [TOKEN_MOUNT_PATH]);
-      assert.equal(pod.spec.containers[0].volumeMounts[0].readOnly, true);
+      assert.equal(pod.spec.containers[0].volumeMounts?.[0]?.readOnly, true);
     },
   },
   {
@@ -125,7 +146,7 @@ const cases: Case[] = [
     patched: true,
     check: (pod) => {
       assert.equal(pod.spec.initContainers, undefined);
-      const src = pod.spec.volumes!.find((v) => v.name === 'airlock-token').projected.sources;
+      const src = volume(pod, 'airlock-token').projected.sources;
       assert.deepEqual(src, [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 3600, path: 'tokens/aws/token' } }]);
       assert.equal(envOf(pod.spec.containers[0]).AWS_WEB_IDENTITY_TOKEN_FILE, `${TOKEN_MOUNT_PATH}/tokens/aws/token`);
     },
@@ -136,9 +157,9 @@ const cases: Case[] = [
     profile: 'kubernetes-gcp',
     patched: true,
     check: (pod) => {
-      const cfg = JSON.parse(pod.metadata.annotations!['airlock.dev/gcp-credential-config']!) as { credential_source: { file: string } };
+      const cfg = JSON.parse(pod.metadata.annotations!['airlock.dev/gcp-credential-config']) as { credential_source: { file: string } };
       assert.equal(cfg.credential_source.file, `${TOKEN_MOUNT_PATH}/tokens/gcp/token`);
-      const src = pod.spec.volumes!.find((v) => v.name === 'airlock-token').projected.sources;
+      const src = volume(pod, 'airlock-token').projected.sources;
       assert.deepEqual(src[2], { downwardAPI: { items: [{ path: 'gcp/credential-config.json', fieldRef: { fieldPath: "metadata.annotations['airlock.dev/gcp-credential-config']" } }] } });
       assert.equal(envOf(pod.spec.containers[0]).GOOGLE_APPLICATION_CREDENTIALS, `${TOKEN_MOUNT_PATH}/gcp/credential-config.json`);
       assert.equal(pod.spec.volumes![0].name, 'logs', 'existing volumes are kept, ours appended');
@@ -150,9 +171,9 @@ const cases: Case[] = [
     profile: 'kubernetes',
     patched: true,
     check: (pod) => {
-      const src = pod.spec.volumes!.find((v) => v.name === 'airlock-token').projected.sources;
+      const src = volume(pod, 'airlock-token').projected.sources;
       assert.deepEqual(
-        src.map((s: any) => [s.serviceAccountToken.audience, s.serviceAccountToken.expirationSeconds, s.serviceAccountToken.path]),
+        src.map((s) => [s.serviceAccountToken.audience, s.serviceAccountToken.expirationSeconds, s.serviceAccountToken.path]),
         [
           ['sts.amazonaws.com', 7200, 'tokens/aws/token'],
           ['vault.example.com', 7200, 'tokens/custom/0/token'],
@@ -183,7 +204,7 @@ const cases: Case[] = [
       assert.equal(env.AWS_REGION, 'eu-west-1');
       assert.equal(env.AZURE_CLIENT_ID, '11111111-2222-3333-4444-555555555555');
       assert.equal(env.AWS_ACCESS_KEY_ID, '(valueFrom)');
-      assert.equal(c.env.filter((e: { name: string }) => e.name === 'AWS_REGION').length, 1, 'never a second entry of a name');
+      assert.equal(c.env!.filter((e) => e.name === 'AWS_REGION').length, 1, 'never a second entry of a name');
       assert.equal(env.AWS_DEFAULT_REGION, 'us-east-1', 'names the user did not set are added');
       assert.deepEqual(mounts(c), ['/usr/local/airflow/dags', TOKEN_MOUNT_PATH]);
     },
@@ -219,9 +240,9 @@ const cases: Case[] = [
   { name: 'a pod already injected: no second patch', fixture: 'already-injected', profile: 'airlock', patched: false },
 ];
 
-describe('webhook review: golden fixtures', () => {
+void describe('webhook review: golden fixtures', () => {
   for (const c of cases) {
-    it(c.name, async () => {
+    void it(c.name, async () => {
       const pod = JSON.parse(readFileSync(join(DIR, c.fixture, 'pod.json'), 'utf8')) as Pod;
       const source = sourceOf(PROFILES[c.profile]);
       const r = await review(reviewOf(pod), source, SETTINGS);
@@ -254,7 +275,7 @@ describe('webhook review: golden fixtures', () => {
   }
 });
 
-describe('webhook review: refusals and pass-throughs', () => {
+void describe('webhook review: refusals and pass-throughs', () => {
   const pod = () => JSON.parse(readFileSync(join(DIR, 'airlock-basic', 'pod.json'), 'utf8')) as Pod;
   const rows: { name: string; body: () => unknown; source?: WorkloadSource; allowed: boolean; code?: number; message?: RegExp; warning?: RegExp }[] = [
     {
@@ -296,7 +317,7 @@ describe('webhook review: refusals and pass-throughs', () => {
     { name: 'a dry run is reviewed like any request (no side effects either way)', body: () => reviewOf(pod(), { dryRun: true }), allowed: true },
   ];
   for (const row of rows) {
-    it(row.name, async () => {
+    void it(row.name, async () => {
       const r = await review(row.body(), row.source ?? sourceOf(SAMPLE_PROFILE), SETTINGS);
       assert.equal(r.response.allowed, row.allowed);
       if (row.code !== undefined) assert.equal(r.response.status?.code, row.code);
@@ -315,7 +336,7 @@ describe('webhook review: refusals and pass-throughs', () => {
     { name: 'an object that is an array', body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', object: [] } }, field: 'request.object' },
   ];
   for (const m of malformed) {
-    it(`a malformed envelope (${m.name}) is ERR_VALIDATION naming ${m.field}`, async () => {
+    void it(`a malformed envelope (${m.name}) is ERR_VALIDATION naming ${m.field}`, async () => {
       await assert.rejects(
         async () => review(m.body, sourceOf(SAMPLE_PROFILE), SETTINGS),
         (e: unknown) => e instanceof DeliveryError && e.code === 'ERR_VALIDATION' && e.field === m.field && e.example !== undefined,

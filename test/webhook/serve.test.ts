@@ -18,6 +18,7 @@ import { parseAllDocuments } from 'yaml';
 import { startServer, type TestServer } from '../helpers/app.ts';
 import { airlock } from '../helpers/cli.ts';
 import { applyPatch, type Op } from '../helpers/json-patch.ts';
+import type { AdmissionReviewOut } from '../../src/delivery/webhook/review.ts';
 import { killAll, spawnGroup } from '../helpers/processes.ts';
 import { startKubeIssuer, type KubeIssuer } from '../delivery/kube-issuer.ts';
 
@@ -41,21 +42,54 @@ function kubectl(args: string[], stdin: string, dir: string): Promise<{ code: nu
   });
 }
 
-function post(agent: Agent, url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST'): Promise<{ status: number; json: any }> {
+/** What the webhook answers: an AdmissionReview, an error, or its health. */
+interface Answer {
+  response?: AdmissionReviewOut['response'];
+  error?: { code: string; field?: string; example?: unknown };
+  ok?: boolean;
+  workloads?: { lookups: number };
+}
+interface MutatedContainer {
+  name: string;
+  args: string[];
+  restartPolicy?: string;
+  env: { name: string; value: string }[];
+}
+interface MutatedPod {
+  spec: { containers: MutatedContainer[]; initContainers: MutatedContainer[] };
+}
+interface Webhook {
+  rules: unknown;
+  sideEffects: string;
+  admissionReviewVersions: string[];
+  failurePolicy: string;
+  timeoutSeconds: number;
+  clientConfig: { caBundle: string };
+  objectSelector: { matchExpressions: unknown[] };
+  namespaceSelector: { matchExpressions: { values: string[] }[] };
+}
+interface ManifestObject {
+  kind: string;
+  data?: Record<string, string>;
+  webhooks?: Webhook[];
+}
+const objects = (yaml: string): ManifestObject[] => parseAllDocuments(yaml).map((d) => d.toJS() as ManifestObject);
+
+function post(agent: Agent, url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST'): Promise<{ status: number; json: Answer }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, agent, servername: SERVICE_NAME, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : {}) as Answer }));
     });
     req.on('error', reject);
     req.end(body);
   });
 }
 
-describe('airlock webhook manifest and serve', () => {
+void describe('airlock webhook manifest and serve', () => {
   let s: TestServer;
   let dir: string;
   let manifest: string;
@@ -71,10 +105,10 @@ describe('airlock webhook manifest and serve', () => {
     kube = await startKubeIssuer();
     const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', region: 'us-east-1', kubernetesIssuerUrl: kube.url });
     assert.equal(c.status, 201, JSON.stringify(c.body));
-    clusterId = c.body.id;
+    clusterId = (c.body as { id: string }).id;
     const d = await s.api('POST', '/api/v1/deployments', { name: 'etl', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: ROLE });
     assert.equal(d.status, 201, JSON.stringify(d.body));
-    namespace = d.body.namespace;
+    namespace = (d.body as { namespace: string }).namespace;
     const m = await airlock(['webhook', 'manifest', '--cluster', 'prod-aws', '--server', 'https://airlock.internal.example.com'], {});
     assert.equal(m.code, 0, m.stderr);
     manifest = m.stdout;
@@ -86,7 +120,7 @@ describe('airlock webhook manifest and serve', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('kubectl parses the manifest offline: every object, with its kind and name', async () => {
+  void it('kubectl parses the manifest offline: every object, with its kind and name', async () => {
     const r = await kubectl(['label', '--local', '-f', '-', 'checked=yes', '-o', 'name'], manifest, dir);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
@@ -100,14 +134,14 @@ describe('airlock webhook manifest and serve', () => {
     ]);
   });
 
-  it("kubectl decodes the webhook's Deployment into its typed form", async () => {
-    const deployment = parseAllDocuments(manifest).map((d) => d.toJS() as { kind: string }).find((o) => o.kind === 'Deployment');
+  void it("kubectl decodes the webhook's Deployment into its typed form", async () => {
+    const deployment = objects(manifest).find((o) => o.kind === 'Deployment');
     const r = await kubectl(['set', 'image', '--local', '-f', '-', 'webhook=example.com/airlock:test', '-o', 'name'], JSON.stringify(deployment), dir);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'deployment.apps/airlock-webhook');
   });
 
-  it('kubectl decodes every golden mutated pod into a typed Pod (the patch yields a valid pod spec)', async () => {
+  void it('kubectl decodes every golden mutated pod into a typed Pod (the patch yields a valid pod spec)', async () => {
     for (const c of readdirSync(FIXTURES)) {
       let pod: string;
       try {
@@ -120,11 +154,8 @@ describe('airlock webhook manifest and serve', () => {
     }
   });
 
-  it('the MutatingWebhookConfiguration: CREATE of pods, sideEffects None, v1 reviews, caBundle, explained failurePolicy and timeout', () => {
-    const cfg = parseAllDocuments(manifest)
-      .map((d) => d.toJS() as any)
-      .find((o) => o.kind === 'MutatingWebhookConfiguration');
-    const w = cfg.webhooks[0];
+  void it('the MutatingWebhookConfiguration: CREATE of pods, sideEffects None, v1 reviews, caBundle, explained failurePolicy and timeout', () => {
+    const w = objects(manifest).find((o) => o.kind === 'MutatingWebhookConfiguration')!.webhooks![0];
     assert.deepEqual(w.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
     assert.equal(w.sideEffects, 'None');
     assert.deepEqual(w.admissionReviewVersions, ['v1']);
@@ -138,7 +169,7 @@ describe('airlock webhook manifest and serve', () => {
     assert.doesNotMatch(manifest, /alk_/, 'no API token in the manifest');
   });
 
-  it('bad flags are refused with a code, the flag and an example (exit 2)', async () => {
+  void it('bad flags are refused with a code, the flag and an example (exit 2)', async () => {
     const r = await airlock(['webhook', 'manifest', '--cluster', 'prod-aws', '--server', 'https://a.example.com', '--failure-policy', 'Maybe'], {});
     assert.equal(r.code, 2);
     assert.match(r.stderr, /ERR_VALIDATION: --failure-policy must be Fail or Ignore\n {2}field: --failure-policy\n {2}example: Fail/);
@@ -147,12 +178,12 @@ describe('airlock webhook manifest and serve', () => {
     assert.match(noServer.stderr, /--server \(or AIRLOCK_URL\) is needed/);
   });
 
-  it('serves a real AdmissionReview over TLS with the manifest certificate, looking the workload up in Airlock', async () => {
-    const docs = parseAllDocuments(manifest).map((d) => d.toJS() as any);
-    const secret = docs.find((o) => o.kind === 'Secret');
-    const caBundle = Buffer.from(docs.find((o) => o.kind === 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'base64').toString();
-    writeFileSync(join(dir, 'tls.crt'), Buffer.from(secret.data['tls.crt'], 'base64'));
-    writeFileSync(join(dir, 'tls.key'), Buffer.from(secret.data['tls.key'], 'base64'), { mode: 0o600 });
+  void it('serves a real AdmissionReview over TLS with the manifest certificate, looking the workload up in Airlock', async () => {
+    const docs = objects(manifest);
+    const data = docs.find((o) => o.kind === 'Secret')!.data!;
+    const caBundle = Buffer.from(docs.find((o) => o.kind === 'MutatingWebhookConfiguration')!.webhooks![0].clientConfig.caBundle, 'base64').toString();
+    writeFileSync(join(dir, 'tls.crt'), Buffer.from(data['tls.crt'], 'base64'));
+    writeFileSync(join(dir, 'tls.key'), Buffer.from(data['tls.key'], 'base64'), { mode: 0o600 });
 
     const p = spawnGroup(process.execPath, [BIN, 'webhook', 'serve', '--cluster', 'prod-aws', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], {
       env: { PATH: process.env.PATH ?? '', AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token },
@@ -168,13 +199,14 @@ describe('airlock webhook manifest and serve', () => {
         kind: 'AdmissionReview',
         request: { uid: '0f5e4c1b-1111-2222-3333-444455556666', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace, operation: 'CREATE', object: pod },
       };
-      const r = await post(agent, `${url!}/mutate?timeout=5s`, JSON.stringify(body));
+      const r = await post(agent, `${url}/mutate?timeout=5s`, JSON.stringify(body));
       assert.equal(r.status, 200);
-      assert.equal(r.json.response.uid, body.request.uid);
-      assert.equal(r.json.response.allowed, true);
-      assert.equal(r.json.response.patchType, 'JSONPatch');
-      const patch = JSON.parse(Buffer.from(r.json.response.patch, 'base64').toString()) as Op[];
-      const mutated = applyPatch(pod, patch) as any;
+      const response = r.json.response!;
+      assert.equal(response.uid, body.request.uid);
+      assert.equal(response.allowed, true);
+      assert.equal(response.patchType, 'JSONPatch');
+      const patch = JSON.parse(Buffer.from(response.patch!, 'base64').toString()) as Op[];
+      const mutated = applyPatch(pod, patch) as unknown as MutatedPod;
       const env = Object.fromEntries((mutated.spec.containers[0].env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
       assert.equal(env.AWS_ROLE_ARN, ROLE);
       assert.equal(env.AWS_WEB_IDENTITY_TOKEN_FILE, '/var/run/secrets/airlock/tokens/aws/token');
@@ -187,25 +219,25 @@ describe('airlock webhook manifest and serve', () => {
       workloadEnv = env;
 
       // Service accounts no Deployment owns: admitted unchanged; one named like a component is looked up, one that is not is not.
-      const other = await post(agent, `${url!}/mutate`, JSON.stringify({ ...body, request: { ...body.request, object: { ...pod, spec: { ...pod.spec, serviceAccountName: `${namespace}-nobody-serviceaccount` } } } }));
+      const other = await post(agent, `${url}/mutate`, JSON.stringify({ ...body, request: { ...body.request, object: { ...pod, spec: { ...pod.spec, serviceAccountName: `${namespace}-nobody-serviceaccount` } } } }));
       assert.deepEqual(other.json.response, { uid: body.request.uid, allowed: true });
       const elsewhere = { ...body.request, namespace: 'team-x', object: { ...pod, metadata: { namespace: 'team-x' }, spec: { ...pod.spec, serviceAccountName: 'team-x-worker-serviceaccount' } } };
-      const lookedUp = await post(agent, `${url!}/mutate`, JSON.stringify({ ...body, request: elsewhere }));
+      const lookedUp = await post(agent, `${url}/mutate`, JSON.stringify({ ...body, request: elsewhere }));
       assert.deepEqual(lookedUp.json.response, { uid: body.request.uid, allowed: true });
 
-      const bad = await post(agent, `${url!}/mutate`, '{"kind":"AdmissionReview"}');
+      const bad = await post(agent, `${url}/mutate`, '{"kind":"AdmissionReview"}');
       assert.equal(bad.status, 400);
-      assert.equal(bad.json.error.code, 'ERR_VALIDATION');
-      assert.equal(bad.json.error.field, 'apiVersion');
-      assert.ok(bad.json.error.example);
-      assert.equal((await post(agent, `${url!}/mutate`, 'not json')).status, 400);
-      assert.equal((await post(agent, `${url!}/mutate`, 'x', { 'content-type': 'text/plain' })).status, 415);
-      assert.equal((await post(agent, `${url!}/mutate`, '', {}, 'GET')).status, 405);
-      assert.equal((await post(agent, `${url!}/nope`, '', {}, 'GET')).status, 404);
-      const health = await post(agent, `${url!}/healthz`, '', {}, 'GET');
+      assert.equal(bad.json.error?.code, 'ERR_VALIDATION');
+      assert.equal(bad.json.error?.field, 'apiVersion');
+      assert.ok(bad.json.error?.example);
+      assert.equal((await post(agent, `${url}/mutate`, 'not json')).status, 400);
+      assert.equal((await post(agent, `${url}/mutate`, 'x', { 'content-type': 'text/plain' })).status, 415);
+      assert.equal((await post(agent, `${url}/mutate`, '', {}, 'GET')).status, 405);
+      assert.equal((await post(agent, `${url}/nope`, '', {}, 'GET')).status, 404);
+      const health = await post(agent, `${url}/healthz`, '', {}, 'GET');
       assert.equal(health.status, 200);
       assert.equal(health.json.ok, true);
-      assert.equal(health.json.workloads.lookups, 2);
+      assert.equal(health.json.workloads?.lookups, 2);
       assert.doesNotMatch(p.stderr() + p.stdout(), new RegExp(s.token), 'the API token is never printed');
     } finally {
       agent.destroy();
@@ -214,26 +246,26 @@ describe('airlock webhook manifest and serve', () => {
     }
   });
 
-  it("the injected sidecar's command line runs the real agent: with the pod's token it writes the files the workload's env names", async () => {
+  void it("the injected sidecar's command line runs the real agent: with the pod's token it writes the files the workload's env names", async () => {
     assert.ok(sidecar, 'the serve test ran first');
     const root = join(dir, 'pod');
     const tokenFile = join(dir, 'attest-token');
-    const attestAudience = (await s.api('GET', `/api/v1/clusters/${clusterId}`)).body.attestationAudience as string;
+    const attestAudience = ((await s.api('GET', `/api/v1/clusters/${clusterId}`)).body as { attestationAudience: string }).attestationAudience;
     writeFileSync(tokenFile, await kube.token({ namespace, serviceAccount: `${namespace}-worker-serviceaccount`, audience: attestAudience, now: Date.now() }));
     // The pod's paths, moved under a temp dir: /var/run/secrets/airlock-attest/token and /var/run/secrets/airlock.
     const args = sidecar.args.map((a, i, all) => (all[i - 1] === '--kubernetes-token-file' ? tokenFile : all[i - 1] === '--dir' ? root : a));
     const r = await airlock([...args, '--once'], Object.fromEntries(sidecar.env.map((e) => [e.name, e.value])));
     assert.equal(r.code, 0, r.stderr);
-    const rel = workloadEnv.AWS_WEB_IDENTITY_TOKEN_FILE!.replace('/var/run/secrets/airlock/', '');
+    const rel = workloadEnv.AWS_WEB_IDENTITY_TOKEN_FILE.replace('/var/run/secrets/airlock/', '');
     const jwt = readFileSync(join(root, rel), 'utf8').trim();
-    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { sub: string; aud: string | string[] };
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as { sub: string; aud: string | string[] };
     assert.equal(claims.sub, `system:serviceaccount:${namespace}:${namespace}-worker-serviceaccount`);
     assert.deepEqual([claims.aud].flat(), ['sts.amazonaws.com']);
     assert.match(readFileSync(join(root, 'env'), 'utf8'), new RegExp(`export AWS_ROLE_ARN='${ROLE}'`));
     assert.equal(statSync(join(root, rel)).mode & 0o777, 0o644, 'readable by the pod\'s other users (no fsGroup)');
   });
 
-  it('serve checks the token and the cluster before it listens', async () => {
+  void it('serve checks the token and the cluster before it listens', async () => {
     const args = ['webhook', 'serve', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--host', '127.0.0.1'];
     const badToken = await airlock([...args, '--cluster', 'prod-aws'], { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: 'alk_not_a_real_token' });
     assert.equal(badToken.code, 1);
@@ -243,7 +275,7 @@ describe('airlock webhook manifest and serve', () => {
     assert.match(badCluster.stderr, /error: ERR_NOT_FOUND: the Airlock server refused the workload lookup: no cluster with id or name "nope"\n {2}field: --cluster/);
   });
 
-  it('serve without an API token is refused before it listens (exit 2)', async () => {
+  void it('serve without an API token is refused before it listens (exit 2)', async () => {
     const r = await airlock(['webhook', 'serve', '--cluster', 'prod-aws', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], { AIRLOCK_URL: s.url });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /ERR_UNAUTHENTICATED: no API token: set AIRLOCK_TOKEN/);
