@@ -15,6 +15,8 @@ import { workspaceRoutes } from './api/routes/workspaces.ts';
 import { tokenRoutes } from './api/routes/tokens.ts';
 import { auditRoutes } from './api/routes/audit.ts';
 import { variableRoutes } from './api/routes/variables.ts';
+import { resolveRoutes } from './api/routes/resolve.ts';
+import { createConnectionResolver } from './connections/resolver.ts';
 import { createVariableService, type VariableService } from './variables/service.ts';
 import { connectionRoutes } from './api/routes/connections.ts';
 import { createConnectionService, variableReferenceFinder, type ConnectionService } from './connections/service.ts';
@@ -201,6 +203,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...auditRoutes(store, audit),
     ...variableRoutes(variables, (bearer, cluster) => delivery.profileFor(bearer, cluster)),
     ...connectionRoutes(connections),
+    ...resolveRoutes(createConnectionResolver({ deployments, variables, connections })),
   );
   const uiDir = o.ui === false ? undefined : (o.ui ?? env.AIRLOCK_UI_DIR);
   let web: WebAssets | undefined;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerConnectionResolve } from './connection-resolve.ts';
 import { stringify as toYaml } from 'yaml';
 import {
   parseConnectionJson,
@@ -104,5 +105,6 @@ export function registerConnectionCommands(program: Command): Command {
   const connection = program.command('connection').description('Airflow connections');
   registerConnectionConvert(connection);
   registerConnectionManageCommands(connection);
+  registerConnectionResolve(connection);
   return connection;
 }
