@@ -37,7 +37,7 @@ type Ready = { type: 'ready'; port: number; path: string; bodies: string[]; keyP
 type ChildMsg = Ready | { type: 'audited'; records: number } | { type: 'error'; message: string };
 type ParentMsg = { type: 'start'; dataDir: string; credentials: number } | { type: 'audited' } | { type: 'stop' };
 
-async function serve(): Promise<void> {
+function serve(): void {
   let bench: BenchApp | undefined;
   let dataDir: string | undefined;
   const send = (m: ChildMsg) => process.send!(m);
@@ -129,7 +129,7 @@ export async function runExchangeBench(o: ExchangeBenchOptions = EXCHANGE_DEFAUL
       if (r.status !== 200) throw new Error(`exchange answered ${r.status}: ${r.body}`);
       return r;
     };
-    const sample = JSON.parse((await exchange()).body).access_token as string;
+    const sample = (JSON.parse((await exchange()).body) as { access_token: string }).access_token;
     const [h, p, sig] = sample.split('.') as [string, string, string];
     const signingInput = Buffer.from(`${h}.${p}`, 'ascii');
     const rawKey = createPrivateKey(ready.keyPem);
@@ -208,4 +208,4 @@ export async function runExchangeBench(o: ExchangeBenchOptions = EXCHANGE_DEFAUL
   }
 }
 
-if (process.argv[2] === 'serve') await serve();
+if (process.argv[2] === 'serve') serve();

@@ -91,7 +91,7 @@ async function startAirlock(dataDir: string): Promise<ServerHandle> {
     return {
       port: Number(new URL(server.base).port),
       clusterId,
-      rss: async () => ({ rss: rssOf(server.child.pid!), peakRss: sample() }),
+      rss: () => Promise.resolve({ rss: rssOf(server.child.pid!), peakRss: sample() }),
       stop: async () => {
         clearInterval(timer);
         await stopChild(server.child);

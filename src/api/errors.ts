@@ -14,14 +14,39 @@ export function errorBody(err: AppError): ErrorBody {
   return { error: e };
 }
 
+/**
+ * The parts of a zod v4 schema this file reads. zod types its definitions per kind; walking
+ * through any kind needs one loose view of them.
+ */
+interface LooseSchema {
+  _zod?: { def?: LooseDef };
+  meta?: () => Record<string, unknown> | undefined;
+}
+interface LooseDef {
+  type: string;
+  innerType?: LooseSchema;
+  in?: LooseSchema;
+  options?: LooseSchema[];
+  shape?: Record<string, LooseSchema>;
+  element?: LooseSchema;
+  valueType?: LooseSchema;
+}
+const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional']);
+
 /** Finds the schema at a path inside `root`, looking through optional/default/nullable/pipe wrappers. */
 function schemaAt(root: z.ZodType | undefined, path: PropertyKey[]): z.ZodType | undefined {
-  let cur: any = root;
-  const unwrap = (s: any): any => {
+  const found = looseSchemaAt(root as LooseSchema | undefined, path);
+  return found as z.ZodType | undefined;
+}
+
+function looseSchemaAt(root: LooseSchema | undefined, path: PropertyKey[]): LooseSchema | undefined {
+  let cur = root;
+  const unwrap = (start: LooseSchema | undefined): LooseSchema | undefined => {
+    let s = start;
     for (let i = 0; i < 10 && s; i++) {
       const def = s._zod?.def;
       if (!def) return s;
-      if (['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type)) s = def.innerType;
+      if (WRAPPERS.has(def.type)) s = def.innerType;
       else if (def.type === 'pipe') s = def.in;
       else return s;
     }
@@ -32,13 +57,13 @@ function schemaAt(root: z.ZodType | undefined, path: PropertyKey[]): z.ZodType |
     const def = cur?._zod?.def;
     if (!def) return undefined;
     if (def.type === 'union') {
-      for (const option of def.options) {
-        const found = schemaAt(option, path.slice(i));
+      for (const option of def.options ?? []) {
+        const found = looseSchemaAt(option, path.slice(i));
         if (found) return found;
       }
       return undefined;
     }
-    if (def.type === 'object') cur = def.shape[key as string];
+    if (def.type === 'object') cur = def.shape?.[key as string];
     else if (def.type === 'array') cur = def.element;
     else if (def.type === 'record') cur = def.valueType;
     else return undefined;
@@ -47,7 +72,8 @@ function schemaAt(root: z.ZodType | undefined, path: PropertyKey[]): z.ZodType |
 }
 
 /** The first `example` recorded with `.meta()` on the schema or any of its wrappers. */
-function exampleOf(s: any): unknown {
+function exampleOf(schema: z.ZodType | undefined): unknown {
+  let s = schema as LooseSchema | undefined;
   for (let i = 0; i < 10 && s; i++) {
     const m = typeof s.meta === 'function' ? s.meta() : undefined;
     if (m && 'example' in m) return m.example;
@@ -65,8 +91,8 @@ export function validationError(where: 'params' | 'query' | 'body', schema: z.Zo
   const issues = err.issues.map((i) => ({ field: [where, ...i.path.map(String)].join('.'), message: i.message }));
   const first = err.issues[0]!;
   if (first.code === 'unrecognized_keys') {
-    const parent = schemaAt(schema, first.path) as any;
-    const accepted = parent?._zod?.def?.shape ? Object.keys(parent._zod.def.shape) : undefined;
+    const shape = looseSchemaAt(schema as LooseSchema, first.path)?._zod?.def?.shape;
+    const accepted = shape ? Object.keys(shape) : undefined;
     const key = first.keys[0]!;
     return new AppError('ERR_UNKNOWN_FIELD', `unknown field "${key}"${accepted ? `; accepted fields: ${accepted.join(', ')}` : ''}`, {
       field: [where, ...first.path.map(String), key].join('.'),

@@ -21,7 +21,7 @@ export interface RouteInput<P, Q, B> {
   /** Our id for the request (in logs and the audit log) and the peer address it came from. */
   request: { id: string; source: string };
   /** Sets a response header (e.g. Cache-Control on the JWKS). */
-  setHeader(name: string, value: string): void;
+  setHeader: (name: string, value: string) => void;
 }
 
 /**
@@ -29,7 +29,7 @@ export interface RouteInput<P, Q, B> {
  * parses its response (so a field not in the response schema — a private key, a secret — can
  * never be sent), and the OpenAPI document is generated from it.
  */
-export interface RouteDef<P = any, Q = any, B = any, R = any> {
+export interface RouteDef<P = unknown, Q = unknown, B = unknown, R = unknown> {
   method: HttpMethod;
   /** Fastify path syntax, e.g. `/api/v1/clusters/:cluster`. */
   path: string;

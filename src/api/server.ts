@@ -228,7 +228,7 @@ function registerWeb(app: FastifyInstance, web: WebAssets): void {
 
 /** A parsed form body: each name with every value it was sent with, in order. */
 class FormBody {
-  readonly values: Record<string, string[]> = Object.create(null);
+  readonly values = Object.create(null) as Record<string, string[]>;
 }
 
 /** Failures of OAuth routes in RFC 6749's format; never cached (RFC 6749 §5.1). */

@@ -104,7 +104,7 @@ export function verifyChain(events: AuditEventRecord[], prevHash = GENESIS_HASH)
 
 export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; maxBatch?: number }): AuditLog {
   const maxBatch = o.maxBatch ?? 1000;
-  let queue: { e: AuditEvent; at: Date; done: (err?: unknown) => void }[] = [];
+  let queue: { e: AuditEvent; at: Date; done: (err?: Error) => void }[] = [];
   let running: Promise<void> | undefined;
 
   function chain(batch: typeof queue, head: { seq: number; hash: string } | undefined): AuditEventRecord[] {
@@ -168,7 +168,8 @@ export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; 
           for (const b of batch) b.done();
         } catch (err) {
           o.logger.error('audit: a batch of records could not be written; the actions they record are refused', { err: err as Error, count: batch.length });
-          for (const b of batch) b.done(err);
+          const failure = err instanceof Error ? err : new Error('audit: the batch could not be written', { cause: err });
+          for (const b of batch) b.done(failure);
         }
         await nextTurn();
       }

@@ -59,17 +59,17 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
         throw new CliError(`cannot reach the Airlock server at ${baseUrl} (${cause}); start it with \`npm start\` or set AIRLOCK_URL`, 'ERR_UNREACHABLE');
       }
       const text = await res.text();
-      let json: any;
+      let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
       } catch {
         json = undefined;
       }
       if (!res.ok) {
-        const e = json?.error;
+        const e = (json as { error?: { code?: string; message?: string; field?: string; example?: unknown } } | undefined)?.error;
         if (e?.code) {
           const hint = res.status === 401 && !token ? ' (no token found: set AIRLOCK_TOKEN or run from the directory holding .airlock/admin-token)' : '';
-          throw new CliError(e.message + hint, e.code, e.field, e.example);
+          throw new CliError((e.message ?? '') + hint, e.code, e.field, e.example);
         }
         throw new CliError(`server answered ${res.status} ${res.statusText}`, `HTTP_${res.status}`);
       }
@@ -83,6 +83,15 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
  * Adds `--workspace` to a command and every command under it: the commands that act on a
  * workspace's objects (Deployments, identities, join credentials, tokens).
  */
+/** Flags every API command has: `--workspace` (withWorkspaceOption adds it to each leaf command). */
+export interface ApiFlags {
+  workspace?: string;
+}
+/** …and the `-o, --output` flag of commands that print a result (it has a default). */
+export interface OutputFlags extends ApiFlags {
+  output: string;
+}
+
 export function withWorkspaceOption(cmd: { options: readonly { long?: string | undefined }[]; commands: readonly unknown[]; option(flags: string, description: string): unknown }): void {
   if (cmd.commands.length === 0 && !cmd.options.some((o) => o.long === '--workspace')) {
     cmd.option('--workspace <workspace>', 'workspace id or name [env AIRLOCK_WORKSPACE; default: the token\'s own, or "default"]');

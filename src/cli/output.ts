@@ -16,8 +16,9 @@ export interface Column<T> {
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '-';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+  return JSON.stringify(v);
 }
 
 /** Renders rows as an aligned text table. */

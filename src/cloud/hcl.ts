@@ -279,6 +279,7 @@ export const HCL_BLANK: HclBlank = { kind: 'blank' };
 function renderComment(text: string, pad: string): string[] {
   return text.split(/\r\n|\r|\n|\u2028|\u2029/).map((line) => {
     // Other control characters are dropped: they have no business in a comment.
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
     const clean = line.replace(/[\u0000-\u001f\u007f]/g, '');
     return clean === '' ? `${pad}#` : `${pad}# ${clean}`;
   });

@@ -26,6 +26,7 @@ const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/;
  * Characters that keep their special meaning inside double quotes (`$`, backquote, backslash,
  * `"`), plus `!` (history expansion in interactive bash) and control characters.
  */
+// eslint-disable-next-line no-control-regex -- control characters cannot sit in a double-quoted shell string
 const NOT_DOUBLE_QUOTABLE = /[$`\\"!\u0000-\u001f\u007f]/;
 
 /** A variable reference for use inside a {@link Word}. */

@@ -153,14 +153,15 @@ export type CloudDelivery =
  * the registry (src/cloud/index.ts).
  */
 export interface CloudProvider {
+  // Plain functions, not methods: callers pass them around unbound (a table of providers' setups).
   cloud: Cloud;
   /** Human steps and machine-readable artifacts for a Deployment. */
-  setup(input: SetupInput): SetupResult;
+  setup: (input: SetupInput) => SetupResult;
   /** The same setup as Terraform (HCL). */
-  terraform(input: SetupInput): string;
+  terraform: (input: SetupInput) => string;
   /**
    * What the Deployment's workloads need at run time. Throws `ERR_RULE_VIOLATION` when a value
    * the workload cannot do without is unknown (a GCP project number), naming how to set it.
    */
-  delivery(input: SetupInput): CloudDelivery;
+  delivery: (input: SetupInput) => CloudDelivery;
 }

@@ -49,7 +49,7 @@ function checkJoinCredential(value: string, source: string): string {
 /** A join credential given as a value (AIRLOCK_JOIN_CREDENTIAL). Checked for form now, so a typo fails before any request. */
 export function joinCredential(value: string, source: string = JOIN_CREDENTIAL_ENV): Attestation {
   const v = checkJoinCredential(value, source);
-  return { tokenType: JOIN_CREDENTIAL_TOKEN_TYPE, read: async () => v };
+  return { tokenType: JOIN_CREDENTIAL_TOKEN_TYPE, read: () => Promise.resolve(v) };
 }
 
 async function readSecretFile(path: string, flag: string): Promise<string> {

@@ -85,7 +85,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   if (stateFile && existsSync(stateFile)) {
     let saved: { aws?: unknown; gcp?: unknown; azure?: unknown };
     try {
-      saved = JSON.parse(readFileSync(stateFile, 'utf8'));
+      saved = JSON.parse(readFileSync(stateFile, 'utf8')) as typeof saved;
     } catch (cause) {
       throw new AppError('ERR_VALIDATION', `sandbox state file ${stateFile} is not valid JSON; fix or remove it`, { field: 'stateFile', cause });
     }
@@ -96,7 +96,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   if (o.configFile) {
     let config: { aws?: unknown; gcp?: unknown; azure?: unknown };
     try {
-      config = JSON.parse(readFileSync(o.configFile, 'utf8'));
+      config = JSON.parse(readFileSync(o.configFile, 'utf8')) as typeof config;
     } catch (cause) {
       throw new AppError('ERR_VALIDATION', `cannot read sandbox config ${o.configFile}: ${(cause as Error).message}`, { field: 'configFile', cause });
     }
@@ -120,13 +120,15 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   // Any write through any admin API may change state; saving after each is cheap at sandbox scale.
   // A failed save (disk full, directory removed) leaves the sandbox running on what it holds.
   const persistOnWrite = (app: FastifyInstance) =>
-    app.addHook('onResponse', async (req) => {
-      if (req.method === 'GET' || req.method === 'HEAD') return;
-      try {
-        save();
-      } catch (err) {
-        logger?.error('sandbox: could not save state; changes since the last save are lost at restart', { stateFile, err });
+    app.addHook('onResponse', (req, _reply, done) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        try {
+          save();
+        } catch (err) {
+          logger?.error('sandbox: could not save state; changes since the last save are lost at restart', { stateFile, err });
+        }
       }
+      done();
     });
 
   // Shutting the sandbox down drops open connections rather than waiting on clients.

@@ -220,7 +220,8 @@ function referencedConflict(what: string): AppError {
 
 /** Name of the constraint a database error reports (PostgreSQL sets it; the SQLite dialect derives it). */
 function constraintOf(err: unknown): string {
-  return String((err as { constraint?: unknown })?.constraint ?? '');
+  const c = (err as { constraint?: unknown } | null)?.constraint;
+  return typeof c === 'string' ? c : '';
 }
 
 /** PostgreSQL's unique_violation; the SQLite dialect reports the same SQLSTATE. */
@@ -263,7 +264,7 @@ function mapCluster(r: Selectable<Database['clusters']>): Cluster {
     issuerMode: r.issuer_mode as IssuerMode,
     kubernetesIssuerUrl: r.external_issuer_url,
     kubernetesCaCert: r.kubernetes_ca_cert,
-    audiences: typeof r.audiences === 'string' ? JSON.parse(r.audiences) : (r.audiences ?? []),
+    audiences: typeof r.audiences === 'string' ? (JSON.parse(r.audiences) as string[]) : (r.audiences ?? []),
     defaultIdentityAccount: r.default_identity_account,
     defaultIdentityProject: r.default_identity_project,
     defaultIdentityProjectNumber: r.default_identity_project_number,
@@ -304,7 +305,7 @@ function mapKey(r: Selectable<Database['signing_keys']>): SigningKeyRecord {
     clusterId: r.cluster_id,
     kid: r.kid,
     alg: r.alg as 'RS256',
-    publicJwk: typeof r.public_jwk === 'string' ? JSON.parse(r.public_jwk) : r.public_jwk,
+    publicJwk: typeof r.public_jwk === 'string' ? (JSON.parse(r.public_jwk) as Record<string, unknown>) : r.public_jwk,
     privateKeyEnc: r.private_key_enc,
     createdAt: toDate(r.created_at),
     publishAt: toDate(r.publish_at),
@@ -361,7 +362,7 @@ function mapAudit(r: Selectable<Database['audit_events']>): AuditEventRecord {
     result: r.result,
     requestId: r.request_id,
     source: r.source,
-    details: typeof r.details === 'string' ? JSON.parse(r.details) : r.details,
+    details: typeof r.details === 'string' ? (JSON.parse(r.details) as Record<string, unknown>) : r.details,
     prevHash: r.prev_hash,
     hash: r.hash,
   };

@@ -38,6 +38,7 @@ export function createSqliteDialect(db: Database.Database): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
     createDriver: () => new SqliteDriver({ database: wrapped }),
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kysely's Dialect interface passes Kysely<any>
     createIntrospector: (k: Kysely<any>) => new SqliteIntrospector(k),
     createQueryCompiler: () => new PgCompatibleSqliteCompiler(),
   };
@@ -111,7 +112,7 @@ const READERS: Record<string, Reader> = {
   timestamptz: (v) => (typeof v === 'string' ? new Date(v) : v),
   // A jsonb column whose text looks like a number was stored as one (NUMERIC affinity): it is
   // that JSON number already.
-  jsonb: (v) => (typeof v === 'string' ? JSON.parse(v) : v),
+  jsonb: (v) => (typeof v === 'string' ? (JSON.parse(v) as unknown) : v),
 };
 
 /** What a constraint error says in PostgreSQL's terms: SQLSTATE and constraint name. */

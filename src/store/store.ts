@@ -49,7 +49,7 @@ export interface StoreOptions {
   onConnectionError?: ((err: Error) => void) | undefined;
 }
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
 /** Opens the store and brings its schema up to date. */
 export async function createStore(options: StoreOptions): Promise<Store> {

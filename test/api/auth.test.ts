@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/app.ts';
@@ -66,8 +68,6 @@ describe('authentication', () => {
   });
 
   it('the admin token is stored hashed, and the file is private', async () => {
-    const { statSync } = await import('node:fs');
-    const { join } = await import('node:path');
     assert.equal(statSync(join(s.dataDir, 'admin-token')).mode & 0o777, 0o600);
     assert.equal(statSync(join(s.dataDir, 'master.key')).mode & 0o777, 0o600);
     const rows = await s.app.store.apiTokens.list();

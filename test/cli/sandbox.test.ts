@@ -41,7 +41,7 @@ describe('airlock sandbox', () => {
       const answer = await new Promise<string>((resolve, reject) => {
         const s = connect({ host: url.hostname, port: Number(url.port) }, () => s.write('CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n'));
         let text = '';
-        s.setEncoding('utf8').on('data', (c) => (text += c));
+        s.setEncoding('utf8').on('data', (c: string) => (text += c));
         s.on('end', () => resolve(text));
         s.on('error', reject);
       });

@@ -224,7 +224,7 @@ describe('GCP sandbox with google-auth-library (external_account)', () => {
 
     const res = await fetch(`${emu}/v1/projects/-/serviceAccounts/${SA_LOADER}:generateAccessToken`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${fed.access_token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${fed.access_token as string}`, 'content-type': 'application/json' },
       body: JSON.stringify({ scope: [CLOUD_PLATFORM], lifetime: '600s' }),
     });
     assert.equal(res.status, 200);

@@ -8,6 +8,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '::ffff:127.0.0.1']);
  */
 export function guardLoopback(): { blocked: string[]; restore(): void } {
   const blocked: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back as it was, by identity
   const realConnect = net.Socket.prototype.connect;
   net.Socket.prototype.connect = function guardedConnect(this: net.Socket, ...args: unknown[]) {
     // Node hands connect() either normalized [options, cb] or the public (options|port, host) forms.

@@ -106,7 +106,7 @@ function rawExchange(request: string): Promise<string> {
     const s = connect({ host: url.hostname, port: Number(url.port) }, () => s.write(request));
     let text = '';
     s.setEncoding('utf8');
-    s.on('data', (c) => (text += c));
+    s.on('data', (c: string) => (text += c));
     s.on('end', () => resolve(text));
     s.on('error', reject);
   });

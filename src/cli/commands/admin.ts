@@ -18,7 +18,7 @@ export function registerAdminCommands(program: Command): void {
     .option('-c, --config <file>', 'server config file')
     .option('--data-dir <dir>', `data directory [env ${envName('dataDir')}]`)
     .option('--database-url <url>', 'PostgreSQL URL [env DATABASE_URL]')
-    .action(async (o) => {
+    .action(async (o: { config?: string; dataDir?: string; databaseUrl?: string }) => {
       let config;
       try {
         config = loadConfig({ file: o.config, flags: { dataDir: o.dataDir, databaseUrl: o.databaseUrl } });

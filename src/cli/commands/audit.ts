@@ -27,7 +27,16 @@ export function instantFlag(flag: string, value: string, now = Date.now()): stri
   throw new CliError(`${flag} must be a duration ago (90s, 15m, 1h, 30d) or an ISO date/time (2026-12-01, 2026-12-01T08:00:00Z)`, 'ERR_VALIDATION', flag, '1h', 2);
 }
 
-function filterQuery(o: { since?: string; until?: string; actor?: string; target?: string; action?: string }): URLSearchParams {
+/** The filter flags of `audit list` and `audit export`. */
+interface FilterFlags {
+  since?: string;
+  until?: string;
+  actor?: string;
+  target?: string;
+  action?: string;
+}
+
+function filterQuery(o: FilterFlags): URLSearchParams {
   const q = new URLSearchParams();
   if (o.since) q.set('since', instantFlag('--since', o.since));
   if (o.until) q.set('until', instantFlag('--until', o.until));
@@ -68,7 +77,7 @@ export function registerAuditCommands(program: Command): void {
   filters(audit.command('list').description('Show audit records, oldest first'))
     .option('--limit <n>', 'at most this many records', '100')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
-    .action(async (o) => {
+    .action(async (o: FilterFlags & { limit: string; output: string }) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive whole number', 'ERR_VALIDATION', '--limit', '100', 2);
       const rows: RecordJson[] = [];
@@ -77,7 +86,7 @@ export function registerAuditCommands(program: Command): void {
     });
 
   filters(audit.command('export').description('Write matching records as JSON lines on stdout (for a SIEM); each line verifies with `audit verify --file`')).action(
-    async (o) => {
+    async (o: FilterFlags) => {
       await walk(filterQuery(o), 1000, (r) => process.stdout.write(JSON.stringify(r) + '\n'));
     },
   );
@@ -87,7 +96,7 @@ export function registerAuditCommands(program: Command): void {
     .description("Check the hash chain: the server's stored records, or an export file offline (exit 1 when broken)")
     .option('--file <path>', 'a JSON-lines export to check instead (its records must be consecutive)')
     .option('-o, --output <format>', 'text | json', 'text')
-    .action(async (o) => {
+    .action(async (o: { file?: string; output: string }) => {
       let r: { ok: boolean; checked: number; firstSeq: number | null; lastSeq: number | null; brokenSeq: number | null; reason: string | null; head?: string | null };
       if (o.file) {
         const events = readFileSync(o.file, 'utf8')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { CliError, createClient } from '../client.ts';
+import { CliError, createClient, type OutputFlags } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
 
 interface ClusterJson {
@@ -30,6 +30,21 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 /** The Kubernetes-issuer flags as body fields; "none" removes a value. */
+/** The flags of `cluster create` and `cluster update` (create requires the first four). */
+interface ClusterFlags extends OutputFlags {
+  name?: string;
+  cloud?: string;
+  type?: string;
+  region?: string;
+  issuerMode?: string;
+  defaultIdentityAccount?: string;
+  defaultIdentityProject?: string;
+  defaultIdentityProjectNumber?: string;
+  kubernetesIssuerUrl?: string;
+  kubernetesCaCert?: string;
+  audience?: string[];
+}
+
 function kubernetesFields(o: { kubernetesIssuerUrl?: string; kubernetesCaCert?: string; audience?: string[] }): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   if (o.kubernetesIssuerUrl !== undefined) body.kubernetesIssuerUrl = o.kubernetesIssuerUrl === 'none' ? null : o.kubernetesIssuerUrl;
@@ -66,7 +81,7 @@ export function registerClusterCommands(program: Command): void {
       .option('--kubernetes-issuer-url <url>', "the cluster's own service-account issuer: verifies pod tokens; in kubernetes mode the issuer clouds trust")
       .option('--kubernetes-ca-cert <file>', 'PEM CA of that issuer, when it is not publicly trusted')
       .option('--audience <aud>', 'a custom audience workloads may ask tokens for (repeatable)', collect, []),
-  ).action(async (o) => {
+  ).action(async (o: ClusterFlags) => {
     const body: Record<string, unknown> = { name: o.name, cloud: o.cloud, type: o.type, region: o.region, issuerMode: o.issuerMode };
     Object.assign(body, kubernetesFields(o));
     if (o.defaultIdentityAccount !== undefined) body.defaultIdentityAccount = o.defaultIdentityAccount;
@@ -76,7 +91,7 @@ export function registerClusterCommands(program: Command): void {
     print(parseFormat(o.output), c, columns);
   });
 
-  out(cluster.command('list').description('List clusters')).action(async (o) => {
+  out(cluster.command('list').description('List clusters')).action(async (o: OutputFlags) => {
     const client = createClient();
     const items: ClusterJson[] = [];
     let cursor: string | undefined;
@@ -88,7 +103,7 @@ export function registerClusterCommands(program: Command): void {
     print(parseFormat(o.output), items, columns);
   });
 
-  out(cluster.command('get').argument('<cluster>', 'id or name').description('Show one cluster')).action(async (ref, o) => {
+  out(cluster.command('get').argument('<cluster>', 'id or name').description('Show one cluster')).action(async (ref: string, o: OutputFlags) => {
     print(parseFormat(o.output), await createClient().request<ClusterJson>('GET', `/api/v1/clusters/${enc(ref)}`), columns);
   });
 
@@ -105,7 +120,7 @@ export function registerClusterCommands(program: Command): void {
       .option('--audience <aud>', 'custom audiences (repeatable; replaces the list; "none" clears it)', collect, undefined)
       .description('Update a cluster'),
   ).action(
-    async (ref, o) => {
+    async (ref: string, o: ClusterFlags) => {
       const body: Record<string, unknown> = {};
       if (o.region !== undefined) body.region = o.region;
       for (const k of ['defaultIdentityAccount', 'defaultIdentityProject', 'defaultIdentityProjectNumber'] as const) {
@@ -120,7 +135,7 @@ export function registerClusterCommands(program: Command): void {
     .command('delete')
     .argument('<cluster>', 'id or name')
     .description('Delete a cluster and its signing keys')
-    .action(async (ref) => {
+    .action(async (ref: string) => {
       await createClient().request('DELETE', `/api/v1/clusters/${enc(ref)}`);
       process.stdout.write(`cluster ${ref} deleted\n`);
     });
@@ -132,7 +147,7 @@ export function registerClusterCommands(program: Command): void {
       .description('Publish a new signing key now; it signs after the prepublication lead (default 24h)')
       .option('--immediate', 'sign with the new key now (relying parties with a cached JWKS reject tokens until they refetch)')
       .option('--revoke-previous', 'with --immediate: withdraw the old key at once, invalidating its tokens (key compromise)'),
-  ).action(async (ref, o) => {
+  ).action(async (ref: string, o: OutputFlags & { immediate?: boolean; revokePrevious?: boolean }) => {
     const r = await createClient().request<{ kid: string; publishAt: string; activateAt: string; created: boolean }>(
       'POST',
       `/api/v1/clusters/${enc(ref)}/rotate-keys`,
@@ -146,7 +161,7 @@ export function registerClusterCommands(program: Command): void {
     ]);
   });
 
-  out(cluster.command('keys').argument('<cluster>', 'id or name').description('Show the issuer keys and their lifecycle')).action(async (ref, o) => {
+  out(cluster.command('keys').argument('<cluster>', 'id or name').description('Show the issuer keys and their lifecycle')).action(async (ref: string, o: OutputFlags) => {
     const r = await createClient().request<{ items: Record<string, string>[] }>('GET', `/api/v1/clusters/${enc(ref)}/keys`);
     print(parseFormat(o.output), r.items, [
       { header: 'KID', get: (k) => k.kid },

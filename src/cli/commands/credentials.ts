@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, createClient } from '../client.ts';
+import { CliError, createClient, type ApiFlags, type OutputFlags } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
 
 interface CredentialJson {
@@ -41,7 +41,7 @@ export function registerCredentialCommands(deployment: Command): void {
       .option('--ttl <duration>', 'lifetime, e.g. 7d or 12h (at most 365d)', '30d')
       .option('--description <text>', 'where it is used, for whoever revokes it later')
       .description('Create a join credential; its secret is printed once and cannot be shown again'),
-  ).action(async (ref, o) => {
+  ).action(async (ref: string, o: OutputFlags & { component: string; ttl: string; description?: string }) => {
     const body: Record<string, unknown> = { component: o.component, ttl: o.ttl };
     if (o.description !== undefined) body.description = o.description;
     const c = await createClient({ workspace: o.workspace }).request<CredentialJson>('POST', `/api/v1/deployments/${enc(ref)}/credentials`, body);
@@ -64,7 +64,7 @@ export function registerCredentialCommands(deployment: Command): void {
     );
   });
 
-  out(creds.command('list').argument('<deployment>', 'id or name').description("List a Deployment's join credentials (never their secrets)")).action(async (ref, o) => {
+  out(creds.command('list').argument('<deployment>', 'id or name').description("List a Deployment's join credentials (never their secrets)")).action(async (ref: string, o: OutputFlags) => {
     const r = await createClient({ workspace: o.workspace }).request<{ items: CredentialJson[] }>('GET', `/api/v1/deployments/${enc(ref)}/credentials`);
     print(parseFormat(o.output), r.items, columns);
   });
@@ -75,7 +75,7 @@ export function registerCredentialCommands(deployment: Command): void {
     .argument('[credential]', 'credential id (jc_…)')
     .option('--all', 'revoke every live credential of the Deployment')
     .description('Revoke join credentials; the next token exchange with them fails')
-    .action(async (ref, id: string | undefined, o) => {
+    .action(async (ref: string, id: string | undefined, o: ApiFlags & { all?: boolean }) => {
       if (Boolean(id) === Boolean(o.all)) {
         throw new CliError('name one credential id, or pass --all', 'ERR_VALIDATION', 'credential', `airlock deployment credentials revoke ${ref} jc_…`, 2);
       }

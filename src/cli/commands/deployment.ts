@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { registerCredentialCommands } from './credentials.ts';
 import { registerVariableCommands } from './variables.ts';
 import { stringify as toYaml } from 'yaml';
-import { createClient, CliError, withWorkspaceOption } from '../client.ts';
+import { createClient, CliError, withWorkspaceOption, type ApiFlags, type OutputFlags } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
 
 interface IdentityJson {
@@ -102,7 +102,7 @@ export function registerDeploymentCommands(program: Command): void {
       .requiredOption('--runtime-version <version>', 'runtime version, e.g. 12.1.0')
       .option('--description <text>', 'description')
       .option('--workload-identity <identity>', wi),
-  ).action(async (o) => {
+  ).action(async (o: OutputFlags & { name: string; cluster: string; runtimeVersion: string; description?: string; workloadIdentity?: string }) => {
     const body: Record<string, unknown> = { name: o.name, cluster: o.cluster, runtimeVersion: o.runtimeVersion };
     if (o.description !== undefined) body.description = o.description;
     if (o.workloadIdentity !== undefined) body.workloadIdentity = o.workloadIdentity;
@@ -117,7 +117,7 @@ export function registerDeploymentCommands(program: Command): void {
       .option('--runtime-version <version>', 'runtime version')
       .option('--description <text>', 'description')
       .option('--workload-identity <identity>', wi),
-  ).action(async (ref, o) => {
+  ).action(async (ref: string, o: OutputFlags & { runtimeVersion?: string; description?: string; workloadIdentity?: string }) => {
     const body: Record<string, unknown> = {};
     if (o.runtimeVersion !== undefined) body.runtimeVersion = o.runtimeVersion;
     if (o.description !== undefined) body.description = o.description;
@@ -131,7 +131,7 @@ export function registerDeploymentCommands(program: Command): void {
       .argument('<deployment>', 'id or name')
       .description('Show a Deployment')
       .option('--show-workload-identity', 'only the workload identity: configured, in force, issuer and subjects'),
-  ).action(async (ref, o) => {
+  ).action(async (ref: string, o: OutputFlags & { showWorkloadIdentity?: boolean }) => {
     const d = await createClient({ workspace: o.workspace }).request<DeploymentJson>('GET', `/api/v1/deployments/${enc(ref)}`);
     const format = parseFormat(o.output);
     if (!o.showWorkloadIdentity) {
@@ -157,7 +157,7 @@ export function registerDeploymentCommands(program: Command): void {
     print(format, wiView, []);
   });
 
-  out(dep.command('list').description('List Deployments').option('--cluster <cluster>', 'only this cluster')).action(async (o) => {
+  out(dep.command('list').description('List Deployments').option('--cluster <cluster>', 'only this cluster')).action(async (o: OutputFlags & { cluster?: string }) => {
     const client = createClient({ workspace: o.workspace });
     const items: DeploymentJson[] = [];
     let cursor: string | undefined;
@@ -176,7 +176,7 @@ export function registerDeploymentCommands(program: Command): void {
     .command('delete')
     .argument('<deployment>', 'id or name')
     .description('Delete a Deployment')
-    .action(async (ref, o) => {
+    .action(async (ref: string, o: ApiFlags) => {
       await createClient({ workspace: o.workspace }).request('DELETE', `/api/v1/deployments/${enc(ref)}`);
       process.stdout.write(`deployment ${ref} deleted\n`);
     });
@@ -197,7 +197,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--gcp-route <route>', 'default identity on GCP: impersonation | direct-grant')
     .option('--project <id>', 'GCP project for direct grants or the secrets backend')
     .option('--role <role>', 'GCP role to grant directly, e.g. roles/bigquery.dataViewer')
-    .action(async (ref, o) => {
+    .action(async (ref: string, o: SetupFlags) => {
       const q = new URLSearchParams();
       if (o.wildcard) q.set('wildcard', 'true');
       if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
@@ -219,6 +219,28 @@ export function registerDeploymentCommands(program: Command): void {
       else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
     });
   withWorkspaceOption(dep);
+}
+
+interface SetupFlags extends OutputFlags {
+  format: string;
+  wildcard?: boolean;
+  targetRoleArn?: string;
+  targetServiceAccount?: string;
+  gcpRoute?: string;
+  project?: string;
+  role?: string;
+}
+
+interface SaveIdentityFlags extends OutputFlags {
+  name: string;
+  awsRoleArn?: string;
+  gcpServiceAccount?: string;
+  gcpProjectNumber?: string;
+  azureManagedIdentity?: string;
+  resourceGroup?: string;
+  subscriptionId?: string;
+  clientId?: string;
+  tenantId?: string;
 }
 
 interface SavedJson {
@@ -249,7 +271,7 @@ export function registerIdentityCommands(program: Command): void {
     .option('--client-id <guid>', 'Azure: client id of the managed identity')
     .option('--tenant-id <guid>', 'Azure: tenant id')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
-    .action(async (o) => {
+    .action(async (o: SaveIdentityFlags) => {
       const body: Record<string, unknown> = { name: o.name };
       if (o.awsRoleArn !== undefined) body.awsRoleArn = o.awsRoleArn;
       if (o.gcpServiceAccount !== undefined) body.gcpServiceAccount = o.gcpServiceAccount;
@@ -275,7 +297,7 @@ export function registerIdentityCommands(program: Command): void {
     .command('list')
     .description('List saved identities')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
-    .action(async (o) => {
+    .action(async (o: OutputFlags) => {
       print(parseFormat(o.output), (await createClient({ workspace: o.workspace }).request<{ items: SavedJson[] }>('GET', '/api/v1/identities')).items, cols);
     });
   identity
@@ -283,7 +305,7 @@ export function registerIdentityCommands(program: Command): void {
     .argument('<identity>', 'id or name')
     .option('--reset-deployments', 'move Deployments that use it back to the default identity')
     .description('Delete a saved identity (refused while Deployments use it)')
-    .action(async (ref, o) => {
+    .action(async (ref: string, o: ApiFlags & { resetDeployments?: boolean }) => {
       const r = await createClient({ workspace: o.workspace }).request<{ resetDeployments: string[] }>(
         'DELETE',
         `/api/v1/identities/${enc(ref)}${o.resetDeployments ? '?resetDeployments=true' : ''}`,

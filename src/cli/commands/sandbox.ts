@@ -15,7 +15,7 @@ export function registerSandboxCommand(program: Command): void {
     .option('--in-memory', 'do not keep configuration across restarts')
     .option('--config <file>', 'load configuration at start: { "aws": …, "gcp": …, "azure": … } (see docs/sandbox.md)')
     .option('--log-level <level>', LOG_LEVEL_HELP, 'info')
-    .action(async (o) => {
+    .action(async (o: { port: string; azurePort?: string; host: string; dataDir: string; inMemory?: boolean; config?: string; logLevel: string }) => {
       const port = Number(o.port);
       const azurePort = o.azurePort === undefined ? undefined : Number(o.azurePort);
       for (const [flag, v] of [['--port', port], ['--azure-port', azurePort]] as const) {

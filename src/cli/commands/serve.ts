@@ -36,7 +36,7 @@ function configFrom(opts: Record<string, unknown>) {
 const DURATION_KEYS = new Set(['tokenTtlDefault', 'tokenTtlMax', 'keyRotationPeriod', 'keyPrepublish', 'clockSkew', 'rotationCheckInterval', 'auditRetention']);
 
 export function registerServeCommands(program: Command): void {
-  addConfigFlags(program.command('serve').description('Run the server: API, OIDC issuers, embedded store by default')).action(async (opts) => {
+  addConfigFlags(program.command('serve').description('Run the server: API, OIDC issuers, embedded store by default')).action(async (opts: Record<string, unknown>) => {
     // performance.now() counts from the process start: this is Node's own start plus loading our modules.
     const modulesMs = performance.now();
     const config = configFrom(opts);
@@ -78,7 +78,7 @@ export function registerServeCommands(program: Command): void {
   addConfigFlags(config.command('validate').description('Check the configuration (file, env, flags) and print the result'))
     .option('-o, --output <format>', 'yaml | json', 'yaml')
     .option('--explain', 'print every setting with its description and default')
-    .action((opts) => {
+    .action((opts: Record<string, unknown> & { explain?: boolean; output: string }) => {
       if (opts.explain) {
         for (const key of CONFIG_KEYS) {
           const s = configSchema.shape[key];
@@ -89,7 +89,7 @@ export function registerServeCommands(program: Command): void {
       const c = configFrom(opts);
       const shown: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(c)) shown[k] = DURATION_KEYS.has(k) && typeof v === 'number' ? formatDuration(v) : v;
-      if (shown.databaseUrl) shown.databaseUrl = maskDatabaseUrl(String(shown.databaseUrl));
+      if (c.databaseUrl) shown.databaseUrl = maskDatabaseUrl(c.databaseUrl);
       process.stderr.write('configuration is valid\n');
       process.stdout.write(opts.output === 'json' ? JSON.stringify(shown, null, 2) + '\n' : toYaml(shown));
     });

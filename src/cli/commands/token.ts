@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ROLES, ROLE_INFO, type Role } from '../../access/matrix.ts';
-import { CliError, createClient } from '../client.ts';
+import { CliError, createClient, type OutputFlags } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
 
 interface TokenJson {
@@ -62,7 +62,7 @@ export function registerTokenCommands(program: Command): void {
       .option('--workspace <workspace>', 'workspace id or name, for a workspace role (or where --deployment is)')
       .option('--deployment <deployment>', 'Deployment id or name, for deployment-admin')
       .option('--expires-in <duration>', 'lifetime, e.g. 90d or 12h (default: no expiry, nor beyond your own token)'),
-  ).action(async (o) => {
+  ).action(async (o: OutputFlags & { name: string; role: string; deployment?: string; expiresIn?: string }) => {
     const body: Record<string, unknown> = { name: o.name, role: roleFromFlags(o.role, o) };
     if (o.workspace !== undefined) body.workspace = o.workspace;
     if (o.deployment !== undefined) body.deployment = o.deployment;
@@ -73,7 +73,7 @@ export function registerTokenCommands(program: Command): void {
     process.stdout.write(shownOnce(t, 'Created token'));
   });
 
-  out(tok.command('list').description('List the tokens you may manage (never their secrets)').option('--workspace <workspace>', 'only this workspace')).action(async (o) => {
+  out(tok.command('list').description('List the tokens you may manage (never their secrets)').option('--workspace <workspace>', 'only this workspace')).action(async (o: OutputFlags) => {
     const q = o.workspace ? `?workspace=${enc(o.workspace)}` : '';
     print(parseFormat(o.output), (await createClient().request<{ items: TokenJson[] }>('GET', `/api/v1/tokens${q}`)).items, columns);
   });
@@ -84,7 +84,7 @@ export function registerTokenCommands(program: Command): void {
       .argument('<token>', 'token id (tok_…)')
       .description('Give a token a new secret; the old one keeps working for the overlap')
       .option('--overlap <duration>', 'how long the old secret keeps working: 0 to 7d', '1h'),
-  ).action(async (id, o) => {
+  ).action(async (id: string, o: OutputFlags & { overlap: string }) => {
     const t = await createClient().request<TokenJson>('POST', `/api/v1/tokens/${enc(id)}/rotate`, { overlap: o.overlap });
     const format = parseFormat(o.output);
     if (format !== 'table') return print(format, t, columns);
@@ -93,7 +93,7 @@ export function registerTokenCommands(program: Command): void {
     );
   });
 
-  out(tok.command('revoke').argument('<token>', 'token id (tok_…)').description('Revoke a token: it stops working at once')).action(async (id, o) => {
+  out(tok.command('revoke').argument('<token>', 'token id (tok_…)').description('Revoke a token: it stops working at once')).action(async (id: string, o: OutputFlags) => {
     print(parseFormat(o.output), await createClient().request<TokenJson>('DELETE', `/api/v1/tokens/${enc(id)}`), columns);
   });
 }

@@ -285,7 +285,7 @@ function replaceNote(roleName: string, policy: PolicyJson): string {
   // IAM does not count white space towards the limit; JSON.stringify writes none.
   const size = JSON.stringify(statement).length;
   return (
-    `update-assume-role-policy replaces the whole trust policy of ${roleName}. If the role already trusts something else (another Deployment, an AWS service), add the statement with Sid ${String(statement.Sid)} to its Statement list instead. ` +
+    `update-assume-role-policy replaces the whole trust policy of ${roleName}. If the role already trusts something else (another Deployment, an AWS service), add the statement with Sid ${statement.Sid as string} to its Statement list instead. ` +
     `A trust policy may hold 2,048 characters by default (4,096 after a Service Quotas increase); this statement uses ${size}.`
   );
 }

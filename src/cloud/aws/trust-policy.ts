@@ -223,7 +223,7 @@ function quoteList(values: readonly string[], max = 8): string {
 
 function uniqueStrings(values: readonly unknown[]): unknown[] {
   const out: unknown[] = [];
-  for (const v of values.flatMap((x) => (Array.isArray(x) ? x : [x]))) if (!out.includes(v)) out.push(v);
+  for (const v of values.flatMap((x): unknown[] => (Array.isArray(x) ? (x as unknown[]) : [x]))) if (!out.includes(v)) out.push(v);
   return out;
 }
 

@@ -34,7 +34,7 @@ export function parseQueryForm(body: string): QueryParams {
     const m = MEMBER.exec(name);
     if (m) {
       let l = lists.get(m[1]!);
-      if (!l) lists.set(m[1]!, (l = new Map()));
+      if (!l) lists.set(m[1]!, (l = new Map<number, string>()));
       l.set(Number(m[2]), value);
     }
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import type { Logger } from '../../lib/logger.ts';
 import type { QueryApiHandler } from './service.ts';
 import type { RawHttpRequest } from './sigv4.ts';
@@ -7,7 +7,7 @@ import { STS_NAMESPACE } from './sts.ts';
 import { renderQueryError } from './xml.ts';
 
 /** A fastify plugin; the only type of the HTTP framework the rest of the emulator sees. */
-export type AwsEmulatorPlugin = FastifyPluginAsync;
+export type AwsEmulatorPlugin = FastifyPluginCallback;
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -29,7 +29,7 @@ export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => 
     else request.log.error(fields, 'aws sandbox: unexpected failure');
   };
 
-  return async (app) => {
+  return (app, _opts, done) => {
     // A parent context may already parse forms (into objects); the signature needs the bytes.
     if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM);
     app.addContentTypeParser(FORM, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -69,5 +69,6 @@ export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => 
     });
 
     app.get('/_sandbox/aws/state', async (_request, reply) => reply.header('cache-control', 'no-store').send(o.snapshot()));
+    done();
   };
 }

@@ -161,7 +161,7 @@ export function createStsService(o: StsServiceOptions): StsService {
     switch (err.reason) {
       case 'expired': {
         const now = Math.floor(o.clock.now() / 1000);
-        return new AwsError('ExpiredTokenException', `Token expired: current date/time ${now} must be before the expiration date/time${String(claims.exp ?? '')}`, { cause: err });
+        return new AwsError('ExpiredTokenException', `Token expired: current date/time ${now} must be before the expiration date/time${typeof claims.exp === 'number' ? claims.exp : ''}`, { cause: err });
       }
       case 'issuer-unreachable':
         return new AwsError('IDPCommunicationError', `Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements${hint}`, {

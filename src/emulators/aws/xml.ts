@@ -34,6 +34,7 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 export function escapeXml(text: string): string {
   return text
     .replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+    // eslint-disable-next-line no-control-regex -- XML 1.0 forbids these characters; they are removed
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
 }
 

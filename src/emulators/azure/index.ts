@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createOidcVerifier, type OidcVerifier } from '../shared/oidc-verifier.ts';
@@ -30,7 +30,7 @@ export interface AzureEmulator {
    * http authorities. Register it directly, not through fastify-plugin, so its form parser and
    * error handler stay encapsulated.
    */
-  plugin: FastifyPluginAsync;
+  plugin: FastifyPluginCallback;
   /** The in-memory configuration; `state.load(json)` takes a config file's content. */
   state: AzureState;
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { aadsts, EntraError, entraErrorBody } from './aadsts.ts';
@@ -76,8 +76,8 @@ function bearer(req: FastifyRequest): string | undefined {
 }
 
 /** Builds the fastify plugin. Register it without fastify-plugin so its parsers and error handler stay inside it. */
-export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function azureRoutes(d: AzureRoutesDeps): FastifyPluginCallback {
+  return (app: FastifyInstance, _opts, done) => {
     // Entra's token endpoint takes form posts. The parser belongs to this plugin only, so the
     // server it is mounted on keeps refusing forms everywhere else. The body is kept as text and
     // read by parseTokenForm, which knows Entra's rule on repeated parameters.
@@ -118,7 +118,7 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
       return reply.header('cache-control', 'max-age=86400, private').send(d.tokens.jwks());
     });
 
-    app.get('/common/discovery/instance', async (req) => {
+    app.get('/common/discovery/instance', (req) => {
       const { authorization_endpoint } = req.query as { authorization_endpoint?: string };
       const answer = instanceDiscovery(origin(req), typeof authorization_endpoint === 'string' ? authorization_endpoint : undefined, (hostAndPort) => isSandboxHost(req, hostAndPort));
       if (!answer.known) throw aadsts.unknownInstance();
@@ -160,16 +160,16 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
 
     // --- admin API: the whole configuration ------------------------------------------------------
 
-    app.get(`${ADMIN_PREFIX}/config`, async () => d.state.toJSON());
-    app.put(`${ADMIN_PREFIX}/config`, async (req) => {
+    app.get(`${ADMIN_PREFIX}/config`, () => d.state.toJSON());
+    app.put(`${ADMIN_PREFIX}/config`, (req) => {
       d.state.load(req.body);
       return d.state.toJSON();
     });
 
     // --- admin API: tenants ----------------------------------------------------------------------
 
-    app.get(`${ADMIN_PREFIX}/tenants`, async () => ({ value: d.state.listTenants() }));
-    app.get(`${ADMIN_PREFIX}/tenants/:tenantId`, async (req) => {
+    app.get(`${ADMIN_PREFIX}/tenants`, () => ({ value: d.state.listTenants() }));
+    app.get(`${ADMIN_PREFIX}/tenants/:tenantId`, (req) => {
       const { tenantId } = req.params as { tenantId: string };
       const t = d.state.getTenant(tenantId);
       if (!t) throw new AzureAdminError('ResourceNotFound', `Tenant '${tenantId}' is not configured in the sandbox.`);
@@ -187,7 +187,7 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
 
     // --- admin API: managed identities, at their ARM paths -------------------------------------
 
-    app.get(`${ADMIN_PREFIX}/identities`, async () => ({ value: d.state.listIdentities().map(identityView) }));
+    app.get(`${ADMIN_PREFIX}/identities`, () => ({ value: d.state.listIdentities().map(identityView) }));
 
     const identityPath = `${ADMIN_PREFIX}${IDENTITY_PATH}`;
     const requireIdentity = (ref: IdentityRef) => {
@@ -196,7 +196,7 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
       return i;
     };
 
-    app.get(identityPath, async (req) => identityView(requireIdentity(identityRef(req))));
+    app.get(identityPath, (req) => identityView(requireIdentity(identityRef(req))));
     app.put(identityPath, async (req, reply) => {
       const r = d.state.putIdentity(identityRef(req), flattenArmBody(req.body));
       return reply.status(r.created ? 201 : 200).send(identityView(r.value));
@@ -206,11 +206,11 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
       return idempotentDelete(reply, () => d.state.deleteIdentity(ref));
     });
 
-    app.get(`${identityPath}/federatedIdentityCredentials`, async (req) => {
+    app.get(`${identityPath}/federatedIdentityCredentials`, (req) => {
       const identity = requireIdentity(identityRef(req));
       return { value: identity.federatedIdentityCredentials.map((c) => credentialView(identity, c)) };
     });
-    app.get(`${identityPath}/federatedIdentityCredentials/:credential`, async (req) => {
+    app.get(`${identityPath}/federatedIdentityCredentials/:credential`, (req) => {
       const identity = requireIdentity(identityRef(req));
       const { credential } = req.params as { credential: string };
       const c = identity.federatedIdentityCredentials.find((x) => x.name.toLowerCase() === credential.toLowerCase());
@@ -229,5 +229,6 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginAsync {
       const { credential } = req.params as { credential: string };
       return idempotentDelete(reply, () => d.state.deleteCredential(ref, credential));
     });
+    done();
   };
 }

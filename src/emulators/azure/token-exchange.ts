@@ -183,7 +183,7 @@ export function createTokenExchange(d: TokenExchangeDeps): TokenExchange {
  * as Entra refuses it (AADSTS9000411) rather than letting one copy silently win.
  */
 export function parseTokenForm(raw: string): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
+  const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of new URLSearchParams(raw)) {
     if (Object.hasOwn(out, k)) throw aadsts.duplicateParameter(k);
     out[k] = v;

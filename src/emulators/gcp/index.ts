@@ -12,7 +12,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createOidcVerifier, type OidcVerifier } from '../shared/oidc-verifier.ts';
@@ -43,7 +43,7 @@ export interface GcpEmulatorOptions {
 /** The emulator: a fastify plugin and the in-memory state it serves. */
 export interface GcpEmulator {
   /** Registers the GCP routes on any fastify instance, encapsulated (its parsers stay inside). */
-  plugin: FastifyPluginAsync;
+  plugin: FastifyPluginCallback;
   /** Projects, pools, providers, service accounts and policies; `toJSON()` / `load()` for files. */
   state: GcpState;
 }

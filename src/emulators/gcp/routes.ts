@@ -7,7 +7,7 @@
  * Registered as an encapsulated plugin: the form parser and error handlers below apply only to
  * these routes, so the instance can be shared with the other clouds' emulators (AWS owns `POST /`).
  */
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, frameworkError } from '../../api/errors.ts';
 import { AppError, isAppError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -58,21 +58,23 @@ function failureLogger(logger: Logger | undefined): LogFailure {
   };
 }
 
-function sendStsError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply) {
+function sendStsError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof StsError) {
     if (err.detail) void reply.header(DETAIL_HEADER, headerSafe(err.detail));
-    return reply.status(err.httpStatus).send(err.toBody());
+    void reply.status(err.httpStatus).send(err.toBody());
+    return;
   }
   const fe = err as FastifyError;
   if (fe.statusCode && fe.statusCode < 500) {
     // Not a form, or a body too large: still an OAuth error, so clients show it properly.
-    return reply.status(400).send({ error: 'invalid_request', error_description: `The request body could not be read: ${fe.message}` });
+    void reply.status(400).send({ error: 'invalid_request', error_description: `The request body could not be read: ${fe.message}` });
+    return;
   }
   logFailure(req, err, 'token exchange failed');
-  return reply.status(500).send({ error: 'server_error', error_description: 'Internal error.' });
+  void reply.status(500).send({ error: 'server_error', error_description: 'Internal error.' });
 }
 
-function sendGoogleError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply) {
+function sendGoogleError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   let e: GoogleApiError;
   if (err instanceof GoogleApiError) e = err;
   else if ((err as FastifyError).statusCode !== undefined && (err as FastifyError).statusCode! < 500) {
@@ -83,14 +85,17 @@ function sendGoogleError(logFailure: LogFailure, err: unknown, req: FastifyReque
   }
   for (const [k, v] of Object.entries(e.headers)) void reply.header(k, v);
   if (e.detail) void reply.header(DETAIL_HEADER, headerSafe(e.detail));
-  return reply.status(e.code).send(e.toBody());
+  void reply.status(e.code).send(e.toBody());
 }
 
-function sendAdminError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply) {
+function sendAdminError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const mapped = isAppError(err) ? err : frameworkError(err);
-  if (mapped?.expose) return reply.status(mapped.status).send(errorBody(mapped));
+  if (mapped?.expose) {
+    void reply.status(mapped.status).send(errorBody(mapped));
+    return;
+  }
   logFailure(req, err, 'admin request failed');
-  return reply.status(500).send({ error: { code: 'ERR_INTERNAL', message: 'internal error' } });
+  void reply.status(500).send({ error: { code: 'ERR_INTERNAL', message: 'internal error' } });
 }
 
 function parseForm(body: string): Record<string, string | string[]> {
@@ -105,12 +110,12 @@ function parseForm(body: string): Record<string, string | string[]> {
 type Params = Record<string, string>;
 
 /** Builds the plugin; `createGcpEmulator` is the public way in. */
-export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
+export function gcpRoutes(d: GcpRouteDeps): FastifyPluginCallback {
   const logFailure = failureLogger(d.logger);
   const stsErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendStsError(logFailure, err, req, reply);
   const googleErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendGoogleError(logFailure, err, req, reply);
   const adminErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendAdminError(logFailure, err, req, reply);
-  return async (app: FastifyInstance) => {
+  return (app: FastifyInstance, _opts, done) => {
     // Our own form parser, in this plugin's context only: another emulator may have registered a
     // different one on the shared instance, and this one must not leak out to theirs.
     if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM);
@@ -140,7 +145,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     });
 
     // --- Cloud Resource Manager (for client libraries' getProjectId) -------------------------
-    app.get('/v1/projects/:project', { errorHandler: googleErrors }, async (req) => {
+    app.get('/v1/projects/:project', { errorHandler: googleErrors }, (req) => {
       return getProject(d, (req.params as Params).project!, req.headers.authorization);
     });
 
@@ -153,24 +158,24 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     });
 
     // --- Sandbox: whoami and admin -----------------------------------------------------------
-    app.get('/_sandbox/gcp/whoami', { errorHandler: googleErrors }, async (req) => whoami(d, req.headers.authorization, SANDBOX_WHOAMI));
+    app.get('/_sandbox/gcp/whoami', { errorHandler: googleErrors }, (req) => whoami(d, req.headers.authorization, SANDBOX_WHOAMI));
 
     const admin = { errorHandler: adminErrors };
-    app.get('/_sandbox/gcp/config', admin, async () => d.state.toJSON());
-    app.put('/_sandbox/gcp/config', admin, async (req) => {
+    app.get('/_sandbox/gcp/config', admin, () => d.state.toJSON());
+    app.put('/_sandbox/gcp/config', admin, (req) => {
       d.state.load(req.body);
       return d.state.toJSON();
     });
 
     app.post('/_sandbox/gcp/projects', admin, async (req, reply) => reply.status(201).send(d.state.createProject(req.body)));
     // `projects/<id>` and the custom methods `projects/<id>:getIamPolicy` share one path segment.
-    app.get('/_sandbox/gcp/projects/:target', admin, async (req) => {
+    app.get('/_sandbox/gcp/projects/:target', admin, (req) => {
       const [ref, verb] = splitVerb((req.params as Params).target!);
       if (verb === undefined) return d.state.project(ref);
       if (verb === 'getIamPolicy') return d.state.getIamPolicy({ kind: 'project', ref });
       throw unknownVerb(verb);
     });
-    app.post('/_sandbox/gcp/projects/:target', admin, async (req) => {
+    app.post('/_sandbox/gcp/projects/:target', admin, (req) => {
       const [ref, verb] = splitVerb((req.params as Params).target!);
       return policyVerb(d.state, { kind: 'project', ref }, verb, req.body);
     });
@@ -181,7 +186,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
 
     const pools = '/_sandbox/gcp/projects/:project/workloadIdentityPools';
     app.post(pools, admin, async (req, reply) => reply.status(201).send(d.state.createPool((req.params as Params).project!, req.body)));
-    app.patch(`${pools}/:pool`, admin, async (req) => {
+    app.patch(`${pools}/:pool`, admin, (req) => {
       const p = req.params as Params;
       return d.state.updatePool(p.project!, p.pool!, req.body);
     });
@@ -194,7 +199,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
       const p = req.params as Params;
       return reply.status(201).send(d.state.createProvider(p.project!, p.pool!, req.body));
     });
-    app.patch(`${pools}/:pool/providers/:provider`, admin, async (req) => {
+    app.patch(`${pools}/:pool/providers/:provider`, admin, (req) => {
       const p = req.params as Params;
       return d.state.updateProvider(p.project!, p.pool!, p.provider!, req.body);
     });
@@ -207,13 +212,13 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
     app.post('/_sandbox/gcp/projects/:project/serviceAccounts', admin, async (req, reply) =>
       reply.status(201).send(d.state.createServiceAccount((req.params as Params).project!, req.body)),
     );
-    app.get('/_sandbox/gcp/serviceAccounts/:target', admin, async (req) => {
+    app.get('/_sandbox/gcp/serviceAccounts/:target', admin, (req) => {
       const [ref, verb] = splitVerb((req.params as Params).target!);
       if (verb === undefined) return d.state.serviceAccount(ref);
       if (verb === 'getIamPolicy') return d.state.getIamPolicy({ kind: 'serviceAccount', ref });
       throw unknownVerb(verb);
     });
-    app.post('/_sandbox/gcp/serviceAccounts/:target', admin, async (req) => {
+    app.post('/_sandbox/gcp/serviceAccounts/:target', admin, (req) => {
       const [ref, verb] = splitVerb((req.params as Params).target!);
       return policyVerb(d.state, { kind: 'serviceAccount', ref }, verb, req.body);
     });
@@ -221,6 +226,7 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginAsync {
       d.state.deleteServiceAccount((req.params as Params).account!);
       return reply.status(204).send();
     });
+    done();
   };
 }
 

@@ -151,8 +151,8 @@ export async function exchangeToken(d: StsDeps, req: StsRequest): Promise<StsRes
   }
 
   const aud = claims.aud;
-  const auds = Array.isArray(aud) ? aud : typeof aud === 'string' ? [aud] : [];
-  if (!auds.some((a) => compiled.audiences.includes(a))) {
+  const auds: unknown[] = Array.isArray(aud) ? aud : [aud];
+  if (!auds.some((a) => typeof a === 'string' && compiled.audiences.includes(a))) {
     throw new StsError('invalid_grant', `The audience in ID Token ${showList(aud)} does not match the expected audience.`, `allowed audiences: ${compiled.audiences.join(', ')}`);
   }
 
