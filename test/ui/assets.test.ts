@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/app.ts';
 
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner */
-
 describe('web console assets', () => {
   let s: TestServer;
   let plain: TestServer;

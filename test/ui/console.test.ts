@@ -5,8 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startConsole, type Console } from './helpers.ts';
 
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner */
-
 interface Dep {
   namespace: string;
   workloadIdentity: { savedIdentityName?: string } | null;
