@@ -133,6 +133,20 @@ describe("the workload environment endpoint and the agent's refresh", () => {
       assert.match(env2, /^export PLAIN='changed'$/m);
       assert.match(env2, /^export ADDED='new'$/m);
       assert.equal(agent.session.env().ADDED, 'new');
+      // Linking an Environment Manager connection reaches the running agent too: the file, the
+      // backend pointed at it, and AIRFLOW_CONN_<ID>; the password only here, never to people.
+      assert.equal((await s.api('POST', '/api/v1/connections', { connId: 'warehouse', connType: 'postgres', host: 'db.internal', login: 'etl', password: SECRET, port: 5432 })).status, 201);
+      assert.equal((await s.api('POST', '/api/v1/connections/warehouse/link', { deployment: 'etl' })).status, 200);
+      await scheduler.advance(1000);
+      const file = JSON.parse(await readFile(join(dir, CONNECTIONS_FILE), 'utf8'));
+      assert.deepEqual(file, { warehouse: { conn_type: 'postgres', host: 'db.internal', login: 'etl', password: SECRET, port: 5432 } });
+      assert.equal((await stat(join(dir, CONNECTIONS_FILE))).mode & 0o777, 0o600);
+      const env3 = await readFile(join(dir, 'env'), 'utf8');
+      assert.match(env3, new RegExp(`^export AIRFLOW_CONN_WAREHOUSE='postgres://etl:${SECRET}@db.internal:5432'$`, 'm'));
+      assert.match(env3, new RegExp(`^export AIRFLOW__SECRETS__BACKEND='${LOCAL_FILESYSTEM_BACKEND.replace(/\./g, '\\.')}'$`, 'm'));
+      const people = await s.api('GET', '/api/v1/deployments/etl/env?format=airflow-connections-json');
+      assert.deepEqual(JSON.parse(people.body.content), { warehouse: { conn_type: 'postgres', host: 'db.internal', login: 'etl', port: 5432 } });
+      assert.deepEqual(people.body.withheld, ['warehouse.password']);
     } finally {
       controller.abort();
       await agent.done;
