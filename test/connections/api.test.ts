@@ -93,6 +93,24 @@ describe('connections API', () => {
     assert.equal((await api('POST', '/api/v1/connections?workspace=other', { connId: 'warehouse', connType: 'mysql' })).status, 201);
   });
 
+  it('a viewer reads connections (never a password) and cannot change them (403)', async () => {
+    const minted = await api('POST', '/api/v1/tokens', { name: 'viewer', role: 'workspace-viewer', workspace: 'default' });
+    assert.equal(minted.status, 201, JSON.stringify(minted.body));
+    const as = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${minted.body.token as string}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : null });
+      const text = await res.text();
+      seen.push(text);
+      return { status: res.status, body: JSON.parse(text) as any };
+    };
+    const r = await as('GET', '/api/v1/connections/warehouse');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.passwordSet, true);
+    assert.equal((await as('GET', '/api/v1/connections')).status, 200);
+    const w = await as('PATCH', '/api/v1/connections/warehouse', { host: 'x' });
+    assert.equal(w.status, 403);
+    assert.equal(w.body.error.code, 'ERR_FORBIDDEN');
+  });
+
   it('update: absent fields stay, null clears; a stale version is ERR_CONFLICT and changes nothing', async () => {
     const u = await api('PATCH', '/api/v1/connections/warehouse', { host: 'db2.example.com', schema: null, version: 1 });
     assert.equal(u.status, 200, JSON.stringify(u.body));
