@@ -23,7 +23,13 @@ export function DeploymentPage({ name }: { name: string }) {
       </section>
     );
   }
-  if (!d) return <Loading what={`Deployment ${name}`} />;
+  if (!d) {
+    return (
+      <section className="page">
+        <Loading what={`Deployment ${name}`} />
+      </section>
+    );
+  }
 
   return (
     <section className="page" aria-labelledby="page-title">
