@@ -338,6 +338,14 @@ describe('web console (Chromium)', () => {
     await table.getByText('password set').waitFor();
     assert.equal((await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body.passwordSet, true);
     await c.shot(page, 'environment-connections');
+    // What etl reads: the API's rendering, the secret withheld and named.
+    await page.getByRole('button', { name: 'Show rendered environment' }).click();
+    await page.getByLabel('Format', { exact: true }).selectOption('airflow-connections-json');
+    const rendered = (await c.api<{ content: string; withheld: string[] }>('GET', '/api/v1/deployments/etl/env?format=airflow-connections-json')).body;
+    const shownEnv = page.getByLabel('Rendered Airflow connections file (JSON)', { exact: true });
+    await shownEnv.waitFor();
+    assert.equal(await shownEnv.textContent(), rendered.content);
+    assert.match(rendered.content, /aws_lake/);
     assert.ok(!(await page.content()).includes(PASSWORD), 'the password is nowhere in the page');
   });
 

@@ -1,9 +1,9 @@
 // Environment: the workspace's Airflow connections (linked to Deployments) and a Deployment's
 // environment variables. Passwords and secret values are write-only: the API never returns them,
 // so the console never has them to show.
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { CodeBlock, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
@@ -47,6 +47,7 @@ export function EnvironmentPage() {
             <Select label="Deployment" value={current.name} onChange={pick} options={list.map((d) => ({ value: d.name, label: `${d.name} (${d.clusterName})` }))} />
           </div>
           <Variables key={current.id} deployment={current} />
+          <Rendered key={`r-${current.id}`} deployment={current} />
         </>
       ) : null}
     </section>
@@ -234,6 +235,55 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
             vars.reload();
           }}
         />
+      ) : null}
+    </section>
+  );
+}
+
+const FORMATS = [
+  { value: 'dotenv', label: '.env file' },
+  { value: 'json', label: 'JSON' },
+  { value: 'airflow-connections-json', label: 'Airflow connections file (JSON)' },
+  { value: 'airflow-connections-yaml', label: 'Airflow connections file (YAML)' },
+];
+
+/** What the Deployment's workloads read, as the API renders it; secrets are withheld and named. */
+function Rendered({ deployment: d }: { deployment: Deployment }) {
+  const [format, setFormat] = useState('dotenv');
+  const [shown, setShown] = useState(false);
+  const env = useLoad(
+    () => (shown ? api<{ format: string; content: string; withheld: string[] }>('GET', `/api/v1/deployments/${enc(d.id)}/env?format=${enc(format)}`) : Promise.resolve(undefined)),
+    [d.id, format, shown],
+  );
+  return (
+    <section className="card" aria-labelledby="rendered-title">
+      <div className="card-header">
+        <h2 id="rendered-title">What {d.name} reads</h2>
+        {!shown ? (
+          <button type="button" className="btn" onClick={() => setShown(true)}>
+            Show rendered environment
+          </button>
+        ) : null}
+      </div>
+      <p className="muted">The variables and linked connections as the Deployment's workloads get them. Secret values and passwords are left out and named.</p>
+      {shown ? (
+        <>
+          <div className="filters filters-single">
+            <Select label="Format" value={format} onChange={setFormat} options={FORMATS} />
+          </div>
+          <ErrorBanner error={env.error} title="Could not render the environment" />
+          {env.loading ? <Loading what="the environment" /> : null}
+          {env.data && !env.loading ? (
+            <>
+              <CodeBlock label={`Rendered ${FORMATS.find((f) => f.value === env.data?.format)?.label ?? env.data.format}`} code={env.data.content} />
+              {env.data.withheld.length ? (
+                <p className="muted">
+                  Withheld (write-only): {env.data.withheld.map((w) => <code key={w}>{w}</code>).reduce<ReactNode[]>((a, x) => (a.length ? [...a, ', ', x] : [x]), [])}
+                </p>
+              ) : null}
+            </>
+          ) : null}
+        </>
       ) : null}
     </section>
   );
