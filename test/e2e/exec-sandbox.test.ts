@@ -332,6 +332,18 @@ describe('airlock exec --sandbox: unmodified SDKs in child processes get the Dep
     );
     assert.match(r.stderr, /keeping LAKE_BUCKET as already set/, 'a variable the user set is never overridden');
     assert.ok(!r.stderr.includes(secret), 'exec never prints a secret');
+
+    // The same connection from the Environment Manager, linked to etl: it ranks above the
+    // variable, and reaches the provider through the LocalFilesystemBackend file exec writes.
+    await api('POST', '/api/v1/connections', { connId: 'aws_lake', connType: 'aws', extra });
+    await api('POST', '/api/v1/connections/aws_lake/link', { deployment: 'etl' });
+    const em = await exec({ credential: etl.secret, command: [python, join(FIXTURES, 'airflow_aws_connection.py'), 'aws_lake'] });
+    assert.equal(em.code, 0, show(em));
+    assert.equal(em.result?.source, 'secrets-backend-file', show(em));
+    assert.match(em.result?.arn ?? '', /:assumed-role\/airflow-etl\/botocore-session-\d+$/, show(em));
+    assert.match(em.stderr, /AIRFLOW_CONN_AWS_LAKE set by a Deployment variable is replaced by the Environment Manager's linked connection/);
+    const resolved = await api('GET', '/api/v1/connections/aws_lake/resolve?deployment=etl');
+    assert.equal(resolved.winner, 'environment-manager');
   });
 
   it('AWS default identity: the platform role in another account assumes the user\'s role named by the Airflow-style role_arn', async () => {
