@@ -346,6 +346,23 @@ describe('web console (Chromium)', () => {
     await shownEnv.waitFor();
     assert.equal(await shownEnv.textContent(), rendered.content);
     assert.match(rendered.content, /aws_lake/);
+
+    // Resolve: the Environment Manager's aws_lake is used; an AIRFLOW_CONN_AWS_LAKE variable is shadowed.
+    const v = await c.api('POST', '/api/v1/deployments/etl/variables', { variables: [{ key: 'AIRFLOW_CONN_AWS_LAKE', value: 'aws://?region_name=eu-west-1' }] });
+    assert.equal(v.status, 201, JSON.stringify(v.body));
+    await page.reload();
+    const resolveForm = page.getByRole('form', { name: 'Resolve a connection' });
+    await resolveForm.getByLabel('conn_id to resolve').fill('aws_lake');
+    await resolveForm.getByRole('button', { name: 'Resolve' }).click();
+    const region = page.getByRole('region', { name: 'Resolution of aws_lake' });
+    await region.waitFor();
+    const api = (await c.api<{ winner: string; steps: { source: string; status: string }[] }>('GET', '/api/v1/connections/aws_lake/resolve?deployment=etl')).body;
+    assert.equal(api.winner, 'environment-manager');
+    assert.ok(api.steps.some((x) => x.source === 'environment-variable' && x.status === 'shadowed'));
+    await region.getByText('etl uses aws_lake from the Environment Manager').waitFor();
+    const shownSteps = await region.locator('li.resolve-step').evaluateAll((els) => els.map((e) => e.className.replace('resolve-step resolve-', '')));
+    assert.deepEqual(shownSteps, api.steps.map((x) => x.status), 'the steps, in the API\'s order and statuses');
+    await c.shot(page, 'environment-resolve');
     assert.ok(!(await page.content()).includes(PASSWORD), 'the password is nowhere in the page');
   });
 

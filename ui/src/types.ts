@@ -132,3 +132,31 @@ export interface Connection {
   updatedAt: string;
   derivation?: string;
 }
+
+export interface ResolveDefinition {
+  conn_type?: string | null;
+  host?: string | null;
+  login?: string | null;
+  schema?: string | null;
+  port?: number | null;
+  extra?: Record<string, unknown>;
+  passwordSet: boolean;
+  withheld?: boolean;
+}
+
+export interface Resolved {
+  connId: string;
+  deployment: { id: string; name: string };
+  winner: 'environment-manager' | 'environment-variable' | 'metadata-database' | null;
+  secretsBackendConsultedFirst: boolean;
+  steps: {
+    position: number;
+    source: 'secrets-backend' | 'environment-manager' | 'environment-variable' | 'metadata-database';
+    status: 'consulted-first' | 'skips-connections' | 'winner' | 'shadowed' | 'not-defined' | 'not-configured' | 'unreadable';
+    detail?: string;
+    definition?: ResolveDefinition;
+    differsFrom?: string[];
+    secretsBackend?: { className: string; kwargs: Record<string, unknown> | null; kwargsWithheld: boolean; lookup?: string };
+  }[];
+  warnings: string[];
+}

@@ -31,6 +31,8 @@ export function Field(props: {
   autoFocus?: boolean;
   autoComplete?: string;
   multiline?: boolean;
+  /** id of a <datalist> of suggestions. */
+  list?: string;
 }) {
   const id = useId();
   const describedBy = [props.hint ? `${id}-hint` : '', props.error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
@@ -49,7 +51,7 @@ export function Field(props: {
       {props.multiline ? (
         <textarea {...common} rows={6} spellCheck={false} onChange={(e) => props.onChange(e.target.value)} />
       ) : (
-        <input {...common} type={props.type ?? 'text'} autoComplete={props.autoComplete ?? 'off'} spellCheck={false} onChange={(e) => props.onChange(e.target.value)} />
+        <input {...common} list={props.list} type={props.type ?? 'text'} autoComplete={props.autoComplete ?? 'off'} spellCheck={false} onChange={(e) => props.onChange(e.target.value)} />
       )}
       {props.hint ? <p className="hint" id={`${id}-hint`}>{props.hint}</p> : null}
       {props.error ? <p className="field-error" id={`${id}-error`}>{props.error}</p> : null}

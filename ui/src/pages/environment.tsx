@@ -8,6 +8,8 @@ import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
 import { Connections } from './connections.tsx';
+import { Resolve } from './resolve.tsx';
+import type { Connection } from '../types.ts';
 
 function initialDeployment(): string {
   return new URLSearchParams(location.search).get('deployment') ?? '';
@@ -15,6 +17,8 @@ function initialDeployment(): string {
 
 export function EnvironmentPage() {
   const deployments = useLoad(() => listAll<Deployment>('/api/v1/deployments'), []);
+  // Suggestions for Resolve; the Connections section loads its own list.
+  const connections = useLoad(() => api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items), []);
   const [picked, setPicked] = useState(initialDeployment);
   const list = deployments.data ?? [];
   const current = list.find((d) => d.name === picked) ?? list[0];
@@ -48,6 +52,7 @@ export function EnvironmentPage() {
           </div>
           <Variables key={current.id} deployment={current} />
           <Rendered key={`r-${current.id}`} deployment={current} />
+          <Resolve key={`x-${current.id}`} deployment={current} connIds={(connections.data ?? []).map((c) => c.connId)} />
         </>
       ) : null}
     </section>
