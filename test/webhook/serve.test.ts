@@ -230,10 +230,14 @@ void describe('airlock webhook manifest and serve', () => {
       assert.equal(bad.json.error?.code, 'ERR_VALIDATION');
       assert.equal(bad.json.error?.field, 'apiVersion');
       assert.ok(bad.json.error?.example);
-      assert.equal((await post(agent, `${url}/mutate`, 'not json')).status, 400);
+      const notJson = await post(agent, `${url}/mutate`, 'not json');
+      assert.deepEqual([notJson.status, notJson.json.error?.code], [400, 'ERR_MALFORMED_JSON']);
+      const tooBig = await post(agent, `${url}/mutate`, 'x'.repeat(3 * 1024 * 1024 + 1));
+      assert.deepEqual([tooBig.status, tooBig.json.error?.code], [413, 'ERR_BODY_TOO_LARGE']);
       assert.equal((await post(agent, `${url}/mutate`, 'x', { 'content-type': 'text/plain' })).status, 415);
       assert.equal((await post(agent, `${url}/mutate`, '', {}, 'GET')).status, 405);
-      assert.equal((await post(agent, `${url}/nope`, '', {}, 'GET')).status, 404);
+      const nope = await post(agent, `${url}/nope`, '', {}, 'GET');
+      assert.deepEqual([nope.status, nope.json.error?.code], [404, 'ERR_ROUTE_NOT_FOUND']);
       const health = await post(agent, `${url}/healthz`, '', {}, 'GET');
       assert.equal(health.status, 200);
       assert.equal(health.json.ok, true);

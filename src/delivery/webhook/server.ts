@@ -5,8 +5,10 @@
  *
  * Answers:
  *   POST /mutate   200 AdmissionReview (allowed, with or without a patch, or refused with a status);
- *                  400 {error:{code,message,field,example}} for a body that is not an AdmissionReview;
- *                  413 for a body over the limit; 415 for a content type other than JSON
+ *                  400 {error:{code,message,field,example}} for a body that is not an AdmissionReview
+ *                  (ERR_VALIDATION) or not JSON (ERR_MALFORMED_JSON); 413 ERR_BODY_TOO_LARGE; 415
+ *                  ERR_UNSUPPORTED_MEDIA_TYPE; 404 ERR_ROUTE_NOT_FOUND; 405 ERR_METHOD_NOT_ALLOWED
+ *                  (the codes of the API's catalogue, docs/errors.md)
  *   GET  /healthz  200 {"ok":true,"workloads":{hits,…}} (no profile, no token)
  */
 import { readFileSync } from 'node:fs';
@@ -84,7 +86,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServe
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${HEALTH_PATH} answers GET`);
     return sendJson(res, 200, { ok: true, ...(o.source.stats ? { workloads: o.source.stats() } : {}) });
   }
-  if (path !== MUTATE_PATH) return sendError(res, 404, 'ERR_NOT_FOUND', `no route ${path ?? ''}; the webhook answers POST ${MUTATE_PATH} and GET ${HEALTH_PATH}`);
+  if (path !== MUTATE_PATH) return sendError(res, 404, 'ERR_ROUTE_NOT_FOUND', `no route ${path ?? ''}; the webhook answers POST ${MUTATE_PATH} and GET ${HEALTH_PATH}`);
   if (req.method !== 'POST') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${MUTATE_PATH} answers POST (an AdmissionReview from the API server)`);
   const type = req.headers['content-type'];
   if (type !== undefined && !type.startsWith('application/json')) {
@@ -92,12 +94,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServe
     return sendError(res, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, not ${type}`, 'content-type', 'application/json');
   }
   const raw = await readBody(req);
-  if (!raw) return sendError(res, 413, 'ERR_PAYLOAD_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`, 'body');
+  if (!raw) return sendError(res, 413, 'ERR_BODY_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`, 'body');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
-    return sendError(res, 400, 'ERR_VALIDATION', 'the body is not JSON', 'body', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '…' } });
+    return sendError(res, 400, 'ERR_MALFORMED_JSON', 'the body is not JSON', 'body', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '…' } });
   }
   try {
     const out = await review(body, o.source, o.settings);
