@@ -1092,7 +1092,15 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
           await db.updateTable('metastore_connections').set(fields).where('id', '=', existing.id).execute();
           return 'replaced';
         }
-        await db.insertInto('metastore_connections').values({ id: m.id, deployment_id: m.deploymentId, conn_id: m.connId, ...fields }).execute();
+        await explainingViolations(
+          () => db.insertInto('metastore_connections').values({ id: m.id, deployment_id: m.deploymentId, conn_id: m.connId, ...fields }).execute(),
+          (v) =>
+            v.kind === 'unique' && v.constraint.includes('conn_id')
+              ? new AppError('ERR_CONFLICT', `connection "${m.connId}" was imported for this Deployment by another request at the same time; import again`, { field: 'content' })
+              : v.kind === 'foreign-key'
+                ? new AppError('ERR_CONFLICT', 'the Deployment was deleted while its connections were being imported')
+                : undefined,
+        );
         return 'created';
       },
       async get(deploymentId, connId) {
