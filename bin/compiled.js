@@ -36,6 +36,8 @@ function fingerprint() {
   };
   walk(SRC);
   h.update(readFileSync(join(ROOT, 'package.json')));
+  // This file: its build options and plugins shape the bundle as much as the sources do.
+  h.update(readFileSync(fileURLToPath(import.meta.url)));
   try {
     // Rewritten by npm on every install: any change to the installed packages changes it.
     h.update(readFileSync(join(ROOT, 'node_modules', '.package-lock.json')));
@@ -70,6 +72,19 @@ const nativeByPath = {
   },
 };
 
+/**
+ * jsonc-parser's `main` is a UMD build whose modules require() each other through the UMD
+ * factory's own parameter, which esbuild cannot follow (the bundle would fail at run time with
+ * "Cannot find module './impl/format'"). Its ES module build bundles cleanly.
+ */
+const jsoncParserEsm = {
+  name: 'jsonc-parser-esm',
+  setup(build) {
+    const require = createRequire(join(ROOT, 'package.json'));
+    build.onResolve({ filter: /^jsonc-parser$/ }, () => ({ path: join(dirname(require.resolve('jsonc-parser/package.json')), 'lib', 'esm', 'main.js') }));
+  },
+};
+
 async function compile(outdir) {
   const esbuild = await import('esbuild');
   // Built into a temporary directory and renamed: a concurrent start sees the whole bundle or none.
@@ -96,7 +111,7 @@ async function compile(outdir) {
     // ES modules whatever package scope the cache directory falls under.
     outExtension: { '.js': '.mjs' },
     logLevel: 'silent',
-    plugins: [ownMetaUrl, nativeByPath],
+    plugins: [ownMetaUrl, nativeByPath, jsoncParserEsm],
   });
   try {
     renameSync(tmp, outdir);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { evaluateTrustPolicy, parseTrustPolicy } from '../../src/cloud/aws/trust-policy.ts';
+import { evaluateTrustPolicy, parseTrustPolicy } from '../../src/aws-policy/trust-policy.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
 
 const ARN = 'arn:aws:iam::123456789012:role/etl-reader';

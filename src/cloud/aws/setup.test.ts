@@ -9,7 +9,7 @@ import { AppError } from '../../errors/index.ts';
 import type { ClusterType } from '../../domain/terms.ts';
 import type { SetupInput, SetupResult } from '../types.ts';
 import { AWS_TOKEN_FILE, awsProvider, parseRoleArn } from './setup.ts';
-import { evaluateTrustPolicy, parseTrustPolicy, type TrustRequest } from './trust-policy.ts';
+import { evaluateTrustPolicy, parseTrustPolicy, type TrustRequest } from '../../aws-policy/trust-policy.ts';
 import { tfJsonValue } from '../../../test/helpers/terraform.ts';
 
 // ---- fixed input -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { parseTrustPolicy } from '../../cloud/aws/trust-policy.ts';
+import { parseTrustPolicy } from '../../aws-policy/trust-policy.ts';
 import { isAppError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { AwsError } from './errors.ts';

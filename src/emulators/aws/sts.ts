@@ -1,4 +1,4 @@
-import { evaluateTrustPolicy, parseTrustPolicy, type TrustRequest } from '../../cloud/aws/trust-policy.ts';
+import { evaluateTrustPolicy, parseTrustPolicy, type TrustRequest } from '../../aws-policy/trust-policy.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { TokenCheckError, type OidcVerifier, type VerifiedToken } from '../shared/oidc-verifier.ts';
 import { AwsError } from './errors.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AppError } from '../../errors/index.ts';
+import { AppError } from '../errors/index.ts';
 import { evaluateTrustPolicy, parseTrustPolicy, type PolicyStatement, type TrustDecision, type TrustRequest } from './trust-policy.ts';
 
 // ---- fixtures --------------------------------------------------------------------------------

@@ -13,7 +13,8 @@
  * context keys", "IAM policy elements: Variables and tags".
  */
 import { BlockList, isIP } from 'node:net';
-import { AppError } from '../../errors/index.ts';
+import { AppError } from '../errors/index.ts';
+import { JsonSyntaxError, parseJsonText, type DuplicateKey, type ParsedJson, type PathSegment } from './json-text.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -179,7 +180,6 @@ export function evaluateTrustPolicy(policy: PolicyDocument, req: TrustRequest): 
 // Errors and field paths
 // ---------------------------------------------------------------------------------------------
 
-type PathSegment = string | number;
 
 const EXAMPLE_STATEMENT = {
   Effect: 'Allow',
@@ -258,190 +258,6 @@ function duplicateKeyError(d: DuplicateKey): never {
     example,
     { key: d.key, occurrences: d.values.length },
   );
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON text with duplicate-key detection
-// ---------------------------------------------------------------------------------------------
-
-/** Deep enough for any policy (Condition values sit at depth 5); stops stack exhaustion on hostile input. */
-const MAX_JSON_DEPTH = 32;
-
-interface DuplicateKey {
-  /** Path of the object that holds the repeated key. */
-  path: PathSegment[];
-  key: string;
-  /** Every value given for the key, in document order. */
-  values: unknown[];
-}
-
-interface ParsedJson {
-  value: unknown;
-  duplicates: DuplicateKey[];
-}
-
-class JsonSyntaxError extends Error {
-  constructor(
-    message: string,
-    readonly path: PathSegment[],
-  ) {
-    super(message);
-    this.name = 'JsonSyntaxError';
-  }
-}
-
-const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-
-/**
- * A small RFC 8259 parser. It exists because JSON.parse cannot report repeated keys, and a repeated
- * key in a trust policy silently narrows (or widens) who may assume the role. It also knows the path
- * it is at, so syntax errors can name the policy field they occur in.
- */
-function parseJsonText(text: string): ParsedJson {
-  let pos = 0;
-  const duplicates: DuplicateKey[] = [];
-
-  const fail = (message: string, path: PathSegment[], at = pos): never => {
-    const before = text.slice(0, at);
-    const line = before.split('\n').length;
-    const column = at - before.lastIndexOf('\n');
-    throw new JsonSyntaxError(`${message} at line ${line}, column ${column}`, path);
-  };
-  const skipSpace = () => {
-    while (pos < text.length) {
-      const c = text.charCodeAt(pos);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) pos++;
-      else break;
-    }
-  };
-
-  const parseString = (path: PathSegment[]): string => {
-    const start = pos++;
-    for (;;) {
-      if (pos >= text.length) fail('unterminated string', path, start);
-      const c = text.charCodeAt(pos);
-      if (c === 0x22) break;
-      if (c < 0x20) fail('unescaped control character in a string', path);
-      if (c === 0x5c) {
-        const e = text[pos + 1] ?? '';
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(pos + 2, pos + 6))) fail('bad \\u escape in a string', path);
-          pos += 6;
-        } else if (e !== '' && '"\\/bfnrt'.includes(e)) pos += 2;
-        else fail('bad escape in a string', path);
-      } else pos++;
-    }
-    pos++;
-    // The slice is now a well-formed JSON string literal; let the engine decode the escapes.
-    return JSON.parse(text.slice(start, pos)) as string;
-  };
-
-  const parseValue = (path: PathSegment[], depth: number): unknown => {
-    if (depth > MAX_JSON_DEPTH) fail('is nested too deeply', path);
-    skipSpace();
-    const c = text[pos];
-    if (c === '{') return parseObject(path, depth);
-    if (c === '[') return parseArray(path, depth);
-    if (c === '"') return parseString(path);
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
-      JSON_NUMBER.lastIndex = pos;
-      const m = JSON_NUMBER.exec(text);
-      if (!m) return fail('malformed number', path);
-      pos = JSON_NUMBER.lastIndex;
-      return Number(m[0]);
-    }
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (text.startsWith(word, pos)) {
-        pos += word.length;
-        return v;
-      }
-    }
-    if (c === undefined) return fail('unexpected end of text where a value was expected', path);
-    return fail(`unexpected character ${JSON.stringify(c)} where a value was expected`, path);
-  };
-
-  const parseObject = (path: PathSegment[], depth: number): Record<string, unknown> => {
-    pos++;
-    const out: Record<string, unknown> = {};
-    const seen = new Map<string, unknown[]>();
-    skipSpace();
-    if (text[pos] === '}') {
-      pos++;
-      return out;
-    }
-    for (;;) {
-      skipSpace();
-      if (text[pos] !== '"') fail('expected a key in double quotes', path);
-      const key = parseString(path);
-      skipSpace();
-      if (text[pos] !== ':') fail(`expected ":" after the key ${JSON.stringify(key)}`, path);
-      pos++;
-      const value = parseValue([...path, key], depth + 1);
-      const earlier = seen.get(key);
-      if (earlier) {
-        earlier.push(value);
-        if (earlier.length === 2) duplicates.push({ path, key, values: earlier });
-      } else seen.set(key, [value]);
-      // defineProperty, not assignment: a "__proto__" key must stay data, never a prototype.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      skipSpace();
-      const c = text[pos];
-      if (c === ',') {
-        pos++;
-        continue;
-      }
-      if (c === '}') {
-        pos++;
-        return out;
-      }
-      if (c === '"') {
-        // The product guide's broken example is exactly this: entries without commas that also
-        // repeat a key. Say both, so fixing the commas does not lead straight into the next error.
-        const at = pos;
-        let next: string | undefined;
-        try {
-          next = parseString(path);
-        } catch {
-          next = undefined;
-        }
-        pos = at;
-        const repeat = next !== undefined && seen.has(next) ? `; also, ${JSON.stringify(next)} is already a key of this object, so its values belong in one key as an array` : '';
-        fail(`expected "," after the value of ${JSON.stringify(key)} (a comma is missing between two entries${repeat})`, path);
-      }
-      fail(`expected "," or "}" after the value of ${JSON.stringify(key)}`, path);
-    }
-  };
-
-  const parseArray = (path: PathSegment[], depth: number): unknown[] => {
-    pos++;
-    const out: unknown[] = [];
-    skipSpace();
-    if (text[pos] === ']') {
-      pos++;
-      return out;
-    }
-    for (;;) {
-      out.push(parseValue([...path, out.length], depth + 1));
-      skipSpace();
-      const c = text[pos];
-      if (c === ',') {
-        pos++;
-        continue;
-      }
-      if (c === ']') {
-        pos++;
-        return out;
-      }
-      fail('expected "," or "]" in an array', path);
-    }
-  };
-
-  // A byte-order mark is what editors on some platforms put in front of saved JSON; it is not content.
-  if (text.charCodeAt(0) === 0xfeff) pos = 1;
-  const value = parseValue([], 0);
-  skipSpace();
-  if (pos < text.length) fail('unexpected text after the end of the document', []);
-  return { value, duplicates };
 }
 
 // ---------------------------------------------------------------------------------------------
