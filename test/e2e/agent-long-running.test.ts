@@ -141,7 +141,7 @@ describe('a long-running workload under airlock agent (injected clock)', () => {
     const held = decodeJwt(readFileSync(tokenFile, 'utf8').trim()).exp! * 1000;
     // The agent also re-reads the Deployment environment on its own schedule: step through its due
     // tasks (never past the held token's expiry) until the token refresh has run.
-    for (let i = 0; i < 10 && !agentLogs.some((l) => l.msg === 'token refresh failed'); i++) {
+    for (let i = 0; i < 500 && !agentLogs.some((l) => l.msg === 'token refresh failed'); i++) {
       const due = sched.nextDue()!;
       assert.ok(due < held, `no token refresh was due before the held token expired (${agentLogs.length} log lines)`);
       await sched.advance(due - sched.clock.now());
