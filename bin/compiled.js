@@ -12,10 +12,10 @@
 // writable cache directory, esbuild missing): bin/airlock.js then runs the sources through tsx.
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pruneOldBuilds } from './prune-cache.js';
+import { hashTree, pruneOldBuilds } from './build-cache.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const SRC = join(ROOT, 'src');
@@ -24,17 +24,7 @@ const CACHE = process.env.AIRLOCK_COMPILE_CACHE || join(ROOT, 'node_modules', '.
 
 function fingerprint() {
   const h = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
-        const s = statSync(p);
-        h.update(`${p}\0${s.size}\0${s.mtimeMs}\n`);
-      }
-    }
-  };
-  walk(SRC);
+  hashTree(h, SRC, (name) => name.endsWith('.ts') && !name.endsWith('.test.ts'));
   h.update(readFileSync(join(ROOT, 'package.json')));
   // This file: its build options and plugins shape the bundle as much as the sources do.
   h.update(readFileSync(fileURLToPath(import.meta.url)));

@@ -9,10 +9,10 @@
 // as in a production install without devDependencies; no writable cache): the server then runs
 // the API alone and says so in its log.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pruneOldBuilds } from './prune-cache.js';
+import { hashTree, pruneOldBuilds } from './build-cache.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const UI = join(ROOT, 'ui');
@@ -20,17 +20,7 @@ const CACHE = process.env.AIRLOCK_UI_CACHE || join(ROOT, 'node_modules', '.cache
 
 function fingerprint() {
   const h = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const s = statSync(p);
-        h.update(`${p}\0${s.size}\0${s.mtimeMs}\n`);
-      }
-    }
-  };
-  walk(UI);
+  hashTree(h, UI);
   h.update(readFileSync(join(ROOT, 'package.json')));
   try {
     h.update(readFileSync(join(ROOT, 'node_modules', '.package-lock.json')));

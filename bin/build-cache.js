@@ -1,9 +1,24 @@
-// Removal of cached builds of earlier sources (the CLI bundle, the web console), shared by
-// bin/compiled.js and bin/ui.js. A server started from an older build may still load its lazy chunks,
+// The build caches of bin/compiled.js (the CLI bundle) and bin/ui.js (the web console): what a build's
+// fingerprint reads from the sources, and removal of builds of earlier sources. A server started from an older build may still load its lazy chunks,
 // and checkouts that share node_modules (git worktrees) each use their own build, so a build is
 // removed only when it is both beyond the newest few and over an hour old.
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+/**
+ * Feeds every file under `dir` that `include(name)` accepts (path, size, mtime; sorted, so the order is
+ * stable) into the hash `h`.
+ */
+export function hashTree(h, dir, include = () => true) {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) hashTree(h, p, include);
+    else if (include(e.name)) {
+      const s = statSync(p);
+      h.update(`${p}\0${s.size}\0${s.mtimeMs}\n`);
+    }
+  }
+}
 
 const KEEP_BUILDS = 6;
 const KEEP_MS = 60 * 60 * 1000;
