@@ -7,6 +7,9 @@
  *   (src/api/errors.ts `inRequestTerms`).
  *   The emulators under src/emulators are excluded: each is an HTTP service of its own whose admin
  *   state speaks its own API's request shape, not Airlock's domain.
+ *
+ * And one licence rule: the AGPL-3.0 devDependencies (@cloud-copilot/*, the independent trust-policy
+ * evaluator) are imported only under test/, never by a file under src/, tests there included.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -16,11 +19,11 @@ import { describe, it } from 'node:test';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SRC = join(ROOT, 'src');
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, withTests = false): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) return sourceFiles(p);
-    return name.endsWith('.ts') && !name.endsWith('.test.ts') ? [p] : [];
+    if (statSync(p).isDirectory()) return sourceFiles(p, withTests);
+    return name.endsWith('.ts') && (withTests || !name.endsWith('.test.ts')) ? [p] : [];
   });
 }
 
@@ -96,5 +99,14 @@ describe('the shape of src/', () => {
         });
     }
     assert.deepEqual(found, [], `request paths outside src/api:\n${found.join('\n')}`);
+  });
+
+  it('imports the AGPL-licensed @cloud-copilot packages nowhere under src/ (tests included)', () => {
+    const agpl = /(?:from|import)\s*\(?\s*['"]@cloud-copilot\//;
+    assert.ok(agpl.test(`import { runUnsafeSimulation } from '@cloud-copilot/iam-simulate';`), 'the pattern itself matches an import');
+    const found = sourceFiles(SRC, true)
+      .filter((f) => agpl.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(ROOT, f));
+    assert.deepEqual(found, [], `@cloud-copilot imported under src/:\n${found.join('\n')}`);
   });
 });
