@@ -412,7 +412,34 @@ describe('GCP sandbox failures', () => {
     assert.ok(!JSON.stringify(lines).includes(token), 'the subject token is never logged');
     await app.close();
   });
+
+  it('logs a failure on a route without its own error handler (tokeninfo) too, not to fastify', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const manual = createManualClock(Date.UTC(2026, 0, 1));
+    let broken = false;
+    const clock = { now: () => (broken ? assertNever('clock failed') : manual.now()) };
+    const gcp = createGcpEmulator({ clock, verifier: stubVerifier(), config: world(), logger: createLogger('info', (l) => lines.push(JSON.parse(l))) });
+    const app = Fastify();
+    await app.register(gcp.plugin);
+    const now = Math.floor(manual.now() / 1000);
+    const token = new UnsecuredJWT({ iss: ISSUER, sub: 'system:serviceaccount:etl:loader', aud: AUDIENCE, iat: now, exp: now + 600 }).encode();
+    const exchanged = await app.inject({ method: 'POST', url: '/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: STS_FORM({ subject_token: token }) });
+    assert.equal(exchanged.statusCode, 200, exchanged.body);
+    const accessToken = (exchanged.json() as { access_token: string }).access_token;
+    broken = true; // tokeninfo reads the clock to check the token's expiry
+    const res = await app.inject({ method: 'GET', url: `/oauth2/v3/tokeninfo?access_token=${encodeURIComponent(accessToken)}` });
+    assert.equal(res.statusCode, 500, res.body);
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0]!.msg, 'gcp sandbox: request failed');
+    assert.equal((lines[0]!.err as { message: string }).message, 'clock failed');
+    assert.ok(!JSON.stringify(lines).includes(accessToken), 'the access token is never logged');
+    await app.close();
+  });
 });
+
+function assertNever(message: string): never {
+  throw new Error(message);
+}
 
 describe('GCP sandbox on a shared fastify instance', () => {
   it('keeps its form parser to itself and coexists with a root form parser and POST /', async () => {

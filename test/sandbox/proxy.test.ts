@@ -6,7 +6,7 @@
  *   emulator, so @azure/identity configured by environment alone — instance discovery left on —
  *   gets a token, and Google's STS, IAM Credentials and Cloud Resource Manager hosts to the GCP
  *   emulator; every other target is refused and logged;
- * - the emulators' unexpected failures reach the sandbox's logger.
+ * - the emulators' unexpected failures (AWS and GCP, each forced) reach the sandbox's logger.
  *
  * The child processes install the same loopback guard as this process: a connection to anything
  * but 127.0.0.1 throws there and is reported back, so the run proves nothing left the machine.
@@ -51,12 +51,28 @@ let issuer: TestIssuer;
 let agent: Agent;
 const logs: { level: string; msg: string; [k: string]: unknown }[] = [];
 const logged = (msg: RegExp) => logs.filter((l) => msg.test(l.msg));
+/**
+ * The sandbox's clock, which a test can break for the length of one request: the GCP emulator's
+ * configuration is validated whole when it loads (unlike AWS's trust policies, which a hand-edited
+ * file can break), so its forced failure is a dependency that throws mid-exchange instead.
+ */
+let clockBroken = false;
+const clock = {
+  now: () => {
+    if (clockBroken) throw new Error('sandbox clock failed (forced by the test)');
+    return Date.now();
+  },
+};
+const GCP_PROJECT_NUMBER = '498127360554';
+const GCP_PROVIDER = `projects/${GCP_PROJECT_NUMBER}/locations/global/workloadIdentityPools/airlock/providers/airlock-k8s`;
+const GCP_AUDIENCE = 'airlock-sandbox-test';
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'airlock-sandbox-proxy-'));
   issuer = await startTestIssuer();
   // A hand-edited state file (as users keep them): one AWS role whose trust policy is not a policy.
   // The emulator accepts the file, and fails at the first exchange for that role: a 500 to log.
+  // And a GCP provider trusting the test issuer, for the GCP failure below.
   const provider = issuer.issuer.replace(/^http:\/\//, '');
   writeFileSync(
     join(dir, 'config.json'),
@@ -73,6 +89,17 @@ before(async () => {
           },
         ],
       },
+      gcp: {
+        projects: [
+          {
+            projectId: 'airlock-sandbox',
+            projectNumber: GCP_PROJECT_NUMBER,
+            workloadIdentityPools: [
+              { poolId: 'airlock', providers: [{ providerId: 'airlock-k8s', oidc: { issuerUri: issuer.issuer, allowedAudiences: [GCP_AUDIENCE] }, attributeMapping: { 'google.subject': 'assertion.sub' } }] },
+            ],
+          },
+        ],
+      },
     }),
   );
   sandbox = await startSandbox({
@@ -80,6 +107,7 @@ before(async () => {
     dataDir: join(dir, 'sandbox'),
     inMemory: true,
     configFile: join(dir, 'config.json'),
+    clock,
     logger: createLogger('debug', (line) => logs.push(JSON.parse(line))),
   });
   agent = new Agent({ ca: readFileSync(sandbox.certFile, 'utf8') });
@@ -247,6 +275,40 @@ describe('sandbox logging', () => {
     assert.equal(line.method, 'POST');
     assert.match(JSON.stringify(line.err), /not valid JSON/);
     assert.ok(!JSON.stringify(logs).includes(token), 'the web identity token is never logged');
+  });
+
+  it('logs a GCP emulator failure (here: the clock throws mid-exchange) with its cause, and not the token', async () => {
+    const token = await issuer.sign({ sub: 'system:serviceaccount:etl:reader', aud: GCP_AUDIENCE });
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      audience: `//iam.googleapis.com/${GCP_PROVIDER}`,
+      scope: 'https://www.googleapis.com/auth/cloud-platform',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      subject_token: token,
+    });
+    const before = logs.length;
+    clockBroken = true;
+    let res: Response;
+    try {
+      res = await fetch(`${sandbox.gcpUrl}/v1/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    } finally {
+      clockBroken = false;
+    }
+    const body = await res.text();
+    assert.equal(res.status, 500, body);
+    assert.deepEqual(JSON.parse(body), { error: 'server_error', error_description: 'Internal error.' });
+    const fresh = logs.slice(before);
+    const line = fresh.find((l) => l.msg === 'gcp sandbox: token exchange failed');
+    assert.ok(line, `logged; saw ${JSON.stringify(fresh)}`);
+    assert.equal(line.level, 'error');
+    assert.equal(line.method, 'POST');
+    assert.equal(line.url, '/v1/token');
+    assert.match(JSON.stringify(line.err), /sandbox clock failed \(forced by the test\)/);
+    assert.ok(!JSON.stringify(logs).includes(token), 'the subject token is never logged');
+    // With the clock back, the same exchange succeeds: the 500 was the forced failure, not the setup.
+    const ok = await fetch(`${sandbox.gcpUrl}/v1/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    assert.equal(ok.status, 200, await ok.text());
   });
 
   it('names the AWS accounts IAM state was created in, through the real signing path', async () => {

@@ -24,7 +24,7 @@ export function awsEmulatorRoutes(o: { handle: QueryApiHandler; snapshot: () => 
    * id are logged with the cause: bodies carry tokens.
    */
   const logFailure = (request: FastifyRequest, err: unknown, requestId: string) => {
-    const fields = { method: request.method, url: request.url, requestId, err };
+    const fields = { method: request.method, url: request.url.split('?')[0], requestId, err };
     if (o.logger) o.logger.error('aws sandbox: unexpected failure', fields);
     else request.log.error(fields, 'aws sandbox: unexpected failure');
   };

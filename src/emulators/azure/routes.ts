@@ -99,7 +99,7 @@ export function azureRoutes(d: AzureRoutesDeps): FastifyPluginCallback {
         const code = status === 415 ? 'UnsupportedMediaType' : 'BadRequest';
         return reply.status(status).send({ error: { code, message: (err as Error).message } });
       }
-      d.logger?.error('azure sandbox request failed', { method: req.method, url: req.url, err });
+      d.logger?.error('azure sandbox request failed', { method: req.method, url: req.url.split('?')[0], err });
       return reply.status(500).send({ error: { code: 'InternalServerError', message: `internal error (request ${req.id})` } });
     });
 

@@ -46,13 +46,14 @@ const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
 
 /**
  * Logs a failure the client sees only as a 500. Method, path and request id go with the cause;
- * bodies and headers never do (they carry tokens).
+ * bodies, headers and the query string never do (they carry tokens: tokeninfo takes its access
+ * token as `?access_token=`).
  */
 type LogFailure = (req: FastifyRequest, err: unknown, what: string) => void;
 
 function failureLogger(logger: Logger | undefined): LogFailure {
   return (req, err, what) => {
-    const fields = { method: req.method, url: req.url, requestId: req.id, err };
+    const fields = { method: req.method, url: req.url.split('?')[0], requestId: req.id, err };
     if (logger) logger.error(`gcp sandbox: ${what}`, fields);
     else req.log.error(fields, `gcp sandbox: ${what}`);
   };
@@ -116,6 +117,9 @@ export function gcpRoutes(d: GcpRouteDeps): FastifyPluginCallback {
   const googleErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendGoogleError(logFailure, err, req, reply);
   const adminErrors = (err: unknown, req: FastifyRequest, reply: FastifyReply) => sendAdminError(logFailure, err, req, reply);
   return (app: FastifyInstance, _opts, done) => {
+    // Every route names its own error handler; this one catches a route that does not (tokeninfo),
+    // so that no failure falls through to the host's fastify logger, which the sandbox keeps off.
+    app.setErrorHandler(googleErrors);
     // Our own form parser, in this plugin's context only: another emulator may have registered a
     // different one on the shared instance, and this one must not leak out to theirs.
     if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM);
