@@ -312,6 +312,24 @@ describe('GCP sandbox admin API', () => {
     });
   }
 
+  it('the state names the fields of its input by their own names; only the admin API says they came in the body', async () => {
+    const s = await setup();
+    const fieldsOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err: any) {
+        return [err.field, ...((err.details?.problems as { field: string }[] | undefined) ?? []).map((p) => p.field)];
+      }
+      assert.fail('expected a refusal');
+    };
+    assert.deepEqual(fieldsOf(() => s.gcp.state.addIamPolicyBinding({ kind: 'serviceAccount', ref: SA }, { role: 'workloadIdentityUser', member: `serviceAccount:${SA}` })), ['role']);
+    assert.deepEqual(fieldsOf(() => s.gcp.state.createPool('airlock-sandbox', { poolId: 'p' })), ['poolId', 'poolId']);
+    assert.deepEqual(fieldsOf(() => s.gcp.state.createPool('airlock-sandbox', 'not an object')), ['(root)', '(root)']);
+    const r = await api(s, 'POST', '/_sandbox/gcp/projects/airlock-sandbox/workloadIdentityPools', { poolId: 'p' });
+    assert.equal(r.body.error.field, 'body.poolId');
+    assert.deepEqual(r.body.error.details.problems.map((p: { field: string }) => p.field), ['body.poolId']);
+  });
+
   it('disabling a provider stops new exchanges (invalid_target); enabling it again restores them', async () => {
     const s = await setup();
     const url = '/_sandbox/gcp/projects/airlock-sandbox/workloadIdentityPools/airlock/providers/airlock-k8s';

@@ -336,7 +336,7 @@ export function compileConfig(input: unknown, random: RandomBytes): { config: Gc
   return { config: { projects }, index };
 }
 
-/** Re-shapes a zod failure on an admin request body into problems under `body`. */
-export function bodyProblems(err: z.ZodError): ConfigProblem[] {
-  return zodProblems(err, 'body');
+/** Re-shapes a zod failure on an admin input into problems named relative to that input (`poolId`, `oidc.issuerUri`). */
+export function inputProblems(err: z.ZodError): ConfigProblem[] {
+  return zodProblems(err);
 }

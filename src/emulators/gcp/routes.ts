@@ -89,8 +89,27 @@ function sendGoogleError(logFailure: LogFailure, err: unknown, req: FastifyReque
   void reply.status(e.code).send(e.toBody());
 }
 
+/**
+ * The state names an input's fields relative to the input (`poolId`, `oidc.issuerUri`, `member`,
+ * `(root)` for the input as a whole), and anything else by its place in the sandbox's document
+ * (`projects[0]…`, as GET config shows it and as a config file is reported; no element an admin
+ * request sends has a `projects` key). An admin request's input is its body: say so, as Airlock's
+ * API does (`body.poolId`).
+ */
+function bodyField(field: string): string {
+  if (field.startsWith('projects[')) return field;
+  return field === '(root)' ? 'body' : field.startsWith('[') ? `body${field}` : `body.${field}`;
+}
+
+function inRequestBody(err: AppError): AppError {
+  if ((err.code !== 'ERR_VALIDATION' && err.code !== 'ERR_CONFIG_INVALID') || err.field === undefined) return err;
+  const problems = err.details?.problems as { field: string; message: string }[] | undefined;
+  const details = problems ? { ...err.details, problems: problems.map((p) => ({ ...p, field: bodyField(p.field) })) } : err.details;
+  return new AppError(err.code, err.message, { field: bodyField(err.field), example: err.example, cause: err.cause, details });
+}
+
 function sendAdminError(logFailure: LogFailure, err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const mapped = isAppError(err) ? err : frameworkError(err);
+  const mapped = isAppError(err) ? inRequestBody(err) : frameworkError(err);
   if (mapped?.expose) {
     void reply.status(mapped.status).send(errorBody(mapped));
     return;

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { AppError, isAppError } from '../../errors/index.ts';
 import {
-  bodyProblems,
+  inputProblems,
   compileConfig,
   configError,
   policySchema,
@@ -73,14 +73,19 @@ const providerPatchSchema = z.strictObject({
   attributeCondition: z.string().nullable().optional(),
 });
 
-function parseBody<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   const r = schema.safeParse(input ?? {});
   if (!r.success) {
-    const problems = bodyProblems(r.error);
+    const problems = inputProblems(r.error);
     const first = problems[0]!;
     throw new AppError('ERR_VALIDATION', problems.map((p) => `${p.field}: ${p.message}`).join('; '), { field: first.field, details: { problems } });
   }
   return r.data;
+}
+
+/** `.oidc.issuerUri` → `oidc.issuerUri`; `[0]` stays; the element itself is `(root)`, as a parse problem there is. */
+function relativeField(rest: string): string {
+  return rest === '' ? '(root)' : rest.startsWith('.') ? rest.slice(1) : rest;
 }
 
 const notFound = (what: string, example?: string) => new AppError('ERR_NOT_FOUND', what, example ? { example } : {});
@@ -102,7 +107,9 @@ export function createGcpState(o: GcpStateOptions): GcpState {
 
   /**
    * Applies an edit to a copy of the document and checks the result. Problems found inside the
-   * element the request created or changed are reported against `body`, as the caller sent it.
+   * element the edit created or changed are named relative to that element (`poolId`,
+   * `oidc.issuerUri`), as the input that described it; others keep their place in the document
+   * (`projects[0]…`). The HTTP edge (routes.ts) says where in the request the input was.
    */
   function change<R>(edit: (doc: GcpConfig) => { at?: string; result: (doc: GcpConfig) => R }): R {
     const doc = snapshot();
@@ -113,7 +120,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
     } catch (err) {
       if (isAppError(err) && err.code === 'ERR_CONFIG_INVALID' && at) {
         const problems = (err.details?.problems as { field: string; message: string }[]).map((p) =>
-          p.field === at || p.field.startsWith(`${at}.`) || p.field.startsWith(`${at}[`) ? { ...p, field: `body${p.field.slice(at.length)}` } : p,
+          p.field === at || p.field.startsWith(`${at}.`) || p.field.startsWith(`${at}[`) ? { ...p, field: relativeField(p.field.slice(at.length)) } : p,
         );
         throw configError(problems);
       }
@@ -161,10 +168,10 @@ export function createGcpState(o: GcpStateOptions): GcpState {
     };
   }
   function checkBindingChange(input: unknown) {
-    const b = parseBody(bindingChangeSchema, input);
-    if (!ROLE.test(b.role)) throw new AppError('ERR_VALIDATION', `body.role: "${b.role}" is not a role name`, { field: 'body.role', example: 'roles/iam.workloadIdentityUser' });
+    const b = parseInput(bindingChangeSchema, input);
+    if (!ROLE.test(b.role)) throw new AppError('ERR_VALIDATION', `role: "${b.role}" is not a role name`, { field: 'role', example: 'roles/iam.workloadIdentityUser' });
     const m = parseMember(b.member);
-    if (!m.ok) throw new AppError('ERR_VALIDATION', `body.member: ${m.message}`, { field: 'body.member' });
+    if (!m.ok) throw new AppError('ERR_VALIDATION', `member: ${m.message}`, { field: 'member' });
     return b;
   }
 
@@ -181,7 +188,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
     },
 
     createProject(input) {
-      const body = parseBody(projectSchema, input);
+      const body = parseInput(projectSchema, input);
       return change((doc) => {
         if (doc.projects.some((p) => p.projectId === body.projectId)) throw conflict(`project "${body.projectId}" already exists`);
         if (body.projectNumber && doc.projects.some((p) => p.projectNumber === body.projectNumber)) throw conflict(`project number ${body.projectNumber} is taken`);
@@ -203,7 +210,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
     },
 
     createPool(projectRef, input) {
-      const body = parseBody(poolSchema, input);
+      const body = parseInput(poolSchema, input);
       return change((doc) => {
         const pi = projectIndex(doc, projectRef);
         const pools = doc.projects[pi]!.workloadIdentityPools;
@@ -214,7 +221,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
       });
     },
     updatePool(projectRef, poolId, patch) {
-      const body = parseBody(poolPatchSchema, patch);
+      const body = parseInput(poolPatchSchema, patch);
       return change((doc) => {
         const pi = projectIndex(doc, projectRef);
         const wi = poolIndex(doc, pi, poolId);
@@ -231,7 +238,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
     },
 
     createProvider(projectRef, poolId, input) {
-      const body = parseBody(providerSchema, input);
+      const body = parseInput(providerSchema, input);
       return change((doc) => {
         const pi = projectIndex(doc, projectRef);
         const wi = poolIndex(doc, pi, poolId);
@@ -243,7 +250,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
       });
     },
     updateProvider(projectRef, poolId, providerId, patch) {
-      const body = parseBody(providerPatchSchema, patch);
+      const body = parseInput(providerPatchSchema, patch);
       return change((doc) => {
         const pi = projectIndex(doc, projectRef);
         const wi = poolIndex(doc, pi, poolId);
@@ -267,7 +274,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
     },
 
     createServiceAccount(projectRef, input) {
-      const body = parseBody(serviceAccountSchema, input);
+      const body = parseInput(serviceAccountSchema, input);
       return change((doc) => {
         const pi = projectIndex(doc, projectRef);
         const accounts = doc.projects[pi]!.serviceAccounts;
@@ -294,7 +301,7 @@ export function createGcpState(o: GcpStateOptions): GcpState {
       return structuredClone(policyAt(current.config, resource).policy);
     },
     setIamPolicy(resource, input) {
-      const { policy } = parseBody(setPolicySchema, input);
+      const { policy } = parseInput(setPolicySchema, input);
       return change((doc) => {
         const at = policyAt(doc, resource);
         at.policy.bindings = policy.bindings;
