@@ -58,7 +58,17 @@ export async function startConsole(): Promise<Console> {
     throw new Error(`airlock serve did not start\nstderr: ${server.stderr()}`);
   }
   const token = readFileSync(join(storeDir, 'admin-token'), 'utf8').trim();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  } catch (err) {
+    // The suite's after() never sees a console that did not start: stop the server here, or the
+    // test file keeps running (and npm test with it) for as long as the server does.
+    server.kill();
+    await killAll();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`Chromium did not start from ${CHROMIUM} (.ci/run installs Debian's chromium; AIRLOCK_TEST_CHROMIUM names another)`, { cause: err });
+  }
   const base = url;
   return {
     url,
