@@ -214,7 +214,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       logger.warn('the web console could not be read; serving the API alone', { dir: uiDir, err: err as Error });
     }
   }
-  const http = createHttpServer({ routes, tokens, access, audit, logger, web });
+  const http = createHttpServer({ routes, tokens, access, audit, logger, web, clock });
   const startup = {
     storeOpenMs: store.startup.openMs,
     migrateMs: store.startup.migrateMs,

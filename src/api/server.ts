@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { PERMISSIONS } from '../access/matrix.ts';
 import type { AccessControl } from '../access/service.ts';
 import type { Scope } from '../access/scope.ts';
-import type { ApiTokenService, Principal } from '../auth/api-tokens.ts';
+import type { ApiTokenService, Principal, TokenCheck } from '../auth/api-tokens.ts';
 import type { AuditLog } from '../audit/log.ts';
 import { describeCall } from './audit-call.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { errorBody, frameworkError, inRequestTerms, validationError } from './errors.ts';
 import type { RouteDef } from './route.ts';
@@ -23,7 +24,12 @@ export interface HttpServerDeps {
   bodyLimit?: number;
   /** The web console's files; absent, the server answers the API alone. */
   web?: WebAssets | undefined;
+  /** Paces the records of refused tokens (default: the system clock). */
+  clock?: Clock | undefined;
 }
+
+/** At most one record per refused token per minute; the next one counts those left out. */
+export const REFUSED_TOKEN_RECORD_EVERY_MS = 60_000;
 
 function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -83,6 +89,33 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
       .send(errorBody(new AppError('ERR_ROUTE_NOT_FOUND', `no endpoint ${req.method} ${req.url.split('?')[0]}`, { example: 'GET /api/v1/openapi.json lists every endpoint' })));
   });
 
+  // A presented token that names a stored token but is refused (revoked, expired, a wrong or
+  // rotated-out secret) is what a leaked or stale credential looks like: it is recorded, paced per
+  // token so a loop cannot fill the log. Strings that name no token are not: anyone can make those.
+  const clock = deps.clock ?? systemClock;
+  const refusals = new Map<string, { lastRecordedAt: number; suppressed: number }>();
+  const recordRefusal = async (check: Extract<TokenCheck, { ok: false }>, req: FastifyRequest, route: RouteDef) => {
+    if (!deps.audit || !check.token) return;
+    const now = clock.now();
+    const seen = refusals.get(check.token.id);
+    if (seen && now - seen.lastRecordedAt < REFUSED_TOKEN_RECORD_EVERY_MS) {
+      seen.suppressed++;
+      return;
+    }
+    refusals.set(check.token.id, { lastRecordedAt: now, suppressed: 0 });
+    await deps.audit
+      .record({
+        actor: { type: 'anonymous', id: '-' },
+        action: 'token.authenticate',
+        target: { type: 'token', id: check.token.id, name: check.token.name },
+        result: 'ERR_UNAUTHENTICATED',
+        requestId: String(req.id),
+        source: req.ip,
+        details: { reason: check.reason, method: route.method, path: route.path, suppressed: seen?.suppressed ?? 0 },
+      })
+      .catch((e: unknown) => deps.logger.error('audit: a refused API token could not be recorded', { reqId: req.id, err: e as Error }));
+  };
+
   for (const route of deps.routes) {
     app.route({
       method: route.method,
@@ -92,7 +125,9 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         let principal: Principal | undefined;
         if (route.auth === 'token') {
           const presented = bearer(req);
-          principal = presented ? await deps.tokens.verify(presented) : undefined;
+          const checked = presented ? await deps.tokens.check(presented) : undefined;
+          if (checked?.ok) principal = checked.principal;
+          else if (checked) await recordRefusal(checked, req, route);
           if (!principal) {
             void reply.header('www-authenticate', 'Bearer realm="airlock"');
             throw new AppError('ERR_UNAUTHENTICATED', presented ? 'the API token is not valid' : 'send an API token: Authorization: Bearer <token>', {

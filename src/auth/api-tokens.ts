@@ -47,6 +47,14 @@ function matches(given: Buffer, storedHex: string): boolean {
 /** The admin token: the bootstrap organization owner the server writes to <dataDir>/admin-token. */
 const isBootstrap = (t: ApiTokenRecord) => t.name === 'admin' && t.createdBy === null && t.role === 'organization-owner';
 
+/** Why a presented token was refused: the audit log's words for it. */
+export type TokenRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'wrong-secret' | 'rotated-out';
+
+export type TokenCheck =
+  | { ok: true; principal: Principal }
+  /** `token`: the stored token the presented one names (absent when it names none). */
+  | { ok: false; reason: TokenRefusal; token?: { id: string; name: string } };
+
 export interface ApiTokenService {
   /** Creates a token (default: an organization owner, as the admin token); the plaintext is returned once and never stored. */
   issue(name: string, grant?: TokenGrant): Promise<{ id: string; token: string }>;
@@ -55,6 +63,11 @@ export interface ApiTokenService {
    * a previous secret whose rotation overlap has ended.
    */
   verify(presented: string): Promise<Principal | undefined>;
+  /**
+   * As `verify`, saying why a token was refused and, when its id names a stored token, which one:
+   * for the audit log, never for the caller (every refusal answers the same 401).
+   */
+  check(presented: string): Promise<TokenCheck>;
   /** A new secret for a live token; the old one keeps working for `overlapSeconds` (0: not at all). */
   rotate(id: string, overlapSeconds: number): Promise<{ record: ApiTokenRecord; token: string }>;
   /**
@@ -107,21 +120,28 @@ export function createApiTokenService(store: Store, clock: Clock): ApiTokenServi
       return { record, token: `alk_${id.slice(4)}_${secret}` };
     },
     async verify(presented) {
+      const r = await svc.check(presented);
+      return r.ok ? r.principal : undefined;
+    },
+    async check(presented) {
       const m = TOKEN_FORM.exec(presented);
-      if (!m) return undefined;
+      if (!m) return { ok: false, reason: 'malformed' };
       const rec = await store.apiTokens.get(`tok_${m[1]}`);
-      if (!rec || rec.revokedAt) return undefined;
+      if (!rec) return { ok: false, reason: 'unknown' };
+      const token = { id: rec.id, name: rec.name };
+      if (rec.revokedAt) return { ok: false, reason: 'revoked', token };
       const now = clock.now();
-      if (rec.expiresAt && now >= rec.expiresAt.getTime()) return undefined;
+      if (rec.expiresAt && now >= rec.expiresAt.getTime()) return { ok: false, reason: 'expired', token };
       const given = Buffer.from(sha256(m[2]!), 'hex');
       const current = matches(given, rec.secretHash);
-      const previous = rec.previousSecretHash !== null && rec.previousSecretExpiresAt !== null && now < rec.previousSecretExpiresAt.getTime() && matches(given, rec.previousSecretHash);
-      if (!current && !previous) return undefined;
+      const previous = rec.previousSecretHash !== null && matches(given, rec.previousSecretHash);
+      const inOverlap = previous && rec.previousSecretExpiresAt !== null && now < rec.previousSecretExpiresAt.getTime();
+      if (!current && !inOverlap) return { ok: false, reason: previous ? 'rotated-out' : 'wrong-secret', token };
       if (now - (lastTouch.get(rec.id) ?? 0) > TOUCH_EVERY_MS) {
         lastTouch.set(rec.id, now);
         await store.apiTokens.touch(rec.id, new Date(now));
       }
-      return { tokenId: rec.id, name: rec.name, role: rec.role, workspaceId: rec.workspaceId, deploymentId: rec.deploymentId, expiresAt: rec.expiresAt };
+      return { ok: true, principal: { tokenId: rec.id, name: rec.name, role: rec.role, workspaceId: rec.workspaceId, deploymentId: rec.deploymentId, expiresAt: rec.expiresAt } };
     },
     async resetAdminToken(dataDir) {
       const now = new Date(clock.now());

@@ -88,10 +88,59 @@ describe('audit log of API changes', () => {
       assert.deepEqual(got, c.expect, c.name);
       if (c.actor) assert.equal(recs[0]!.actorId, c.actor, c.name);
     }
-    // A revoked token's attempts are unauthenticated: not recorded (anonymous calls could flood the log).
+    // A revoked token is refused like any bad token, and the attempt is recorded against it.
     const after = await as(viewer.token)('POST', '/api/v1/deployments/etl/credentials', { component: 'worker' });
     assert.equal(after.status, 401);
-    assert.deepEqual(await recordsOf(after), []);
+    const refused = await recordsOf(after);
+    assert.deepEqual(
+      refused.map((r) => [r.actorType, r.action, r.targetType, r.targetId, r.targetName, r.result, r.details.reason]),
+      [['anonymous', 'token.authenticate', 'token', viewer.id, 'viewer', 'ERR_UNAUTHENTICATED', 'revoked']],
+    );
+  });
+
+  it('refused API tokens: recorded when they name a stored token (why, where, from whom), paced per token; the caller learns nothing', async () => {
+    const t = await mint({ name: 'nightly-sync', role: 'organization-member' });
+    const short = await mint({ name: 'short-lived', role: 'organization-member', expiresIn: '1h' });
+    const id20 = t.id.slice(4);
+    const wrongSecret = `alk_${id20}_${'A'.repeat(43)}`;
+    const unknown = `alk_${'0'.repeat(20)}_${'B'.repeat(43)}`;
+    secrets.push(wrongSecret, unknown);
+    const rot = await s.api('POST', `/api/v1/tokens/${t.id}/rotate`, { overlap: '60s' });
+    assert.equal(rot.status, 200, JSON.stringify(rot.body));
+    secrets.push(rot.body.token);
+    const ask = (token: string | undefined) =>
+      s.api('POST', '/api/v1/workspaces', { name: 'never' }, { auth: false, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    const bodies = new Set<string>();
+    const attempt = async (token: string | undefined) => {
+      const res = await ask(token);
+      assert.equal(res.status, 401, JSON.stringify(res.body));
+      if (token !== undefined) bodies.add(JSON.stringify(res.body));
+      return recordsOf(res);
+    };
+    const summary = (recs: Rec[]) => recs.map((r) => ({ target: r.targetId, name: r.targetName, reason: r.details.reason, suppressed: r.details.suppressed }));
+
+    // Strings that name no stored token are not recorded: anyone can make them up by the million.
+    for (const token of [undefined, 'nope', unknown]) assert.deepEqual(await attempt(token), [], String(token));
+
+    // A wrong secret for a real id: recorded once a minute per token, with what it tried and from where.
+    const first = await attempt(wrongSecret);
+    assert.deepEqual(summary(first), [{ target: t.id, name: 'nightly-sync', reason: 'wrong-secret', suppressed: 0 }]);
+    assert.deepEqual([first[0]!.actorType, first[0]!.action, first[0]!.result, first[0]!.source], ['anonymous', 'token.authenticate', 'ERR_UNAUTHENTICATED', '127.0.0.1']);
+    assert.deepEqual([first[0]!.details.method, first[0]!.details.path], ['POST', '/api/v1/workspaces']);
+    assert.deepEqual(await attempt(wrongSecret), []);
+    assert.deepEqual(await attempt(wrongSecret), []);
+    // The old secret still works inside the rotation's overlap: no record.
+    assert.equal((await s.api('GET', '/api/v1/workspaces', undefined, { auth: false, headers: { authorization: `Bearer ${t.token}` } })).status, 200);
+
+    clock.advance(61_000);
+    // After the overlap the old secret is refused as rotated out; the record counts the two left out.
+    assert.deepEqual(summary(await attempt(t.token)), [{ target: t.id, name: 'nightly-sync', reason: 'rotated-out', suppressed: 2 }]);
+
+    clock.advance(3_600_000);
+    assert.deepEqual(summary(await attempt(short.token)), [{ target: short.id, name: 'short-lived', reason: 'expired', suppressed: 0 }]);
+
+    // Every refusal looks the same to the caller, whatever the record says.
+    assert.equal(bodies.size, 1, [...bodies].join('\n'));
   });
 
   it('no record holds a secret: every token and join credential handed out is absent from the whole log', async () => {
