@@ -116,7 +116,7 @@ export interface Repos {
     /** The newest record's seq and hash (the chain's head), if any. */
     head(): Promise<{ seq: number; hash: string } | undefined>;
     insertMany(events: AuditEventRecord[]): Promise<void>;
-    /** Oldest first, from `afterSeq` (exclusive). `target` matches a target id or name; `since`/`until` bound `at` (inclusive/exclusive). */
+    /** Oldest first from `afterSeq` (exclusive), or newest first. `target` matches a target id or name; `since`/`until` bound `at` (inclusive/exclusive). */
     list(o: AuditListFilter): Promise<AuditEventRecord[]>;
     /** The newest record written before `at`, if any (where retention may cut). */
     lastBefore(at: Date): Promise<{ seq: number; hash: string } | undefined>;
@@ -173,7 +173,10 @@ export interface Repos {
 }
 
 export interface AuditListFilter {
+  /** Oldest first, from past this seq (exclusive). */
   afterSeq?: number | undefined;
+  /** Newest first instead, from before this seq (exclusive) when given. */
+  newestFirst?: { beforeSeq?: number | undefined } | undefined;
   limit: number;
   targetId?: string | undefined;
   /** A target id or name. */
@@ -919,8 +922,13 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
         await sql`insert into audit_events select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb)`.execute(db);
       },
       async list(o) {
-        let q = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(o.limit);
+        let q = db
+          .selectFrom('audit_events')
+          .selectAll()
+          .orderBy('seq', o.newestFirst ? 'desc' : 'asc')
+          .limit(o.limit);
         if (o.afterSeq !== undefined) q = q.where('seq', '>', String(o.afterSeq) as never);
+        if (o.newestFirst?.beforeSeq !== undefined) q = q.where('seq', '<', String(o.newestFirst.beforeSeq) as never);
         if (o.targetId) q = q.where('target_id', '=', o.targetId);
         if (o.target) {
           const t = o.target;

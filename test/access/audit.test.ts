@@ -163,6 +163,13 @@ describe('audit log of API changes', () => {
     assert.equal(page1.body.items.length, 3);
     const page2 = await s.api('GET', `/api/v1/audit?limit=3&cursor=${page1.body.nextCursor}`);
     assert.equal(page2.body.items[0].seq, page1.body.items[2].seq + 1);
+    // Newest first: from the head down, and its cursor goes on downwards.
+    const all = (await s.api('GET', '/api/v1/audit?limit=1000')).body.items as Rec[];
+    const newest1 = await s.api('GET', '/api/v1/audit?limit=3&order=newest');
+    assert.deepEqual(newest1.body.items.map((r: Rec) => r.seq), all.slice(-3).reverse().map((r) => r.seq));
+    const newest2 = await s.api('GET', `/api/v1/audit?limit=3&order=newest&cursor=${newest1.body.nextCursor}`);
+    assert.deepEqual(newest2.body.items.map((r: Rec) => r.seq), all.slice(-6, -3).reverse().map((r) => r.seq));
+    assert.equal((await s.api('GET', '/api/v1/audit?order=latest')).body.error?.field, 'query.order');
     const byAction = await s.api('GET', '/api/v1/audit?action=deployment.update&limit=1000');
     assert.ok(byAction.body.items.length >= 1 && byAction.body.items.every((r: Rec) => r.action === 'deployment.update'));
     const byTarget = await s.api('GET', '/api/v1/audit?target=train&limit=1000');
@@ -186,6 +193,11 @@ describe('audit log of API changes', () => {
     const l = await airlock(['audit', 'list', '--action', 'token.create', '--limit', '2'], env);
     assert.equal(l.code, 0, l.stderr);
     assert.match(l.stdout, /^SEQ\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+RESULT\n(\d+\s+\S+\s+.*token\.create\s+token:\S+\s+success\n){2}$/);
+    // --newest: the latest records, newest first.
+    const creates = (await s.app.store.audit.list({ limit: 100_000, action: 'token.create' })).map((r) => r.seq);
+    const n = await airlock(['audit', 'list', '--action', 'token.create', '--limit', '2', '--newest', '-o', 'json'], env);
+    assert.equal(n.code, 0, n.stderr);
+    assert.deepEqual((JSON.parse(n.stdout) as Rec[]).map((r) => r.seq), creates.slice(-2).reverse());
     const e = await airlock(['audit', 'export', '--since', '2026-12-01'], env);
     assert.equal(e.code, 0, e.stderr);
     const lines = e.stdout.trim().split('\n');

@@ -651,6 +651,9 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
           await s.audit.insertMany(rows.slice(2));
           assert.deepEqual(await s.audit.list({ limit: 10 }), rows);
           assert.deepEqual(await s.audit.list({ limit: 10, afterSeq: 1 }), rows.slice(1));
+          // Newest first, for a person reading: from the head, or from before a seq.
+          assert.deepEqual(await s.audit.list({ limit: 2, newestFirst: {} }), [rows[2], rows[1]]);
+          assert.deepEqual(await s.audit.list({ limit: 10, newestFirst: { beforeSeq: 3 } }), [rows[1], rows[0]]);
           assert.deepEqual(await s.audit.head(), { seq: 3, hash: rows[2]!.hash });
           await assert.rejects(s.audit.insertMany([row(3, {})]), 'seq is unique: a second writer with a stale head fails instead of forking the chain');
 

@@ -52,7 +52,7 @@ export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
       auth: 'token',
       permission: 'audit.read',
       tag: 'audit',
-      summary: 'Audit records, oldest first, cursor-paginated; filter by time, actor, target and action',
+      summary: 'Audit records, oldest first (or newest first), cursor-paginated; filter by time, actor, target and action',
       query: z
         .object({
           limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ example: 100 }),
@@ -62,14 +62,21 @@ export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
           actor: z.string().min(1).max(200).optional().meta({ example: 'tok_0123456789abcdefghjk', description: 'Actor id: an API token, a join credential, a service account.' }),
           target: z.string().min(1).max(200).optional().meta({ example: 'etl', description: 'Target id or name.' }),
           action: z.string().min(1).max(100).optional().meta({ example: 'deployment.update' }),
+          order: z
+            .enum(['oldest', 'newest'])
+            .default('oldest')
+            .meta({ example: 'newest', description: '`oldest` first (default; what an export or a SIEM follows) or `newest` first (what a person reads). A cursor continues in the order it was issued for.' }),
         })
         .strict(),
       response: z.object({ items: z.array(auditRecordJson), nextCursor: z.string().optional() }),
       handler: async ({ query }) => {
         // Everything recorded before this request is in the answer.
         await audit.flush();
+        const cursor = query.cursor ? decodeSeq(query.cursor) : undefined;
+        const newest = query.order === 'newest';
         const rows = await store.audit.list({
-          afterSeq: query.cursor ? decodeSeq(query.cursor) : undefined,
+          afterSeq: newest ? undefined : cursor,
+          newestFirst: newest ? { beforeSeq: cursor } : undefined,
           limit: query.limit + 1,
           since: query.since,
           until: query.until,

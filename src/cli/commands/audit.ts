@@ -74,14 +74,17 @@ export function registerAuditCommands(program: Command): void {
       .option('--target <id or name>', 'target id or name')
       .option('--action <action>', 'e.g. deployment.update, token.exchange');
 
-  filters(audit.command('list').description('Show audit records, oldest first'))
+  filters(audit.command('list').description('Show audit records, oldest first (--newest: the latest first)'))
     .option('--limit <n>', 'at most this many records', '100')
+    .option('--newest', 'newest first: the --limit most recent records')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
-    .action(async (o: FilterFlags & { limit: string; output: string }) => {
+    .action(async (o: FilterFlags & { limit: string; output: string; newest?: boolean }) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive whole number', 'ERR_VALIDATION', '--limit', '100', 2);
       const rows: RecordJson[] = [];
-      await walk(filterQuery(o), 1000, (r) => rows.push(r), limit);
+      const q = filterQuery(o);
+      if (o.newest) q.set('order', 'newest');
+      await walk(q, 1000, (r) => rows.push(r), limit);
       print(parseFormat(o.output), rows, columns);
     });
 
