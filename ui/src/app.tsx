@@ -8,11 +8,13 @@ import { DeploymentsPage } from './pages/deployments.tsx';
 import { DeploymentPage } from './pages/deployment.tsx';
 import { ClustersPage } from './pages/clusters.tsx';
 import { EnvironmentPage } from './pages/environment.tsx';
+import { AuditPage } from './pages/audit.tsx';
 
 const NAV = [
   { to: '/deployments', label: 'Deployments', pages: ['deployments', 'deployment'] },
   { to: '/environment', label: 'Environment', pages: ['environment'] },
   { to: '/clusters', label: 'Clusters', pages: ['clusters'] },
+  { to: '/audit', label: 'Audit', pages: ['audit'] },
 ];
 
 export function App() {
@@ -30,7 +32,7 @@ export function App() {
   const route = match(path);
 
   useEffect(() => {
-    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', 'sign-in': 'Sign in' };
+    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', audit: 'Audit log', 'sign-in': 'Sign in' };
     document.title = `${titles[route.page] ?? 'Not found'} · Airlock`;
   }, [route.page]);
 
@@ -83,6 +85,7 @@ export function App() {
         {route.page === 'deployment' ? <DeploymentPage key={route.name} name={route.name} /> : null}
         {route.page === 'clusters' ? <ClustersPage /> : null}
         {route.page === 'environment' ? <EnvironmentPage /> : null}
+        {route.page === 'audit' ? <AuditPage /> : null}
         {route.page === 'not-found' ? (
           <section className="page">
             <h1>Page not found</h1>

@@ -31,6 +31,7 @@ export type Route =
   | { page: 'deployment'; name: string }
   | { page: 'clusters' }
   | { page: 'environment' }
+  | { page: 'audit' }
   | { page: 'not-found' };
 
 export function match(path: string): Route {
@@ -38,6 +39,7 @@ export function match(path: string): Route {
   if (path === '/sign-in') return { page: 'sign-in' };
   if (path === '/clusters') return { page: 'clusters' };
   if (path === '/environment') return { page: 'environment' };
+  if (path === '/audit') return { page: 'audit' };
   const m = /^\/deployments\/([^/]+)$/.exec(path);
   if (m) return { page: 'deployment', name: decodeURIComponent(m[1] ?? '') };
   return { page: 'not-found' };

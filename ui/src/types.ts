@@ -160,3 +160,32 @@ export interface Resolved {
   }[];
   warnings: string[];
 }
+
+/** One audit record, as stored (GET /api/v1/audit). */
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  actorType: string;
+  actorId: string;
+  actorName: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  targetName: string;
+  result: string;
+  requestId: string | null;
+  source: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** GET /api/v1/audit/verify. */
+export interface AuditVerify {
+  ok: boolean;
+  checked: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  brokenSeq: number | null;
+  reason: string | null;
+}
