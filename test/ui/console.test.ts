@@ -366,6 +366,52 @@ describe('web console (Chromium)', () => {
     assert.ok(!(await page.content()).includes(PASSWORD), 'the password is nowhere in the page');
   });
 
+  it('creates an API token shown once, rotates it without an overlap, revokes it; each step holds against the API', async () => {
+    const works = async (token: string) => (await fetch(`${c.url}/api/v1/deployments`, { headers: { authorization: `Bearer ${token}` } })).status;
+    await page.getByRole('link', { name: 'Tokens', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'API tokens' }).waitFor();
+    const form = page.getByRole('form', { name: 'Create an API token' });
+    // The API's field error, under its field.
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await form.locator('.field-error').first().waitFor();
+    assert.equal(await form.getByLabel('Token name').getAttribute('aria-invalid'), 'true', 'the error sits under the name');
+    assert.equal(await form.locator('.field-error').count(), 1);
+    await form.getByLabel('Token name').fill('ci-deployer');
+    await form.getByLabel('Role').selectOption('workspace-operator');
+    await form.getByLabel('Workspace').fill('default');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const banner = page.getByRole('region', { name: 'New API token' });
+    const first = (await banner.locator('pre, code').first().textContent())!.trim();
+    assert.match(first, /^alk_[0-9a-z]{20}_[A-Za-z0-9_-]{43}$/);
+    assert.equal(await works(first), 200, 'the token shown works');
+    const table = page.getByRole('table', { name: 'API tokens' });
+    const row = table.getByRole('row').filter({ hasText: 'ci-deployer' });
+    await row.getByText('workspace-operator').waitFor();
+    await row.getByText('Workspace default').waitFor();
+    const listed = (await c.api<{ items: { id: string; name: string; status: string }[] }>('GET', '/api/v1/tokens')).body.items.find((t) => t.name === 'ci-deployer');
+    assert.ok(listed && listed.status === 'live');
+    await banner.getByRole('button', { name: 'Done, I have copied it' }).click();
+    assert.ok(!(await page.content()).includes(first.slice(25)), 'once dismissed, the secret is gone from the page');
+
+    await row.getByRole('button', { name: 'Rotate ci-deployer' }).click();
+    const rotate = page.getByRole('dialog', { name: 'Rotate ci-deployer' });
+    await rotate.getByLabel('Overlap').fill('0');
+    await rotate.getByRole('button', { name: 'Rotate', exact: true }).click();
+    await banner.getByText('Rotated ci-deployer.').waitFor();
+    const second = (await banner.locator('pre, code').first().textContent())!.trim();
+    assert.notEqual(second, first);
+    assert.equal(second.slice(0, 24), first.slice(0, 24), 'the same token id');
+    assert.equal(await works(first), 401, 'no overlap: the old secret stops at once');
+    assert.equal(await works(second), 200);
+    await c.shot(page, 'tokens-rotated');
+    await banner.getByRole('button', { name: 'Done, I have copied it' }).click();
+
+    await row.getByRole('button', { name: 'Revoke ci-deployer' }).click();
+    await page.getByRole('dialog', { name: 'Revoke ci-deployer' }).getByRole('button', { name: 'Revoke token' }).click();
+    await row.getByText('revoked').waitFor();
+    assert.equal(await works(second), 401);
+  });
+
   it('shows the audit log newest first, filters it, opens a record, and verifies the chain', async () => {
     type AuditRec = { seq: number; action: string; targetType: string; targetId: string; targetName: string; result: string };
     await page.getByRole('link', { name: 'Audit', exact: true }).click();

@@ -9,11 +9,13 @@ import { DeploymentPage } from './pages/deployment.tsx';
 import { ClustersPage } from './pages/clusters.tsx';
 import { EnvironmentPage } from './pages/environment.tsx';
 import { AuditPage } from './pages/audit.tsx';
+import { TokensPage } from './pages/tokens.tsx';
 
 const NAV = [
   { to: '/deployments', label: 'Deployments', pages: ['deployments', 'deployment'] },
   { to: '/environment', label: 'Environment', pages: ['environment'] },
   { to: '/clusters', label: 'Clusters', pages: ['clusters'] },
+  { to: '/tokens', label: 'Tokens', pages: ['tokens'] },
   { to: '/audit', label: 'Audit', pages: ['audit'] },
 ];
 
@@ -32,7 +34,7 @@ export function App() {
   const route = match(path);
 
   useEffect(() => {
-    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', audit: 'Audit log', 'sign-in': 'Sign in' };
+    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', audit: 'Audit log', tokens: 'API tokens', 'sign-in': 'Sign in' };
     document.title = `${titles[route.page] ?? 'Not found'} · Airlock`;
   }, [route.page]);
 
@@ -85,6 +87,7 @@ export function App() {
         {route.page === 'deployment' ? <DeploymentPage key={route.name} name={route.name} /> : null}
         {route.page === 'clusters' ? <ClustersPage /> : null}
         {route.page === 'environment' ? <EnvironmentPage /> : null}
+        {route.page === 'tokens' ? <TokensPage /> : null}
         {route.page === 'audit' ? <AuditPage /> : null}
         {route.page === 'not-found' ? (
           <section className="page">

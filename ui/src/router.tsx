@@ -32,6 +32,7 @@ export type Route =
   | { page: 'clusters' }
   | { page: 'environment' }
   | { page: 'audit' }
+  | { page: 'tokens' }
   | { page: 'not-found' };
 
 export function match(path: string): Route {
@@ -40,6 +41,7 @@ export function match(path: string): Route {
   if (path === '/clusters') return { page: 'clusters' };
   if (path === '/environment') return { page: 'environment' };
   if (path === '/audit') return { page: 'audit' };
+  if (path === '/tokens') return { page: 'tokens' };
   const m = /^\/deployments\/([^/]+)$/.exec(path);
   if (m) return { page: 'deployment', name: decodeURIComponent(m[1] ?? '') };
   return { page: 'not-found' };

@@ -189,3 +189,22 @@ export interface AuditVerify {
   brokenSeq: number | null;
   reason: string | null;
 }
+
+/** An API token as listed (GET /api/v1/tokens); never its secret. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: string;
+  workspaceId: string | null;
+  workspaceName: string | null;
+  deploymentId: string | null;
+  deploymentName: string | null;
+  createdAt: string;
+  createdBy: string | null;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  rotatedAt: string | null;
+  previousSecretExpiresAt: string | null;
+  revokedAt: string | null;
+  status: 'live' | 'expired' | 'revoked';
+}
