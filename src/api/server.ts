@@ -31,6 +31,9 @@ export interface HttpServerDeps {
 /** At most one record per refused token per minute; the next one counts those left out. */
 export const REFUSED_TOKEN_RECORD_EVERY_MS = 60_000;
 
+/** A client's standing choice of workspace for workspace-level routes (`?workspace=` wins over it). */
+export const WORKSPACE_HEADER = 'x-airlock-workspace';
+
 function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -150,20 +153,32 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           let scope: Scope | undefined;
           if (principal) {
             let workspaceRef: string | undefined;
-            if (route.permission && PERMISSIONS[route.permission].level === 'workspace' && rawQuery && 'workspace' in rawQuery) {
+            // Where the workspace was named: `?workspace=`, or the X-Airlock-Workspace header (a
+            // client's standing choice, e.g. the console's picker; ignored by routes that are not
+            // workspace-level). The query wins when both are sent.
+            let workspaceField = 'query.workspace';
+            const workspaceLevel = route.permission !== undefined && PERMISSIONS[route.permission].level === 'workspace';
+            if (workspaceLevel && rawQuery && 'workspace' in rawQuery) {
               const { workspace, ...rest } = rawQuery;
               if (typeof workspace !== 'string' || workspace.length === 0 || workspace.length > 100) {
                 throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: 'query.workspace', example: '?workspace=data-eng' });
               }
               workspaceRef = workspace;
               rawQuery = rest;
+            } else if (workspaceLevel && req.headers[WORKSPACE_HEADER] !== undefined) {
+              const header = req.headers[WORKSPACE_HEADER];
+              workspaceField = `headers.${WORKSPACE_HEADER}`;
+              if (typeof header !== 'string' || header.length === 0 || header.length > 100) {
+                throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: workspaceField, example: `${WORKSPACE_HEADER}: data-eng` });
+              }
+              workspaceRef = header;
             }
             try {
               scope = await deps.access.authorize(principal, route.permission, workspaceRef);
               call.scope = scope;
             } catch (err) {
               if (err instanceof AppError && err.field === 'workspace') {
-                throw new AppError(err.code, err.message, { field: 'query.workspace', example: err.example, details: err.details, cause: err });
+                throw new AppError(err.code, err.message, { field: workspaceField, example: err.example, details: err.details, cause: err });
               }
               throw err;
             }

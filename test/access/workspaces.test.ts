@@ -70,6 +70,34 @@ describe('workspaces', () => {
     assert.equal(c.body.error.code, 'ERR_UNKNOWN_FIELD');
   });
 
+  it('the X-Airlock-Workspace header names the workspace as ?workspace= does; the query wins; organization routes ignore it', async () => {
+    const h = (workspace: string) => ({ headers: { 'x-airlock-workspace': workspace } });
+    const viaQuery = await s.api('GET', '/api/v1/deployments?workspace=data-eng');
+    const viaHeader = await s.api('GET', '/api/v1/deployments', undefined, h('data-eng'));
+    assert.equal(viaHeader.status, 200, JSON.stringify(viaHeader.body));
+    assert.ok(viaQuery.body.items.length > 0);
+    assert.deepEqual(viaHeader.body.items.map((d: { id: string }) => d.id), viaQuery.body.items.map((d: { id: string }) => d.id));
+    const inDefault = await s.api('GET', '/api/v1/deployments');
+    const queryWins = await s.api('GET', '/api/v1/deployments?workspace=default', undefined, h('data-eng'));
+    assert.deepEqual(queryWins.body.items.map((d: { id: string }) => d.id), inDefault.body.items.map((d: { id: string }) => d.id));
+    // A write lands where the header says.
+    const mk = await s.api('PUT', '/api/v1/identities', { name: 'by-header', awsRoleArn: 'arn:aws:iam::123456789012:role/by-header' }, h('data-eng'));
+    assert.equal(mk.status, 200, JSON.stringify(mk.body));
+    assert.equal((await s.api('GET', '/api/v1/identities/by-header?workspace=data-eng')).status, 200);
+    assert.equal((await s.api('GET', '/api/v1/identities/by-header')).status, 404);
+    // Organization routes take no workspace, and the header is not a query: no refusal.
+    assert.equal((await s.api('GET', '/api/v1/clusters', undefined, h('data-eng'))).status, 200);
+    const unknown = await s.api('GET', '/api/v1/deployments', undefined, h('nope'));
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    assert.equal(unknown.body.error.field, 'headers.x-airlock-workspace');
+    // A workspace-scoped token cannot reach another workspace through the header either.
+    const tok = await s.api('POST', '/api/v1/tokens', { name: 'default-viewer', role: 'workspace-viewer', workspace: 'default' });
+    assert.equal(tok.status, 201, JSON.stringify(tok.body));
+    const other = await s.api('GET', '/api/v1/deployments', undefined, { auth: false, headers: { authorization: `Bearer ${tok.body.token}`, 'x-airlock-workspace': 'data-eng' } });
+    assert.equal(other.status, 404, JSON.stringify(other.body));
+    assert.equal(other.body.error.field, 'headers.x-airlock-workspace');
+  });
+
   it('CLI: workspace create | list, and deployment list --workspace', async () => {
     const env = { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token };
     const c = await airlock(['workspace', 'create', '--name', 'ml', '-o', 'json'], env);
