@@ -249,7 +249,8 @@ describe('web console (Chromium)', () => {
   it('adds a secret variable that is never shown again, and loads .env text', async () => {
     const SECRET = 'hunter2-Zq8v5XcW';
     await page.goto('/deployments/etl');
-    await page.getByRole('link', { name: 'Environment', exact: true }).last().click();
+    // The Deployment page's own link (the top bar has one too, to the workspace's page): wait for the page, not .last().
+    await page.getByRole('main').getByRole('link', { name: 'Environment', exact: true }).click();
     await page.getByRole('heading', { name: 'Environment variables of etl' }).waitFor();
     await page.getByText('No variables yet').waitFor();
     const form = page.getByRole('form', { name: 'Add a variable' });
@@ -451,6 +452,27 @@ describe('web console (Chromium)', () => {
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByRole('status').filter({ hasText: /Chain intact: \d+ record\(s\) check out/ }).waitFor();
     assert.ok(!(await page.content()).includes('hunter2-Zq8v5XcW'), "the secret variable's value is nowhere in the log's page");
+  });
+
+  it('an organization token picks the workspace in the top bar; each workspace shows its own Deployments, and the choice lasts', async () => {
+    assert.equal((await c.api('POST', '/api/v1/workspaces', { name: 'analytics' })).status, 201);
+    const mk = await c.api('POST', '/api/v1/deployments?workspace=analytics', { name: 'quarterly', cluster: 'prod-aws', runtimeVersion: '12.1.0' });
+    assert.equal(mk.status, 201, JSON.stringify(mk.body));
+    await page.goto('/deployments');
+    const picker = page.getByRole('combobox', { name: 'Workspace' });
+    await page.getByRole('link', { name: 'etl', exact: true }).waitFor();
+    assert.equal(await picker.locator('option:checked').textContent(), 'default');
+    await picker.selectOption({ label: 'analytics' });
+    await page.getByRole('link', { name: 'quarterly', exact: true }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'etl', exact: true }).count(), 0, "the default workspace's Deployment is not listed in analytics");
+    // The choice survives a reload (the tab's session) and reaches the pages' writes too.
+    await page.reload();
+    await page.getByRole('link', { name: 'quarterly', exact: true }).waitFor();
+    assert.equal(await picker.locator('option:checked').textContent(), 'analytics');
+    await c.shot(page, 'workspace-analytics');
+    await picker.selectOption({ label: 'default' });
+    await page.getByRole('link', { name: 'etl', exact: true }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'quarterly', exact: true }).count(), 0);
   });
 
   it('works in a narrow window', async () => {

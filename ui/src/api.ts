@@ -3,6 +3,7 @@
 // invents data: every value a page shows came back from one of these calls.
 
 const TOKEN_KEY = 'airlock.apiToken';
+const WORKSPACE_KEY = 'airlock.workspace';
 
 export function getToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -12,6 +13,16 @@ export function setToken(token: string): void {
 }
 export function clearToken(): void {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(WORKSPACE_KEY);
+}
+
+/** The workspace picked in the top bar (its id), sent as X-Airlock-Workspace; none: the token's own. */
+export function getWorkspace(): string | null {
+  return sessionStorage.getItem(WORKSPACE_KEY);
+}
+export function setWorkspace(id: string | null): void {
+  if (id) sessionStorage.setItem(WORKSPACE_KEY, id);
+  else sessionStorage.removeItem(WORKSPACE_KEY);
 }
 
 /** The API's error body, `{ error: { code, message, field, example } }`, as a thrown value. */
@@ -40,6 +51,9 @@ export async function api<T>(method: string, path: string, body?: unknown, o: { 
   const token = o.token ?? getToken();
   const headers: Record<string, string> = { accept: o.text ? 'text/plain' : 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  // Workspace-level routes read it as ?workspace=; the others ignore it.
+  const workspace = getWorkspace();
+  if (workspace) headers['x-airlock-workspace'] = workspace;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {

@@ -1,7 +1,8 @@
 // The shell: signed out, every path shows the sign-in form; signed in, a header with the
 // navigation and the page the path names.
 import { useEffect, useState } from 'react';
-import { SIGNED_OUT_EVENT, clearToken, getToken } from './api.ts';
+import { SIGNED_OUT_EVENT, api, clearToken, getToken, getWorkspace, setWorkspace } from './api.ts';
+import type { Workspace } from './types.ts';
 import { Link, match, navigate, usePath } from './router.tsx';
 import { SignIn } from './pages/sign-in.tsx';
 import { DeploymentsPage } from './pages/deployments.tsx';
@@ -21,6 +22,8 @@ const NAV = [
 
 export function App() {
   const path = usePath();
+  // Bumped when the workspace changes, so every page loads again in the new one.
+  const [workspaceGeneration, setWorkspaceGeneration] = useState(0);
   const [signedIn, setSignedIn] = useState(() => getToken() !== null);
   const [expired, setExpired] = useState(false);
   useEffect(() => {
@@ -78,11 +81,17 @@ export function App() {
             ))}
           </ul>
         </nav>
+        <WorkspacePicker
+          onChange={() => {
+            setWorkspaceGeneration((n) => n + 1);
+            if (route.page === 'deployment') navigate('/deployments');
+          }}
+        />
         <button type="button" className="btn btn-ghost" onClick={signOut}>
           Sign out
         </button>
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} key={workspaceGeneration}>
         {route.page === 'deployments' || route.page === 'sign-in' ? <DeploymentsPage /> : null}
         {route.page === 'deployment' ? <DeploymentPage key={route.name} name={route.name} /> : null}
         {route.page === 'clusters' ? <ClustersPage /> : null}
@@ -99,5 +108,54 @@ export function App() {
         ) : null}
       </main>
     </div>
+  );
+}
+
+/**
+ * The workspace the pages act in, for tokens that see more than one (organization roles). A token
+ * scoped to one workspace sees only its own, and no picker.
+ */
+function WorkspacePicker({ onChange }: { onChange: () => void }) {
+  const [workspaces, setWorkspaces] = useState<Workspace[] | undefined>(undefined);
+  const [current, setCurrent] = useState(() => getWorkspace() ?? '');
+  useEffect(() => {
+    let live = true;
+    api<{ items: Workspace[] }>('GET', '/api/v1/workspaces').then(
+      (r) => {
+        if (!live) return;
+        setWorkspaces(r.items);
+        // A remembered workspace that is gone (deleted, or another token's) is forgotten.
+        if (getWorkspace() && !r.items.some((w) => w.id === getWorkspace())) {
+          setWorkspace(null);
+          setCurrent('');
+          onChange();
+        }
+      },
+      () => live && setWorkspaces([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (!workspaces || workspaces.length < 2) return null;
+  const fallback = workspaces.find((w) => w.name === 'default') ?? workspaces[0]!;
+  return (
+    <label className="workspace-picker">
+      <span className="sr-only">Workspace</span>
+      <select
+        value={current || fallback.id}
+        onChange={(e) => {
+          setWorkspace(e.target.value);
+          setCurrent(e.target.value);
+          onChange();
+        }}
+      >
+        {workspaces.map((w) => (
+          <option key={w.id} value={w.id}>
+            {w.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -208,3 +208,11 @@ export interface ApiToken {
   revokedAt: string | null;
   status: 'live' | 'expired' | 'revoked';
 }
+
+/** GET /api/v1/workspaces. */
+export interface Workspace {
+  id: string;
+  name: string;
+  organizationId: string;
+  createdAt: string;
+}
