@@ -154,6 +154,26 @@ export function CodeBlock({ label, code }: { label: string; code: string }) {
   );
 }
 
+/** A table's column headings; `actions`: a last, unlabelled-on-screen column for row buttons. */
+export function ColumnHeads({ names, actions }: { names: string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((n) => (
+          <th scope="col" key={n}>
+            {n}
+          </th>
+        ))}
+        {actions ? (
+          <th scope="col">
+            <span className="sr-only">Actions</span>
+          </th>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}
+
 export function Loading({ what }: { what: string }) {
   return (
     <p className="loading" role="status">

@@ -3,7 +3,7 @@
 // else sees the API's own refusal.
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api.ts';
-import { Empty, ErrorBanner, Field, Loading, Time, useLoad } from '../components/ui.tsx';
+import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Time, useLoad } from '../components/ui.tsx';
 import type { AuditRecord, AuditVerify } from '../types.ts';
 
 type Filters = { actor: string; target: string; action: string };
@@ -117,18 +117,7 @@ export function AuditPage() {
       {records.length > 0 ? (
         <div className="table-wrap">
           <table aria-label="Audit records">
-            <thead>
-              <tr>
-                <th scope="col">Seq</th>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Result</th>
-                <th scope="col">Source</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Result', 'Source', 'Details']} />
             <tbody>
               {records.map((r) => (
                 <tr key={r.seq}>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api, enc, listAll } from '../api.ts';
-import { Empty, ErrorBanner, Loading, Modal, Time, useLoad } from '../components/ui.tsx';
+import { ColumnHeads, Empty, ErrorBanner, Loading, Modal, Time, useLoad } from '../components/ui.tsx';
 import type { Cluster, SigningKey } from '../types.ts';
 import { cloudName } from './identity-text.ts';
 
@@ -75,15 +75,7 @@ function ClusterCard({ cluster: c }: { cluster: Cluster }) {
       {keys.data ? (
         <div className="table-wrap">
           <table aria-label={`Signing keys of ${c.name}`}>
-            <thead>
-              <tr>
-                <th scope="col">Key ID</th>
-                <th scope="col">Status</th>
-                <th scope="col">Published</th>
-                <th scope="col">Active from</th>
-                <th scope="col">Retired</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Key ID', 'Status', 'Published', 'Active from', 'Retired']} />
             <tbody>
               {keys.data.map((k) => (
                 <tr key={k.kid}>

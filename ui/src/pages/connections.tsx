@@ -2,7 +2,7 @@
 // Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc } from '../api.ts';
-import { Choice, Empty, ErrorBanner, Field, Loading, Modal, Select, useLoad } from '../components/ui.tsx';
+import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, useLoad } from '../components/ui.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
 type Kind = 'aws' | 'gcp' | 'azure' | 'generic';
@@ -54,17 +54,7 @@ export function Connections({ deployments, current }: { deployments: Deployment[
       {list.data && list.data.length > 0 ? (
         <div className="table-wrap">
           <table aria-label="Connections">
-            <thead>
-              <tr>
-                <th scope="col">Connection ID</th>
-                <th scope="col">Type</th>
-                <th scope="col">Details</th>
-                <th scope="col">Linked to</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Linked to']} actions />
             <tbody>
               {list.data.map((c) => (
                 <tr key={c.id}>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc } from '../api.ts';
-import { Choice, CodeBlock, Empty, ErrorBanner, Field, Loading, Select, Time, useLoad } from '../components/ui.tsx';
+import { Choice, CodeBlock, ColumnHeads, Empty, ErrorBanner, Field, Loading, Select, Time, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cloud, Cluster, Credential, Deployment, DeploymentOptions } from '../types.ts';
 import { ConfirmDelete } from './deployments.tsx';
@@ -78,13 +78,7 @@ export function DeploymentPage({ name }: { name: string }) {
         <h3>Component service accounts</h3>
         <div className="table-wrap">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Component</th>
-                <th scope="col">Service account</th>
-                <th scope="col">Token subject</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Component', 'Service account', 'Token subject']} />
             <tbody>
               {d.components.map((c) => (
                 <tr key={c.component}>
@@ -434,19 +428,7 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
       {list.data && list.data.length > 0 ? (
         <div className="table-wrap">
           <table aria-label="Join credentials">
-            <thead>
-              <tr>
-                <th scope="col">ID</th>
-                <th scope="col">Component</th>
-                <th scope="col">Description</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['ID', 'Component', 'Description', 'Last used', 'Expires', 'Status']} actions />
             <tbody>
               {list.data.map((c) => (
                 <tr key={c.id}>

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cluster, Deployment, SavedIdentity } from '../types.ts';
 import { identitySummary } from './identity-text.ts';
@@ -86,18 +86,7 @@ export function DeploymentsPage() {
         <div className="table-wrap" aria-busy={list.loading}>
           <table>
             <caption className="sr-only">Deployments</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Cluster</th>
-                <th scope="col">Runtime</th>
-                <th scope="col">Workload identity in force</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Name', 'Cluster', 'Runtime', 'Workload identity in force', 'Created']} actions />
             <tbody>
               {list.data.map((d) => (
                 <tr key={d.id}>

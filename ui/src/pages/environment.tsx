@@ -3,7 +3,7 @@
 // so the console never has them to show.
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { CodeBlock, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { CodeBlock, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
@@ -145,16 +145,7 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
       {vars.data && vars.data.length > 0 ? (
         <div className="table-wrap">
           <table aria-label={`Variables of ${d.name}`}>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Value</th>
-                <th scope="col">Updated</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Key', 'Value', 'Updated']} actions />
             <tbody>
               {vars.data.map((v) => (
                 <tr key={v.key}>

@@ -3,7 +3,7 @@
 // token may manage and refuses the rest with its own words.
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc } from '../api.ts';
-import { CodeBlock, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { CodeBlock, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import type { ApiToken } from '../types.ts';
 
 const ROLES: { value: string; label: string; hint: string }[] = [
@@ -103,19 +103,7 @@ export function TokensPage() {
       {list.data && list.data.length > 0 ? (
         <div className="table-wrap">
           <table aria-label="API tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Name', 'Role', 'Scope', 'Last used', 'Expires', 'Status']} actions />
             <tbody>
               {list.data.map((t) => (
                 <tr key={t.id}>
