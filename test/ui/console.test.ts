@@ -227,6 +227,30 @@ describe('web console (Chromium)', () => {
     assert.equal((await c.api<{ items: Cred[] }>('GET', '/api/v1/deployments/etl/credentials')).body.items[0]?.status, 'revoked');
   });
 
+  it('registers a cluster: the API\'s field error under its field first, then the new issuer with its published key', async () => {
+    await page.getByRole('link', { name: 'Clusters' }).click();
+    await page.getByRole('button', { name: '+ Cluster' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Register a cluster' });
+    await dialog.getByLabel('Cluster name').fill('edge-gcp');
+    await dialog.getByLabel('Cloud').selectOption('gcp');
+    await dialog.getByLabel('Region').fill('us-central1');
+    await dialog.getByLabel('Default identity project number').fill('not-a-number');
+    await dialog.getByRole('button', { name: 'Register cluster' }).click();
+    await dialog.locator('.field-error').first().waitFor();
+    assert.equal(await dialog.getByLabel('Default identity project number').getAttribute('aria-invalid'), 'true', 'the error sits under the project number');
+    assert.equal((await c.api('GET', '/api/v1/clusters/edge-gcp')).status, 404, 'nothing was created');
+    await dialog.getByLabel('Default identity project number').fill('123456789012');
+    await dialog.getByLabel('Default identity project', { exact: true }).fill('platform-prod');
+    await dialog.getByRole('button', { name: 'Register cluster' }).click();
+    await page.getByRole('status').filter({ hasText: 'Registered edge-gcp.' }).waitFor();
+    const made = await c.api<{ id: string; cloud: string; region: string; defaultIdentityProjectNumber: string }>('GET', '/api/v1/clusters/edge-gcp');
+    assert.equal(made.status, 200);
+    assert.deepEqual([made.body.cloud, made.body.region, made.body.defaultIdentityProjectNumber], ['gcp', 'us-central1', '123456789012']);
+    const keys = (await c.api<{ items: Key[] }>('GET', '/api/v1/clusters/edge-gcp/keys')).body.items;
+    const card = page.getByRole('region', { name: 'edge-gcp' });
+    await card.getByRole('table', { name: 'Signing keys of edge-gcp' }).getByRole('cell', { name: keys[0]!.kid, exact: true }).waitFor();
+  });
+
   it("rotates a cluster's keys and shows the next key", async () => {
     await page.getByRole('link', { name: 'Clusters' }).click();
     const card = page.getByRole('region', { name: 'prod-aws' });

@@ -1,11 +1,13 @@
-import { useState } from 'react';
-import { api, enc, listAll } from '../api.ts';
-import { ColumnHeads, Empty, ErrorBanner, Loading, Modal, Time, useLoad } from '../components/ui.tsx';
+import { useState, type FormEvent } from 'react';
+import { ApiError, api, enc, listAll } from '../api.ts';
+import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import type { Cluster, SigningKey } from '../types.ts';
 import { cloudName } from './identity-text.ts';
 
 export function ClustersPage() {
   const clusters = useLoad(() => listAll<Cluster>('/api/v1/clusters'), []);
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<string | undefined>(undefined);
   return (
     <section className="page" aria-labelledby="page-title">
       <div className="page-header">
@@ -13,13 +15,31 @@ export function ClustersPage() {
           <h1 id="page-title">Clusters</h1>
           <p className="muted">Each cluster has its own OIDC issuer; clouds trust its discovery document and keys.</p>
         </div>
+        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+          + Cluster
+        </button>
       </div>
+      {created ? (
+        <div className="banner banner-ok" role="status">
+          Registered {created}. Its first signing key is published; Deployments can run on it now.
+        </div>
+      ) : null}
+      {creating ? (
+        <CreateCluster
+          onClose={() => setCreating(false)}
+          onCreated={(c) => {
+            setCreating(false);
+            setCreated(c.name);
+            clusters.reload();
+          }}
+        />
+      ) : null}
       <ErrorBanner error={clusters.error} title="Could not load the clusters" />
       {clusters.loading && !clusters.data ? <Loading what="clusters" /> : null}
       {clusters.data && clusters.data.length === 0 ? (
         <Empty title="No clusters yet">
           <p>
-            Register the Kubernetes cluster your Deployments run on: <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
+            Register the Kubernetes cluster your Deployments run on with <strong>+ Cluster</strong>, or <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
           </p>
         </Empty>
       ) : null}
@@ -153,6 +173,107 @@ function RotateKeys({ cluster, onClose, onRotated }: { cluster: Cluster; onClose
           {busy ? 'Rotating…' : 'Rotate keys'}
         </button>
       </div>
+    </Modal>
+  );
+}
+
+const CLOUD_OPTIONS: { value: Cluster['cloud']; label: string }[] = [
+  { value: 'aws', label: 'Amazon Web Services' },
+  { value: 'gcp', label: 'Google Cloud' },
+  { value: 'azure', label: 'Microsoft Azure' },
+];
+const FORM_FIELDS = ['name', 'cloud', 'type', 'region', 'issuerMode', 'kubernetesIssuerUrl', 'defaultIdentityAccount', 'defaultIdentityProject', 'defaultIdentityProjectNumber', 'audiences'];
+
+/** Registers a cluster: the API creates its issuer and first signing key; its field errors show under the fields. */
+function CreateCluster({ onClose, onCreated }: { onClose: () => void; onCreated: (c: Cluster) => void }) {
+  const [f, setF] = useState({
+    name: '',
+    cloud: 'aws' as Cluster['cloud'],
+    type: 'standard' as 'standard' | 'dedicated',
+    region: '',
+    issuerMode: 'airlock' as 'airlock' | 'kubernetes',
+    kubernetesIssuerUrl: '',
+    defaultIdentityAccount: '',
+    defaultIdentityProject: '',
+    defaultIdentityProjectNumber: '',
+    audiences: '',
+  });
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const set = <K extends keyof typeof f>(k: K) => (v: (typeof f)[K]) => setF({ ...f, [k]: v });
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const body: Record<string, unknown> = { name: f.name.trim(), cloud: f.cloud, type: f.type, region: f.region.trim(), issuerMode: f.issuerMode };
+      if (f.kubernetesIssuerUrl.trim()) body.kubernetesIssuerUrl = f.kubernetesIssuerUrl.trim();
+      if (f.cloud === 'aws' && f.defaultIdentityAccount.trim()) body.defaultIdentityAccount = f.defaultIdentityAccount.trim();
+      if (f.cloud === 'gcp' && f.defaultIdentityProject.trim()) body.defaultIdentityProject = f.defaultIdentityProject.trim();
+      if (f.cloud === 'gcp' && f.defaultIdentityProjectNumber.trim()) body.defaultIdentityProjectNumber = f.defaultIdentityProjectNumber.trim();
+      const audiences = f.audiences.split(/[\s,]+/).filter(Boolean);
+      if (audiences.length) body.audiences = audiences;
+      onCreated(await api<Cluster>('POST', '/api/v1/clusters', body));
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  const fieldOf = (err: unknown) => (err instanceof ApiError ? err.fieldName?.split('.')[0] : undefined);
+  const at = (k: string) => (fieldOf(error) === k ? (error as ApiError).message : undefined);
+  const elsewhere = error && !FORM_FIELDS.includes(fieldOf(error) ?? '') ? error : undefined;
+
+  return (
+    <Modal title="Register a cluster" onClose={onClose}>
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Register a cluster">
+        <Field label="Cluster name" value={f.name} onChange={set('name')} autoFocus placeholder="prod-aws" error={at('name')} hint="Lowercase letters, digits and -." />
+        <Select label="Cloud" value={f.cloud} onChange={(v) => set('cloud')(v as Cluster['cloud'])} options={CLOUD_OPTIONS} error={at('cloud')} />
+        <Field label="Region" value={f.region} onChange={set('region')} placeholder={f.cloud === 'aws' ? 'us-east-1' : f.cloud === 'gcp' ? 'us-central1' : 'eastus2'} error={at('region')} />
+        <Choice
+          legend="Type"
+          value={f.type}
+          onChange={set('type')}
+          options={[
+            { value: 'standard', label: 'Standard', hint: 'shared by several Deployments; trust is per component' },
+            { value: 'dedicated', label: 'Dedicated', hint: 'one tenant; wildcard trust allowed' },
+          ]}
+        />
+        <Choice
+          legend="Tokens signed by"
+          value={f.issuerMode}
+          onChange={set('issuerMode')}
+          options={[
+            { value: 'airlock', label: "Airlock's issuer", hint: 'Airlock signs; works anywhere, join credentials included' },
+            { value: 'kubernetes', label: "The cluster's own issuer", hint: 'EKS, GKE or AKS publish it; pods get projected tokens' },
+          ]}
+        />
+        <Field
+          label="Kubernetes issuer URL"
+          value={f.kubernetesIssuerUrl}
+          onChange={set('kubernetesIssuerUrl')}
+          placeholder="https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+          error={at('kubernetesIssuerUrl')}
+          hint={f.issuerMode === 'kubernetes' ? "Required: the issuer the clouds will trust." : "Optional: lets pods exchange their service-account tokens (verified against this issuer)."}
+        />
+        {f.cloud === 'aws' ? <Field label="Default identity account" value={f.defaultIdentityAccount} onChange={set('defaultIdentityAccount')} placeholder="123456789012" error={at('defaultIdentityAccount')} hint="Optional: the AWS account that holds Deployments' default roles." /> : null}
+        {f.cloud === 'gcp' ? (
+          <>
+            <Field label="Default identity project" value={f.defaultIdentityProject} onChange={set('defaultIdentityProject')} placeholder="platform-prod" error={at('defaultIdentityProject')} hint="Optional: the project of Deployments' default service accounts." />
+            <Field label="Default identity project number" value={f.defaultIdentityProjectNumber} onChange={set('defaultIdentityProjectNumber')} placeholder="123456789012" error={at('defaultIdentityProjectNumber')} />
+          </>
+        ) : null}
+        <Field label="Custom audiences" value={f.audiences} onChange={set('audiences')} placeholder="https://vault.example.com" error={at('audiences')} hint="Optional, comma-separated: audiences workloads may ask for beyond their identity's own." />
+        <ErrorBanner error={elsewhere} title="The cluster was not registered" />
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? 'Registering…' : 'Register cluster'}
+          </button>
+        </div>
+      </form>
     </Modal>
   );
 }
