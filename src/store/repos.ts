@@ -945,8 +945,16 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
         return r && { seq: Number(r.seq), hash: r.hash };
       },
       async deleteThrough(seq) {
-        const r = await db.deleteFrom('audit_events').where('seq', '<=', String(seq) as never).executeTakeFirst();
-        return Number(r.numDeletedRows);
+        // The table refuses deletions (migration 0007) unless retention opens its gate, for this
+        // transaction only: a setting local to it on PostgreSQL, a one-row flag on SQLite.
+        const run = async (tx: Db) => {
+          if (dialect === 'sqlite') await sql`update audit_retention_gate set open = 1`.execute(tx);
+          else await sql`select set_config('airlock.audit_retention', 'on', true)`.execute(tx);
+          const r = await tx.deleteFrom('audit_events').where('seq', '<=', String(seq) as never).executeTakeFirst();
+          if (dialect === 'sqlite') await sql`update audit_retention_gate set open = 0`.execute(tx);
+          return Number(r.numDeletedRows);
+        };
+        return db.isTransaction ? run(db) : db.transaction().execute(run);
       },
     },
     connections: {

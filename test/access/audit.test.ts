@@ -251,6 +251,11 @@ describe('audit verify against the database', () => {
       await s.close({ keepData: true });
 
       const lite = openSqlite(embeddedPath(dataDir));
+      // The table itself refuses edits and deletions (migration 0007)...
+      assert.throws(() => lite.prepare(`update audit_events set target_name = 'innocent' where seq = 2`).run(), /append-only: UPDATE refused/);
+      assert.throws(() => lite.prepare(`delete from audit_events where seq = 2`).run(), /append-only: DELETE refused outside retention/);
+      // ...but whoever owns the file can drop the guard; the chain is what catches that.
+      lite.exec('drop trigger audit_events_no_update');
       const edited = lite.prepare(`update audit_events set target_name = 'innocent' where seq = 2`).run();
       lite.close();
       assert.equal(edited.changes, 1, 'the record to tamper with is there');
@@ -313,7 +318,19 @@ describe('scoped tokens and the audit log on PostgreSQL', () => {
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
     try {
-      await client.query(`update audit_events set result = 'success' where seq = $1`, [rows.at(-1)!.seq]);
+      // The table refuses edits, deletions and TRUNCATE (migration 0007), with PostgreSQL's insufficient_privilege...
+      const last = rows.at(-1)!.seq;
+      for (const [statement, refused] of [
+        [`update audit_events set result = 'success' where seq = ${last}`, /append-only: UPDATE refused/],
+        [`delete from audit_events where seq = ${last}`, /append-only: DELETE refused outside retention/],
+        ['truncate audit_events', /append-only: TRUNCATE refused/],
+      ] as const) {
+        await assert.rejects(client.query(statement), (e: Error & { code?: string }) => refused.test(e.message) && e.code === '42501', statement);
+      }
+      // ...but the table's owner can switch the guard off; the chain is what catches that.
+      await client.query('alter table audit_events disable trigger audit_events_append_only');
+      await client.query(`update audit_events set result = 'success' where seq = $1`, [last]);
+      await client.query('alter table audit_events enable trigger audit_events_append_only');
     } finally {
       await client.end();
     }

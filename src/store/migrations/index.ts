@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { SqliteAdapter, sql, type Kysely, type Migration } from 'kysely';
 
 /**
  * Every schema change, in order. Names are versions: append a new entry, never edit one that has
@@ -261,6 +261,36 @@ export const migrations: Record<string, Migration> = {
         .addColumn('imported_at', 'timestamptz', (c) => c.notNull())
         .addUniqueConstraint('metastore_connections_deployment_conn_id_key', ['deployment_id', 'conn_id'])
         .execute();
+    },
+  },
+  '0007_audit_append_only': {
+    async up(db: Kysely<any>) {
+      // The database itself refuses to change or delete an audit record: a stray UPDATE, a DELETE
+      // typed at a prompt, a TRUNCATE. Retention is the one way out, and it opens the gate for its
+      // own transaction only (repos.ts, audit.deleteThrough). Whoever owns the database can still
+      // drop the guard; the hash chain is what catches that (airlock audit verify).
+      if (db.getExecutor().adapter instanceof SqliteAdapter) {
+        await sql`create table audit_retention_gate (open integer not null)`.execute(db);
+        await sql`insert into audit_retention_gate (open) values (0)`.execute(db);
+        await sql`create trigger audit_events_no_update before update on audit_events
+          begin select raise(abort, 'audit_events is append-only: UPDATE refused'); end`.execute(db);
+        await sql`create trigger audit_events_no_delete before delete on audit_events
+          when (select open from audit_retention_gate) = 0
+          begin select raise(abort, 'audit_events is append-only: DELETE refused outside retention'); end`.execute(db);
+        return;
+      }
+      await sql`create function audit_events_append_only() returns trigger language plpgsql as $$
+        begin
+          if tg_op = 'DELETE' and current_setting('airlock.audit_retention', true) = 'on' then
+            return old;
+          end if;
+          raise exception 'audit_events is append-only: % refused%', tg_op, case when tg_op = 'DELETE' then ' outside retention' else '' end
+            using errcode = 'insufficient_privilege';
+        end $$`.execute(db);
+      await sql`create trigger audit_events_append_only before update or delete on audit_events
+        for each row execute function audit_events_append_only()`.execute(db);
+      await sql`create trigger audit_events_no_truncate before truncate on audit_events
+        for each statement execute function audit_events_append_only()`.execute(db);
     },
   },
 };
