@@ -233,8 +233,8 @@ export function createConnectionService(d: ConnectionServiceDeps): ConnectionSer
     return c;
   }
 
-  async function view(tx: Repos, c: ConnectionRecord, scope?: Scope): Promise<ConnectionView> {
-    let links = await tx.connectionLinks.listForConnection(c.id);
+  async function view(tx: Repos, c: ConnectionRecord, scope?: Scope, known?: Awaited<ReturnType<Repos['connectionLinks']['listForConnection']>>): Promise<ConnectionView> {
+    let links = known ?? (await tx.connectionLinks.listForConnection(c.id));
     // A Deployment-scoped caller sees its own Deployment's link only.
     if (scope?.deploymentId) links = links.filter((l) => l.deploymentId === scope.deploymentId);
     return {
@@ -384,9 +384,9 @@ export function createConnectionService(d: ConnectionServiceDeps): ConnectionSer
 
     async list(scope) {
       const all = await d.store.connections.list(scope.workspaceId);
-      const out: ConnectionView[] = [];
-      for (const c of all) out.push(await view(d.store, c, scope));
-      return out;
+      // Every connection's links in one query, not one each.
+      const links = await d.store.connectionLinks.listForConnections(all.map((c) => c.id));
+      return Promise.all(all.map((c) => view(d.store, c, scope, links.get(c.id) ?? [])));
     },
 
     async get(scope, ref) {

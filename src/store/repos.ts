@@ -151,6 +151,8 @@ export interface Repos {
     get(connectionId: string, deploymentId: string): Promise<ConnectionLinkRecord | undefined>;
     /** A connection's explicit links with their Deployments' names, by name. */
     listForConnection(connectionId: string): Promise<(ConnectionLinkRecord & { deploymentName: string })[]>;
+    /** The same for several connections in one query, by connection id (absent: no links). */
+    listForConnections(connectionIds: string[]): Promise<Map<string, (ConnectionLinkRecord & { deploymentName: string })[]>>;
     delete(connectionId: string, deploymentId: string): Promise<boolean>;
   };
   metastoreConnections: {
@@ -481,6 +483,25 @@ export function createRepos(db: Db, options: RepoOptions): Repos {
 }
 
 function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
+  /** The explicit links of several connections in one query, with their Deployments' names, by connection id. */
+  async function linksOfConnections(connectionIds: string[]): Promise<Map<string, (ConnectionLinkRecord & { deploymentName: string })[]>> {
+    const out = new Map<string, (ConnectionLinkRecord & { deploymentName: string })[]>();
+    if (connectionIds.length === 0) return out;
+    const rows = await db
+      .selectFrom('connection_links as l')
+      .innerJoin('deployments as d', 'd.id', 'l.deployment_id')
+      .selectAll('l')
+      .select('d.name as deployment_name')
+      .where('l.connection_id', 'in', connectionIds)
+      .orderBy('d.name')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.connection_id) ?? [];
+      list.push({ ...mapConnectionLink(r), deploymentName: r.deployment_name });
+      out.set(r.connection_id, list);
+    }
+    return out;
+  }
   return {
     variables: createVariableRepo(db),
     organizations: {
@@ -1074,16 +1095,9 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
         return r && mapConnectionLink(r);
       },
       async listForConnection(connectionId) {
-        const rows = await db
-          .selectFrom('connection_links as l')
-          .innerJoin('deployments as d', 'd.id', 'l.deployment_id')
-          .selectAll('l')
-          .select('d.name as deployment_name')
-          .where('l.connection_id', '=', connectionId)
-          .orderBy('d.name')
-          .execute();
-        return rows.map((r) => ({ ...mapConnectionLink(r), deploymentName: r.deployment_name }));
+        return (await linksOfConnections([connectionId])).get(connectionId) ?? [];
       },
+      listForConnections: (connectionIds) => linksOfConnections(connectionIds),
       async delete(connectionId, deploymentId) {
         const r = await db.deleteFrom('connection_links').where('connection_id', '=', connectionId).where('deployment_id', '=', deploymentId).executeTakeFirst();
         return Number(r.numDeletedRows) > 0;

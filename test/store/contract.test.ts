@@ -1091,6 +1091,14 @@ for (const target of [embeddedInMemory(), embeddedOnDisk(), postgres()]) {
         const stored = { ...link, overrides: { port: null }, passwordEnc: 'v1.x', updatedAt: at(4_000) };
         assert.deepEqual(await store.connectionLinks.get(conn.id, etl.id), stored);
         assert.deepEqual(await store.connectionLinks.listForConnection(conn.id), [{ ...stored, deploymentName: etl.name }]);
+        // Several connections in one query: only those with links have an entry.
+        const reportsLink = { ...link, deploymentId: reports.id, overrides: {}, createdAt: at(3_500), updatedAt: at(3_500) };
+        await store.connectionLinks.upsert(reportsLink);
+        const many = await store.connectionLinks.listForConnections([conn.id, 'conn_without_links0000']);
+        assert.deepEqual([...many.keys()], [conn.id]);
+        assert.deepEqual(many.get(conn.id), [{ ...stored, deploymentName: etl.name }, { ...reportsLink, deploymentName: reports.name }].sort((a, b) => a.deploymentName.localeCompare(b.deploymentName)));
+        assert.deepEqual(await store.connectionLinks.listForConnections([]), new Map());
+        assert.equal(await store.connectionLinks.delete(conn.id, reports.id), true);
         let forEtl = await store.connections.listForDeployment(w.id, etl.id);
         assert.deepEqual(forEtl.map((r) => [r.connection.connId, r.link]), [['aws_default', stored]]);
         assert.deepEqual(await store.connections.listForDeployment(w.id, reports.id), []);
