@@ -201,7 +201,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
-    ...variableRoutes(variables, (bearer, cluster) => delivery.profileFor(bearer, cluster)),
+    ...variableRoutes(variables, (bearer, cluster, request) => delivery.profileFor(bearer, cluster, request)),
     ...connectionRoutes(connections),
     ...resolveRoutes(createConnectionResolver({ deployments, variables, connections })),
   );

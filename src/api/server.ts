@@ -5,6 +5,7 @@ import type { AccessControl } from '../access/service.ts';
 import type { Scope } from '../access/scope.ts';
 import type { ApiTokenService, Principal, TokenCheck } from '../auth/api-tokens.ts';
 import type { AuditLog } from '../audit/log.ts';
+import { createRefusalPacer } from '../audit/pacer.ts';
 import { describeCall } from './audit-call.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
@@ -28,8 +29,6 @@ export interface HttpServerDeps {
   clock?: Clock | undefined;
 }
 
-/** At most one record per refused token per minute; the next one counts those left out. */
-export const REFUSED_TOKEN_RECORD_EVERY_MS = 60_000;
 
 /** A client's standing choice of workspace for workspace-level routes (`?workspace=` wins over it). */
 export const WORKSPACE_HEADER = 'x-airlock-workspace';
@@ -95,17 +94,11 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   // A presented token that names a stored token but is refused (revoked, expired, a wrong or
   // rotated-out secret) is what a leaked or stale credential looks like: it is recorded, paced per
   // token so a loop cannot fill the log. Strings that name no token are not: anyone can make those.
-  const clock = deps.clock ?? systemClock;
-  const refusals = new Map<string, { lastRecordedAt: number; suppressed: number }>();
+  const refusals = createRefusalPacer({ clock: deps.clock ?? systemClock });
   const recordRefusal = async (check: Extract<TokenCheck, { ok: false }>, req: FastifyRequest, route: RouteDef) => {
     if (!deps.audit || !check.token) return;
-    const now = clock.now();
-    const seen = refusals.get(check.token.id);
-    if (seen && now - seen.lastRecordedAt < REFUSED_TOKEN_RECORD_EVERY_MS) {
-      seen.suppressed++;
-      return;
-    }
-    refusals.set(check.token.id, { lastRecordedAt: now, suppressed: 0 });
+    const verdict = refusals.admit(check.token.id);
+    if (!verdict.record) return;
     await deps.audit
       .record({
         actor: { type: 'anonymous', id: '-' },
@@ -114,7 +107,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         result: 'ERR_UNAUTHENTICATED',
         requestId: String(req.id),
         source: req.ip,
-        details: { reason: check.reason, method: route.method, path: route.path, suppressed: seen?.suppressed ?? 0 },
+        details: { reason: check.reason, method: route.method, path: route.path, suppressed: verdict.suppressed },
       })
       .catch((e: unknown) => deps.logger.error('audit: a refused API token could not be recorded', { reqId: req.id, err: e as Error }));
   };

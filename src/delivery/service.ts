@@ -12,6 +12,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Scope } from '../access/scope.ts';
 import type { AuditLog } from '../audit/log.ts';
+import { createRefusalPacer } from '../audit/pacer.ts';
 import type { ClusterService, ClusterView } from '../clusters/service.ts';
 import type { CloudProvider } from '../cloud/types.ts';
 import { COMPONENTS, type Component } from '../deployments/components.ts';
@@ -79,8 +80,11 @@ export interface DeliveryService {
   listCredentials(scope: Scope, deploymentRef: string): Promise<JoinCredentialRecord[]>;
   revokeCredential(scope: Scope, deploymentRef: string, id: string): Promise<JoinCredentialRecord>;
   revokeAllCredentials(scope: Scope, deploymentRef: string): Promise<number>;
-  /** A workload's own view: attested by a join credential, or by a pod token for `clusterRef`. */
-  profileFor(bearer: string, clusterRef: string | undefined): Promise<WorkloadProfile>;
+  /**
+   * A workload's own view: attested by a join credential, or by a pod token for `clusterRef`.
+   * `ctx` names the request in the audit record of a refused stored credential.
+   */
+  profileFor(bearer: string, clusterRef: string | undefined, ctx?: ExchangeContext): Promise<WorkloadProfile>;
   /** The webhook's lookup: the component whose service account this is, if any. */
   workloads(clusterRef: string, namespace: string, serviceAccount: string): Promise<WorkloadProfile[]>;
   /** RFC 8693 at `POST /clusters/:clusterId/token`. Throws {@link OAuthError}. */
@@ -109,9 +113,20 @@ function serviceAccountUid(deploymentId: string, component: string): string {
 }
 
 /** Why an attestation failed, for the caller: specific enough to act on, never echoing the secret. */
-class Refused extends Error {}
+class Refused extends Error {
+  /** The stored join credential the presented one names, for the audit log (never for the caller). */
+  constructor(
+    message: string,
+    readonly credential?: { id: string; name: string; reason: 'wrong-secret' | 'revoked' | 'expired' | 'other-cluster' },
+  ) {
+    super(message);
+  }
+}
 
 export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
+  // Refusals anyone can cause are recorded paced (src/audit/pacer.ts); grants are all recorded.
+  const exchangeRefusals = createRefusalPacer({ clock: d.clock });
+  const profileRefusals = createRefusalPacer({ clock: d.clock });
   const loadCredential = createBatcher<string, JoinCredentialForExchange>(async (ids) => {
     const rows = await d.store.joinCredentials.getForExchange(ids);
     return new Map(rows.map((r) => [r.credential.id, r]));
@@ -183,10 +198,13 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     const row = await credentialsById(id);
     const given = Buffer.from(sha256hex(presented.slice(25)), 'hex');
     const stored = Buffer.from(row?.credential.secretHash ?? '0'.repeat(64), 'hex');
-    if (!row || !timingSafeEqual(given, stored)) throw new Refused('the join credential is not valid');
+    const matches = timingSafeEqual(given, stored);
+    if (!row) throw new Refused('the join credential is not valid');
     const c = row.credential;
-    if (c.revokedAt) throw new Refused(`join credential ${c.id} was revoked`);
-    if (d.clock.now() >= c.expiresAt.getTime()) throw new Refused(`join credential ${c.id} expired at ${c.expiresAt.toISOString()}; create a new one`);
+    const named = (reason: NonNullable<Refused['credential']>['reason']) => ({ id: c.id, name: `${row.deployment.name}/${c.component}`, reason });
+    if (!matches) throw new Refused('the join credential is not valid', named('wrong-secret'));
+    if (c.revokedAt) throw new Refused(`join credential ${c.id} was revoked`, named('revoked'));
+    if (d.clock.now() >= c.expiresAt.getTime()) throw new Refused(`join credential ${c.id} expired at ${c.expiresAt.toISOString()}; create a new one`, named('expired'));
     touch(c.id);
     return { row, component: c.component as Component };
   }
@@ -231,7 +249,11 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     if (tokenType === JOIN_CREDENTIAL_TOKEN_TYPE) {
       const { row, component } = await attestJoin(token);
       if (row.deployment.clusterId !== cluster.id) {
-        throw new Refused(`the join credential is for Deployment ${row.deployment.name}, which runs on another cluster; use that cluster's issuer`);
+        throw new Refused(`the join credential is for Deployment ${row.deployment.name}, which runs on another cluster; use that cluster's issuer`, {
+          id: row.credential.id,
+          name: `${row.deployment.name}/${component}`,
+          reason: 'other-cluster',
+        });
       }
       const profile = await profileOf(row, component);
       return { attestation: { kind: 'join-credential', credentialId: row.credential.id }, profile, deploymentId: row.deployment.id, clusterId: cluster.id };
@@ -299,7 +321,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       return d.store.joinCredentials.revokeAll(dep.id, new Date(d.clock.now()));
     },
 
-    async profileFor(bearer, clusterRef) {
+    async profileFor(bearer, clusterRef, ctx) {
       try {
         if (bearer.startsWith('alj_')) {
           const { row, component } = await attestJoin(bearer);
@@ -314,7 +336,25 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
         const { w, component } = await attestKubernetes(cluster, bearer);
         return await profileOf(w, component);
       } catch (err) {
-        if (err instanceof Refused) throw new AppError('ERR_UNAUTHENTICATED', err.message, { field: 'authorization', example: 'Authorization: Bearer alj_…' });
+        if (err instanceof Refused) {
+          // A refused credential that names a stored one (revoked, expired, a wrong secret) is what a
+          // leaked or stale credential looks like: recorded, paced per credential. Made-up ones are not.
+          const verdict = err.credential && profileRefusals.admit(err.credential.id);
+          if (err.credential && verdict?.record) {
+            await d.audit
+              .record({
+                actor: { type: 'anonymous', id: '-' },
+                action: 'workload.authenticate',
+                target: { type: 'credential', id: err.credential.id, name: err.credential.name },
+                result: 'ERR_UNAUTHENTICATED',
+                requestId: ctx?.requestId,
+                source: ctx?.source,
+                details: { reason: err.credential.reason, message: err.message, suppressed: verdict.suppressed },
+              })
+              .catch((e: unknown) => d.logger.error('audit: a refused workload credential could not be recorded', { err: e as Error }));
+          }
+          throw new AppError('ERR_UNAUTHENTICATED', err.message, { field: 'authorization', example: 'Authorization: Bearer alj_…' });
+        }
         throw err;
       }
     },
@@ -345,6 +385,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       if (audiences.length === 0 || audiences.some((a) => a === '')) throw new OAuthError('invalid_request', 'audience is required (repeat it for a token with several audiences)');
 
       let attested: AttestedWorkload | undefined;
+      let refusedCredential: Refused['credential'];
       const auditBase = { action: 'token.exchange', requestId: ctx.requestId, source: ctx.source };
       try {
         if (!isId('cluster', clusterId)) throw new OAuthError('invalid_request', `no issuer at cluster ${JSON.stringify(clusterId)}`);
@@ -361,7 +402,10 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
         try {
           attested = await attest(cluster, subjectTokenType, subjectToken);
         } catch (err) {
-          if (err instanceof Refused) throw new OAuthError('invalid_grant', err.message);
+          if (err instanceof Refused) {
+            refusedCredential = err.credential;
+            throw new OAuthError('invalid_grant', err.message);
+          }
           throw err;
         }
         const p = attested.profile;
@@ -387,15 +431,25 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
         return { access_token: minted.token, issued_token_type: JWT_TOKEN_TYPE, token_type: 'N_A', expires_in: minted.expiresAt - minted.issuedAt };
       } catch (err) {
         if (err instanceof OAuthError && err.status < 500) {
-          await d.audit
-            .record({
-              ...auditBase,
-              actor: actorOf(attested?.attestation),
-              target: attested ? { type: 'deployment', id: attested.deploymentId, name: attested.profile.deployment.name } : { type: 'cluster', id: clusterId },
-              result: err.error,
-              details: { reason: err.message, audiences, subjectTokenType },
-            })
-            .catch(() => undefined);
+          // Refusals are paced per who (or what) was refused: anyone can send made-up credentials.
+          const actor = actorOf(attested?.attestation);
+          const target = attested
+            ? { type: 'deployment', id: attested.deploymentId, name: attested.profile.deployment.name }
+            : refusedCredential
+              ? { type: 'credential', id: refusedCredential.id, name: refusedCredential.name }
+              : { type: 'cluster', id: clusterId };
+          const verdict = exchangeRefusals.admit(attested ? `${actor.type}:${actor.id}` : `${target.type}:${target.id}`);
+          if (verdict.record) {
+            await d.audit
+              .record({
+                ...auditBase,
+                actor,
+                target,
+                result: err.error,
+                details: { reason: err.message, ...(refusedCredential && { refusal: refusedCredential.reason }), audiences, subjectTokenType, suppressed: verdict.suppressed },
+              })
+              .catch(() => undefined);
+          }
         }
         throw err;
       }

@@ -62,9 +62,9 @@ export function deliveryRoutes(delivery: DeliveryService, now: () => number): Ro
       summary: "The calling workload's profile: its Deployment component, subject, and what each cloud's SDK needs",
       query: z.object({ cluster: z.string().min(1).max(100).optional().meta({ example: 'prod-aws' }) }).strict(),
       response: workloadProfileSchema,
-      handler: async ({ bearer, query, setHeader }) => {
+      handler: async ({ bearer, query, setHeader, request }) => {
         setHeader('cache-control', 'no-store');
-        return delivery.profileFor(bearer!, query.cluster);
+        return delivery.profileFor(bearer!, query.cluster, { requestId: request.id, source: request.source });
       },
     }),
     defineRoute({

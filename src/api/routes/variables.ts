@@ -29,7 +29,7 @@ const depParams = z.object({ deployment: z.string().min(1).max(100).meta({ examp
 const keyParams = depParams.extend({ key: z.string().min(1).max(VARIABLE_KEY_MAX).meta({ example: 'AIRFLOW__CORE__LOAD_EXAMPLES' }) }).strict();
 
 /** Verifies a workload's credential (join credential or pod token) and says whose it is. */
-export type WorkloadAuthenticator = (bearer: string, cluster: string | undefined) => Promise<WorkloadProfile>;
+export type WorkloadAuthenticator = (bearer: string, cluster: string | undefined, request: { requestId: string; source: string }) => Promise<WorkloadProfile>;
 
 export function variableRoutes(variables: VariableService, authenticate: WorkloadAuthenticator): RouteDef[] {
   return [
@@ -43,7 +43,7 @@ export function variableRoutes(variables: VariableService, authenticate: Workloa
       response: workloadEnvironmentSchema,
       handler: async (input) => {
         input.setHeader('cache-control', 'no-store');
-        const profile = await authenticate(input.bearer!, input.query.cluster);
+        const profile = await authenticate(input.bearer!, input.query.cluster, { requestId: input.request.id, source: input.request.source });
         const env = await variables.workloadEnvironment(profile.deployment.id);
         const doc = { variables: env.variables, connections: env.connections.map((c) => ({ connId: c.connId, fields: c.fields })) };
         return { deployment: { id: profile.deployment.id, name: profile.deployment.name }, digest: environmentDigest(doc), ...doc };

@@ -1,0 +1,39 @@
+/**
+ * Paces the audit records of refusals that anyone can cause (a bad token, a made-up credential):
+ * at most one record per key per interval, the next one saying how many were left out. Bounded:
+ * once `maxKeys` keys are being paced, new keys share one overflow key, so a flood of distinct
+ * keys costs neither memory nor more than one record per interval.
+ */
+import type { Clock } from '../lib/clock.ts';
+
+export type PacerVerdict = { record: true; suppressed: number } | { record: false };
+
+export interface RefusalPacer {
+  admit(key: string): PacerVerdict;
+}
+
+export const REFUSAL_RECORD_EVERY_MS = 60_000;
+const OVERFLOW = '\u0000overflow';
+
+export function createRefusalPacer(o: { clock: Clock; everyMs?: number; maxKeys?: number }): RefusalPacer {
+  const every = o.everyMs ?? REFUSAL_RECORD_EVERY_MS;
+  const maxKeys = o.maxKeys ?? 10_000;
+  const seen = new Map<string, { lastRecordedAt: number; suppressed: number }>();
+  return {
+    admit(key) {
+      const now = o.clock.now();
+      if (!seen.has(key) && seen.size >= maxKeys) {
+        // Make room from keys whose interval is over; failing that, share the overflow key.
+        for (const [k, v] of seen) if (now - v.lastRecordedAt >= every) seen.delete(k);
+        if (seen.size >= maxKeys) key = OVERFLOW;
+      }
+      const s = seen.get(key);
+      if (s && now - s.lastRecordedAt < every) {
+        s.suppressed++;
+        return { record: false };
+      }
+      seen.set(key, { lastRecordedAt: now, suppressed: 0 });
+      return { record: true, suppressed: s?.suppressed ?? 0 };
+    },
+  };
+}
