@@ -13,6 +13,7 @@ export const DELIVERY_ERRORS = {
   ERR_NO_TOKEN_ENDPOINT: 'The cluster is in issuer mode kubernetes: the kubelet projects its tokens, there is nothing to exchange.',
   ERR_NO_IDENTITY: 'The Deployment has no workload identity in force (or it is incomplete), so there is nothing to deliver; the message says why.',
   ERR_CHILD_START: 'The command given to airlock exec could not be started (not found, or not executable).',
+  ERR_STOPPED: 'exec or the agent was stopping: a token that arrived meanwhile was not written (its directory may be going away).',
 } as const;
 
 export type DeliveryErrorCode = keyof typeof DELIVERY_ERRORS | 'ERR_VALIDATION' | 'ERR_UNAUTHENTICATED' | (string & {});

@@ -182,6 +182,32 @@ describe('exec and agent sessions', () => {
     assert.equal(ran, false);
   });
 
+  it('when one first exchange fails, exec returns only after the others settled: no token is written after it is done', async () => {
+    // AWS fails at once; Azure answers later. Before, exec rejected at once and the Azure token was
+    // written afterwards, into a directory exec (or the caller) was already removing.
+    const slow = {
+      ...server,
+      async exchange(endpoint: string, audiences: readonly string[]) {
+        if (audiences[0] === 'sts.amazonaws.com') throw new DeliveryError('ERR_UNREACHABLE', 'cannot reach the token endpoint (ECONNREFUSED)');
+        await new Promise((r) => setTimeout(r, 50));
+        return server.exchange(endpoint, audiences);
+      },
+    };
+    const azureToken = join(dir, 'tokens', 'azure', 'token');
+    let existedAtRejection: boolean | undefined;
+    await assert.rejects(
+      runExec({ ...base(), client: slow, dir, command: 'x', args: [], warn: () => {}, run: async () => 0 }).catch(async (e: unknown) => {
+        existedAtRejection = await stat(azureToken).then(() => true, () => false);
+        throw e;
+      }),
+      (e: DeliveryError) => e.code === 'ERR_UNREACHABLE',
+    );
+    assert.equal(existedAtRejection, true, "the Azure exchange had settled (and written) before exec gave up");
+    await rm(dir, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await stat(dir).then(() => true, () => false), false, 'nothing wrote into the directory after exec returned');
+  });
+
   it('a profile without identity is ERR_NO_IDENTITY, with the reason', async () => {
     server = fakeServer(() => sched.clock.now(), { ...SAMPLE_PROFILE, clouds: [], identityReason: 'Deployment etl has no workload identity' });
     await assert.rejects(runExec({ ...base(), dir, command: 'x', args: [], warn: () => {}, run: async () => 0 }), (e: DeliveryError) => e.code === 'ERR_NO_IDENTITY' && /no workload identity.*--audience: vault\.example\.com/.test(e.message));

@@ -129,6 +129,11 @@ export async function runExec(o: ExecOptions): Promise<number> {
     return await (o.run ?? ((c, a, e) => runChild(c, a, e)))(o.command, o.args, child.env, session);
   } finally {
     session?.stop();
-    if (o.dir === undefined) await rm(dir, { recursive: true, force: true });
+    // A refresh in flight finishes (writing nothing) before the directory goes, so no token file
+    // is left behind; a failed removal is reported, never put in place of the command's outcome.
+    await session?.keeper.settled();
+    if (o.dir === undefined) {
+      await rm(dir, { recursive: true, force: true }).catch((err: unknown) => o.warn(`airlock exec: could not remove ${dir}: ${(err as Error).message}`));
+    }
   }
 }

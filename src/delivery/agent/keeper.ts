@@ -56,7 +56,10 @@ export interface KeeperStats {
 }
 
 export interface TokenKeeper {
-  /** Mints and writes every token once; rejects with the first failure (nothing is scheduled then). */
+  /**
+   * Mints and writes every token once; rejects with the first failure, but only once every
+   * audience's first exchange has settled, so no write lands after the caller cleans up.
+   */
   start(): Promise<void>;
   /**
    * Like start, but never rejects: a failing audience is retried with backoff until it works;
@@ -68,8 +71,10 @@ export interface TokenKeeper {
   /** The tokens currently held (for health reports). */
   held(): HeldToken[];
   stats(): KeeperStats;
-  /** Cancels every scheduled refresh; in-flight ones finish but schedule nothing. */
+  /** Cancels every scheduled refresh; in-flight ones finish but write and schedule nothing. */
   stop(): void;
+  /** Resolves once no refresh is in flight (after `stop`, nothing starts again). */
+  settled(): Promise<void>;
 }
 
 interface Slot {
@@ -154,6 +159,8 @@ export function createTokenKeeper(o: KeeperOptions): TokenKeeper {
       const started = o.clock.now();
       const r = await o.client.exchange(o.tokenEndpoint, [audience]);
       const held: HeldToken = { token: r.access_token, audience, issuedAt: started, expiresAt: expiryOf(r.access_token, started, r.expires_in) };
+      // Stopped meanwhile: the files' directory may be on its way out; a write would bring it back.
+      if (stopped) throw new DeliveryError('ERR_STOPPED', `stopped before the ${audience} token was written`);
       await writePrivateFile(s.file.path, r.access_token + '\n', fileMode);
       return held;
     };
@@ -169,6 +176,8 @@ export function createTokenKeeper(o: KeeperOptions): TokenKeeper {
         return held;
       },
       (err: unknown) => {
+        // Stopping: nothing to retry or report.
+        if (stopped) throw err;
         s.failures++;
         failures[audience] = (failures[audience] ?? 0) + 1;
         const delay = retryDelay(s);
@@ -194,7 +203,9 @@ export function createTokenKeeper(o: KeeperOptions): TokenKeeper {
 
   return {
     async start() {
-      await Promise.all([...slots.values()].map((s) => refresh(s)));
+      const results = await Promise.allSettled([...slots.values()].map((s) => refresh(s)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
     async startPatiently() {
       for (const s of slots.values()) refresh(s).catch(() => undefined);
@@ -209,6 +220,9 @@ export function createTokenKeeper(o: KeeperOptions): TokenKeeper {
     },
     held: () => [...slots.values()].flatMap((s) => (s.current ? [s.current] : [])),
     stats: () => ({ mints: { ...mints }, failures: { ...failures } }),
+    async settled() {
+      await Promise.allSettled([...slots.values()].flatMap((s) => (s.inflight ? [s.inflight] : [])));
+    },
     stop() {
       stopped = true;
       for (const s of slots.values()) {
