@@ -5,7 +5,7 @@ import type { AccessControl } from '../access/service.ts';
 import type { Scope } from '../access/scope.ts';
 import type { ApiTokenService, Principal, TokenCheck } from '../auth/api-tokens.ts';
 import type { AuditLog } from '../audit/log.ts';
-import { createRefusalPacer } from '../audit/pacer.ts';
+import { createPacedRecorder } from '../audit/pacer.ts';
 import { describeCall } from './audit-call.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
@@ -94,22 +94,18 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   // A presented token that names a stored token but is refused (revoked, expired, a wrong or
   // rotated-out secret) is what a leaked or stale credential looks like: it is recorded, paced per
   // token so a loop cannot fill the log. Strings that name no token are not: anyone can make those.
-  const refusals = createRefusalPacer({ clock: deps.clock ?? systemClock });
+  const refusals = deps.audit && createPacedRecorder({ clock: deps.clock ?? systemClock, log: deps.audit, onError: (e) => deps.logger.error('audit: a refused API token could not be recorded', { err: e as Error }) });
   const recordRefusal = async (check: Extract<TokenCheck, { ok: false }>, req: FastifyRequest, route: RouteDef) => {
-    if (!deps.audit || !check.token) return;
-    const verdict = refusals.admit(check.token.id);
-    if (!verdict.record) return;
-    await deps.audit
-      .record({
-        actor: { type: 'anonymous', id: '-' },
-        action: 'token.authenticate',
-        target: { type: 'token', id: check.token.id, name: check.token.name },
-        result: 'ERR_UNAUTHENTICATED',
-        requestId: String(req.id),
-        source: req.ip,
-        details: { reason: check.reason, method: route.method, path: route.path, suppressed: verdict.suppressed },
-      })
-      .catch((e: unknown) => deps.logger.error('audit: a refused API token could not be recorded', { reqId: req.id, err: e as Error }));
+    if (!refusals || !check.token) return;
+    await refusals.record(check.token.id, {
+      actor: { type: 'anonymous', id: '-' },
+      action: 'token.authenticate',
+      target: { type: 'token', id: check.token.id, name: check.token.name },
+      result: 'ERR_UNAUTHENTICATED',
+      requestId: String(req.id),
+      source: req.ip,
+      details: { reason: check.reason, method: route.method, path: route.path },
+    });
   };
 
   for (const route of deps.routes) {

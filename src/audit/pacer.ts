@@ -5,6 +5,7 @@
  * keys costs neither memory nor more than one record per interval.
  */
 import type { Clock } from '../lib/clock.ts';
+import type { AuditEvent, AuditLog } from './log.ts';
 
 export type PacerVerdict = { record: true; suppressed: number } | { record: false };
 
@@ -34,6 +35,22 @@ export function createRefusalPacer(o: { clock: Clock; everyMs?: number; maxKeys?
       }
       seen.set(key, { lastRecordedAt: now, suppressed: 0 });
       return { record: true, suppressed: s?.suppressed ?? 0 };
+    },
+  };
+}
+
+/**
+ * Records refusals through a pacer: `record(key, event)` writes the event when the key is admitted,
+ * with `details.suppressed` (how many of that key were left out since its last record). A failed
+ * write goes to `onError`: a refusal is answered the same whether or not its record landed.
+ */
+export function createPacedRecorder(o: { clock: Clock; log: Pick<AuditLog, 'record'>; onError: (err: unknown) => void }) {
+  const pacer = createRefusalPacer({ clock: o.clock });
+  return {
+    async record(key: string, event: AuditEvent): Promise<void> {
+      const verdict = pacer.admit(key);
+      if (!verdict.record) return;
+      await o.log.record({ ...event, details: { ...event.details, suppressed: verdict.suppressed } }).catch(o.onError);
     },
   };
 }

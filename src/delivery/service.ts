@@ -12,7 +12,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Scope } from '../access/scope.ts';
 import type { AuditLog } from '../audit/log.ts';
-import { createRefusalPacer } from '../audit/pacer.ts';
+import { createPacedRecorder } from '../audit/pacer.ts';
 import type { ClusterService, ClusterView } from '../clusters/service.ts';
 import type { CloudProvider } from '../cloud/types.ts';
 import { COMPONENTS, type Component } from '../deployments/components.ts';
@@ -125,8 +125,12 @@ class Refused extends Error {
 
 export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
   // Refusals anyone can cause are recorded paced (src/audit/pacer.ts); grants are all recorded.
-  const exchangeRefusals = createRefusalPacer({ clock: d.clock });
-  const profileRefusals = createRefusalPacer({ clock: d.clock });
+  const exchangeRefusals = createPacedRecorder({ clock: d.clock, log: d.audit, onError: () => undefined });
+  const profileRefusals = createPacedRecorder({
+    clock: d.clock,
+    log: d.audit,
+    onError: (e) => d.logger.error('audit: a refused workload credential could not be recorded', { err: e as Error }),
+  });
   const loadCredential = createBatcher<string, JoinCredentialForExchange>(async (ids) => {
     const rows = await d.store.joinCredentials.getForExchange(ids);
     return new Map(rows.map((r) => [r.credential.id, r]));
@@ -339,19 +343,16 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
         if (err instanceof Refused) {
           // A refused credential that names a stored one (revoked, expired, a wrong secret) is what a
           // leaked or stale credential looks like: recorded, paced per credential. Made-up ones are not.
-          const verdict = err.credential && profileRefusals.admit(err.credential.id);
-          if (err.credential && verdict?.record) {
-            await d.audit
-              .record({
-                actor: { type: 'anonymous', id: '-' },
-                action: 'workload.authenticate',
-                target: { type: 'credential', id: err.credential.id, name: err.credential.name },
-                result: 'ERR_UNAUTHENTICATED',
-                requestId: ctx?.requestId,
-                source: ctx?.source,
-                details: { reason: err.credential.reason, message: err.message, suppressed: verdict.suppressed },
-              })
-              .catch((e: unknown) => d.logger.error('audit: a refused workload credential could not be recorded', { err: e as Error }));
+          if (err.credential) {
+            await profileRefusals.record(err.credential.id, {
+              actor: { type: 'anonymous', id: '-' },
+              action: 'workload.authenticate',
+              target: { type: 'credential', id: err.credential.id, name: err.credential.name },
+              result: 'ERR_UNAUTHENTICATED',
+              requestId: ctx?.requestId,
+              source: ctx?.source,
+              details: { reason: err.credential.reason, message: err.message },
+            });
           }
           throw new AppError('ERR_UNAUTHENTICATED', err.message, { field: 'authorization', example: 'Authorization: Bearer alj_…' });
         }
@@ -438,18 +439,13 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
             : refusedCredential
               ? { type: 'credential', id: refusedCredential.id, name: refusedCredential.name }
               : { type: 'cluster', id: clusterId };
-          const verdict = exchangeRefusals.admit(attested ? `${actor.type}:${actor.id}` : `${target.type}:${target.id}`);
-          if (verdict.record) {
-            await d.audit
-              .record({
-                ...auditBase,
-                actor,
-                target,
-                result: err.error,
-                details: { reason: err.message, ...(refusedCredential && { refusal: refusedCredential.reason }), audiences, subjectTokenType, suppressed: verdict.suppressed },
-              })
-              .catch(() => undefined);
-          }
+          await exchangeRefusals.record(attested ? `${actor.type}:${actor.id}` : `${target.type}:${target.id}`, {
+            ...auditBase,
+            actor,
+            target,
+            result: err.error,
+            details: { reason: err.message, ...(refusedCredential && { refusal: refusedCredential.reason }), audiences, subjectTokenType },
+          });
         }
         throw err;
       }
