@@ -29,7 +29,6 @@ export interface HttpServerDeps {
   clock?: Clock | undefined;
 }
 
-
 /** A client's standing choice of workspace for workspace-level routes (`?workspace=` wins over it). */
 export const WORKSPACE_HEADER = 'x-airlock-workspace';
 
@@ -141,26 +140,26 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           let rawQuery = req.query as Record<string, unknown> | undefined;
           let scope: Scope | undefined;
           if (principal) {
-            let workspaceRef: string | undefined;
             // Where the workspace was named: `?workspace=`, or the X-Airlock-Workspace header (a
             // client's standing choice, e.g. the console's picker; ignored by routes that are not
-            // workspace-level). The query wins when both are sent.
-            let workspaceField = 'query.workspace';
-            const workspaceLevel = route.permission !== undefined && PERMISSIONS[route.permission].level === 'workspace';
-            if (workspaceLevel && rawQuery && 'workspace' in rawQuery) {
-              const { workspace, ...rest } = rawQuery;
-              if (typeof workspace !== 'string' || workspace.length === 0 || workspace.length > 100) {
-                throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: 'query.workspace', example: '?workspace=data-eng' });
+            // workspace-level). The query wins when both are sent. Either is checked the same way.
+            let named: { value: unknown; field: string; example: string } | undefined;
+            if (route.permission !== undefined && PERMISSIONS[route.permission].level === 'workspace') {
+              if (rawQuery && 'workspace' in rawQuery) {
+                const { workspace, ...rest } = rawQuery;
+                named = { value: workspace, field: 'query.workspace', example: '?workspace=data-eng' };
+                rawQuery = rest;
+              } else if (req.headers[WORKSPACE_HEADER] !== undefined) {
+                named = { value: req.headers[WORKSPACE_HEADER], field: `headers.${WORKSPACE_HEADER}`, example: `${WORKSPACE_HEADER}: data-eng` };
               }
-              workspaceRef = workspace;
-              rawQuery = rest;
-            } else if (workspaceLevel && req.headers[WORKSPACE_HEADER] !== undefined) {
-              const header = req.headers[WORKSPACE_HEADER];
-              workspaceField = `headers.${WORKSPACE_HEADER}`;
-              if (typeof header !== 'string' || header.length === 0 || header.length > 100) {
-                throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: workspaceField, example: `${WORKSPACE_HEADER}: data-eng` });
+            }
+            const workspaceField = named?.field ?? 'query.workspace';
+            let workspaceRef: string | undefined;
+            if (named) {
+              if (typeof named.value !== 'string' || named.value.length === 0 || named.value.length > 100) {
+                throw new AppError('ERR_VALIDATION', 'workspace must be one workspace id or name', { field: named.field, example: named.example });
               }
-              workspaceRef = header;
+              workspaceRef = named.value;
             }
             try {
               scope = await deps.access.authorize(principal, route.permission, workspaceRef);
