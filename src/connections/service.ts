@@ -19,7 +19,7 @@ import { AppError } from '../errors/index.ts';
 import type { IdentityService } from '../identity/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import { newId } from '../lib/ids.ts';
-import type { Repos } from '../store/repos.ts';
+import type { NamedConnectionLink, Repos } from '../store/repos.ts';
 import type { Store } from '../store/store.ts';
 import { isValidConnId, type AirflowConnectionFields } from './codec.ts';
 import { EXPORT_FORMATS, parseConnectionsExport } from './export-files.ts';
@@ -233,7 +233,7 @@ export function createConnectionService(d: ConnectionServiceDeps): ConnectionSer
     return c;
   }
 
-  async function view(tx: Repos, c: ConnectionRecord, scope?: Scope, known?: Awaited<ReturnType<Repos['connectionLinks']['listForConnection']>>): Promise<ConnectionView> {
+  async function view(tx: Repos, c: ConnectionRecord, scope?: Scope, known?: NamedConnectionLink[]): Promise<ConnectionView> {
     let links = known ?? (await tx.connectionLinks.listForConnection(c.id));
     // A Deployment-scoped caller sees its own Deployment's link only.
     if (scope?.deploymentId) links = links.filter((l) => l.deploymentId === scope.deploymentId);

@@ -117,10 +117,17 @@ class Refused extends Error {
   /** The stored join credential the presented one names, for the audit log (never for the caller). */
   constructor(
     message: string,
-    readonly credential?: { id: string; name: string; reason: 'wrong-secret' | 'revoked' | 'expired' | 'other-cluster' },
+    readonly credential?: RefusedCredential,
   ) {
     super(message);
   }
+}
+
+type RefusedCredential = { id: string; name: string; reason: 'wrong-secret' | 'revoked' | 'expired' | 'other-cluster' };
+
+/** A stored join credential as the audit log names a refusal of it: id, and `<deployment>/<component>`. */
+function refusedCredential(row: JoinCredentialForExchange, reason: RefusedCredential['reason']): RefusedCredential {
+  return { id: row.credential.id, name: `${row.deployment.name}/${row.credential.component}`, reason };
 }
 
 export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
@@ -205,10 +212,9 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     const matches = timingSafeEqual(given, stored);
     if (!row) throw new Refused('the join credential is not valid');
     const c = row.credential;
-    const named = (reason: NonNullable<Refused['credential']>['reason']) => ({ id: c.id, name: `${row.deployment.name}/${c.component}`, reason });
-    if (!matches) throw new Refused('the join credential is not valid', named('wrong-secret'));
-    if (c.revokedAt) throw new Refused(`join credential ${c.id} was revoked`, named('revoked'));
-    if (d.clock.now() >= c.expiresAt.getTime()) throw new Refused(`join credential ${c.id} expired at ${c.expiresAt.toISOString()}; create a new one`, named('expired'));
+    if (!matches) throw new Refused('the join credential is not valid', refusedCredential(row, 'wrong-secret'));
+    if (c.revokedAt) throw new Refused(`join credential ${c.id} was revoked`, refusedCredential(row, 'revoked'));
+    if (d.clock.now() >= c.expiresAt.getTime()) throw new Refused(`join credential ${c.id} expired at ${c.expiresAt.toISOString()}; create a new one`, refusedCredential(row, 'expired'));
     touch(c.id);
     return { row, component: c.component as Component };
   }
@@ -253,11 +259,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     if (tokenType === JOIN_CREDENTIAL_TOKEN_TYPE) {
       const { row, component } = await attestJoin(token);
       if (row.deployment.clusterId !== cluster.id) {
-        throw new Refused(`the join credential is for Deployment ${row.deployment.name}, which runs on another cluster; use that cluster's issuer`, {
-          id: row.credential.id,
-          name: `${row.deployment.name}/${component}`,
-          reason: 'other-cluster',
-        });
+        throw new Refused(`the join credential is for Deployment ${row.deployment.name}, which runs on another cluster; use that cluster's issuer`, refusedCredential(row, 'other-cluster'));
       }
       const profile = await profileOf(row, component);
       return { attestation: { kind: 'join-credential', credentialId: row.credential.id }, profile, deploymentId: row.deployment.id, clusterId: cluster.id };
@@ -386,7 +388,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       if (audiences.length === 0 || audiences.some((a) => a === '')) throw new OAuthError('invalid_request', 'audience is required (repeat it for a token with several audiences)');
 
       let attested: AttestedWorkload | undefined;
-      let refusedCredential: Refused['credential'];
+      let refusedJoin: RefusedCredential | undefined;
       const auditBase = { action: 'token.exchange', requestId: ctx.requestId, source: ctx.source };
       try {
         if (!isId('cluster', clusterId)) throw new OAuthError('invalid_request', `no issuer at cluster ${JSON.stringify(clusterId)}`);
@@ -404,7 +406,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
           attested = await attest(cluster, subjectTokenType, subjectToken);
         } catch (err) {
           if (err instanceof Refused) {
-            refusedCredential = err.credential;
+            refusedJoin = err.credential;
             throw new OAuthError('invalid_grant', err.message);
           }
           throw err;
@@ -436,15 +438,15 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
           const actor = actorOf(attested?.attestation);
           const target = attested
             ? { type: 'deployment', id: attested.deploymentId, name: attested.profile.deployment.name }
-            : refusedCredential
-              ? { type: 'credential', id: refusedCredential.id, name: refusedCredential.name }
+            : refusedJoin
+              ? { type: 'credential', id: refusedJoin.id, name: refusedJoin.name }
               : { type: 'cluster', id: clusterId };
           await exchangeRefusals.record(attested ? `${actor.type}:${actor.id}` : `${target.type}:${target.id}`, {
             ...auditBase,
             actor,
             target,
             result: err.error,
-            details: { reason: err.message, ...(refusedCredential && { refusal: refusedCredential.reason }), audiences, subjectTokenType },
+            details: { reason: err.message, ...(refusedJoin && { refusal: refusedJoin.reason }), audiences, subjectTokenType },
           });
         }
         throw err;

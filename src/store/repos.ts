@@ -150,9 +150,9 @@ export interface Repos {
     upsert(l: ConnectionLinkRecord): Promise<void>;
     get(connectionId: string, deploymentId: string): Promise<ConnectionLinkRecord | undefined>;
     /** A connection's explicit links with their Deployments' names, by name. */
-    listForConnection(connectionId: string): Promise<(ConnectionLinkRecord & { deploymentName: string })[]>;
+    listForConnection(connectionId: string): Promise<NamedConnectionLink[]>;
     /** The same for several connections in one query, by connection id (absent: no links). */
-    listForConnections(connectionIds: string[]): Promise<Map<string, (ConnectionLinkRecord & { deploymentName: string })[]>>;
+    listForConnections(connectionIds: string[]): Promise<Map<string, NamedConnectionLink[]>>;
     delete(connectionId: string, deploymentId: string): Promise<boolean>;
   };
   metastoreConnections: {
@@ -173,6 +173,9 @@ export interface Repos {
     put(key: string, value: unknown): Promise<void>;
   };
 }
+
+/** An explicit link with its Deployment's name, as lists show it. */
+export type NamedConnectionLink = ConnectionLinkRecord & { deploymentName: string };
 
 export interface AuditListFilter {
   /** Oldest first, from past this seq (exclusive). */
@@ -484,8 +487,8 @@ export function createRepos(db: Db, options: RepoOptions): Repos {
 
 function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
   /** The explicit links of several connections in one query, with their Deployments' names, by connection id. */
-  async function linksOfConnections(connectionIds: string[]): Promise<Map<string, (ConnectionLinkRecord & { deploymentName: string })[]>> {
-    const out = new Map<string, (ConnectionLinkRecord & { deploymentName: string })[]>();
+  async function linksOfConnections(connectionIds: string[]): Promise<Map<string, NamedConnectionLink[]>> {
+    const out = new Map<string, NamedConnectionLink[]>();
     if (connectionIds.length === 0) return out;
     const rows = await db
       .selectFrom('connection_links as l')

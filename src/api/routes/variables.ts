@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { environmentDigest, WORKLOAD_ENVIRONMENT_PATH, workloadEnvironmentSchema } from '../../delivery/deployment-environment.ts';
 import type { WorkloadProfile } from '../../delivery/profile.ts';
+import type { ExchangeContext } from '../../delivery/service.ts';
 import { ENV_FORMATS } from '../../variables/render.ts';
 import { VARIABLE_KEY_MAX } from '../../variables/rules.ts';
 import { variablesCreateSchema, variableUpdateSchema, type VariableService, type VariableView } from '../../variables/service.ts';
@@ -29,7 +30,7 @@ const depParams = z.object({ deployment: z.string().min(1).max(100).meta({ examp
 const keyParams = depParams.extend({ key: z.string().min(1).max(VARIABLE_KEY_MAX).meta({ example: 'AIRFLOW__CORE__LOAD_EXAMPLES' }) }).strict();
 
 /** Verifies a workload's credential (join credential or pod token) and says whose it is. */
-export type WorkloadAuthenticator = (bearer: string, cluster: string | undefined, request: { requestId: string; source: string }) => Promise<WorkloadProfile>;
+export type WorkloadAuthenticator = (bearer: string, cluster: string | undefined, request: ExchangeContext) => Promise<WorkloadProfile>;
 
 export function variableRoutes(variables: VariableService, authenticate: WorkloadAuthenticator): RouteDef[] {
   return [
