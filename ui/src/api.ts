@@ -44,6 +44,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The API's message when `error` names exactly `field` (to show under that field), else undefined. */
+export function fieldMessage(error: unknown, field: string): string | undefined {
+  return error instanceof ApiError && error.fieldName === field ? error.message : undefined;
+}
+
 /** Fired when the stored token stops being accepted, so the shell can return to sign-in. */
 export const SIGNED_OUT_EVENT = 'airlock:signed-out';
 

@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import { SIGNED_OUT_EVENT, api, clearToken, getToken, getWorkspace, setWorkspace } from './api.ts';
 import type { Workspace } from './types.ts';
+import { useLoad } from './components/ui.tsx';
 import { Link, match, navigate, usePath } from './router.tsx';
 import { SignIn } from './pages/sign-in.tsx';
 import { DeploymentsPage } from './pages/deployments.tsx';
@@ -116,27 +117,17 @@ export function App() {
  * scoped to one workspace sees only its own, and no picker.
  */
 function WorkspacePicker({ onChange }: { onChange: () => void }) {
-  const [workspaces, setWorkspaces] = useState<Workspace[] | undefined>(undefined);
+  const loaded = useLoad(() => api<{ items: Workspace[] }>('GET', '/api/v1/workspaces').then((r) => r.items), []);
   const [current, setCurrent] = useState(() => getWorkspace() ?? '');
   useEffect(() => {
-    let live = true;
-    api<{ items: Workspace[] }>('GET', '/api/v1/workspaces').then(
-      (r) => {
-        if (!live) return;
-        setWorkspaces(r.items);
-        // A remembered workspace that is gone (deleted, or another token's) is forgotten.
-        if (getWorkspace() && !r.items.some((w) => w.id === getWorkspace())) {
-          setWorkspace(null);
-          setCurrent('');
-          onChange();
-        }
-      },
-      () => live && setWorkspaces([]),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
+    // A remembered workspace that is gone (deleted, or another token's) is forgotten.
+    if (loaded.data && current && !loaded.data.some((w) => w.id === current)) {
+      setWorkspace(null);
+      setCurrent('');
+      onChange();
+    }
+  }, [loaded.data]);
+  const workspaces = loaded.data;
   if (!workspaces || workspaces.length < 2) return null;
   const fallback = workspaces.find((w) => w.name === 'default') ?? workspaces[0]!;
   return (

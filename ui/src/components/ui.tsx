@@ -174,6 +174,26 @@ export function ColumnHeads({ names, actions }: { names: string[]; actions?: boo
   );
 }
 
+/**
+ * A secret the API returns once (a new API token, a join credential): shown with Copy until the
+ * user says it is copied, then gone from the page.
+ */
+export function ShownOnce({ label, lead, codes, onDone }: { label: string; lead: ReactNode; codes: { label: string; code: string }[]; onDone: () => void }) {
+  return (
+    <div className="banner banner-secret" role="region" aria-label={label}>
+      <p>
+        <strong>{lead}</strong> It is shown once; Airlock keeps only its hash.
+      </p>
+      {codes.map((c) => (
+        <CodeBlock key={c.label} label={c.label} code={c.code} />
+      ))}
+      <button type="button" className="btn" onClick={onDone}>
+        Done, I have copied it
+      </button>
+    </div>
+  );
+}
+
 export function Loading({ what }: { what: string }) {
   return (
     <p className="loading" role="status">

@@ -1,7 +1,7 @@
 // Environment Manager connections: the workspace's Airflow connections, linked to chosen
 // Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
 import { useState, type FormEvent } from 'react';
-import { ApiError, api, enc } from '../api.ts';
+import { ApiError, api, enc, fieldMessage } from '../api.ts';
 import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, useLoad } from '../components/ui.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
@@ -222,7 +222,7 @@ function CreateConnection({ deployments, current, onClose, onCreated }: { deploy
       setBusy(false);
     }
   };
-  const at = (f: string) => (error instanceof ApiError && error.fieldName === f ? error.message : undefined);
+  const at = (f: string) => fieldMessage(error, f);
 
   return (
     <Modal title="New connection" onClose={onClose} wide>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { ApiError, api, enc } from '../api.ts';
-import { Choice, CodeBlock, ColumnHeads, Empty, ErrorBanner, Field, Loading, Select, Time, useLoad } from '../components/ui.tsx';
+import { ApiError, api, enc, fieldMessage } from '../api.ts';
+import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Select, ShownOnce, Time, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cloud, Cluster, Credential, Deployment, DeploymentOptions } from '../types.ts';
 import { ConfirmDelete } from './deployments.tsx';
@@ -393,7 +393,7 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
       setError(err);
     }
   };
-  const at = (f: string) => (error instanceof ApiError && error.fieldName === f ? error.message : undefined);
+  const at = (f: string) => fieldMessage(error, f);
 
   return (
     <section className="card" aria-labelledby="cred-title">
@@ -411,16 +411,15 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
       </form>
       <ErrorBanner error={error} />
       {created ? (
-        <div className="banner banner-secret" role="region" aria-label="New join credential">
-          <p>
-            <strong>Copy this join credential now.</strong> It is shown once; Airlock keeps only its hash.
-          </p>
-          <CodeBlock label="Join credential" code={created.secret} />
-          <CodeBlock label="Run a command with it" code={`AIRLOCK_JOIN_CREDENTIAL='${created.secret}' airlock exec --server ${location.origin} --deployment ${d.name} --component ${created.component} -- <command>`} />
-          <button type="button" className="btn" onClick={() => setCreated(undefined)}>
-            Done, I have copied it
-          </button>
-        </div>
+        <ShownOnce
+          label="New join credential"
+          lead="Copy this join credential now."
+          codes={[
+            { label: 'Join credential', code: created.secret },
+            { label: 'Run a command with it', code: `AIRLOCK_JOIN_CREDENTIAL='${created.secret}' airlock exec --server ${location.origin} --deployment ${d.name} --component ${created.component} -- <command>` },
+          ]}
+          onDone={() => setCreated(undefined)}
+        />
       ) : null}
       <ErrorBanner error={list.error} title="Could not load the join credentials" />
       {list.loading && !list.data ? <Loading what="join credentials" /> : null}

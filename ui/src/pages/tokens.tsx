@@ -2,8 +2,8 @@
 // (the old secret keeps working for the overlap), revoke it. The API decides what the signed-in
 // token may manage and refuses the rest with its own words.
 import { useState, type FormEvent } from 'react';
-import { ApiError, api, enc } from '../api.ts';
-import { CodeBlock, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { api, enc, fieldMessage } from '../api.ts';
+import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, ShownOnce, Time, useLoad } from '../components/ui.tsx';
 import type { ApiToken } from '../types.ts';
 
 const ROLES: { value: string; label: string; hint: string }[] = [
@@ -52,7 +52,7 @@ export function TokensPage() {
       setBusy(false);
     }
   };
-  const at = (f: string) => (error instanceof ApiError && error.fieldName === f ? error.message : undefined);
+  const at = (f: string) => fieldMessage(error, f);
 
   return (
     <section className="page" aria-labelledby="page-title">
@@ -85,16 +85,15 @@ export function TokensPage() {
       </section>
 
       {secret ? (
-        <div className="banner banner-secret" role="region" aria-label="New API token">
-          <p>
-            <strong>{secret.what}. Copy the token now.</strong> It is shown once; Airlock keeps only its hash.
-          </p>
-          <CodeBlock label="API token" code={secret.token.token} />
-          <CodeBlock label="Use it with the CLI" code={`AIRLOCK_URL=${location.origin} AIRLOCK_TOKEN='${secret.token.token}' npx airlock deployment list`} />
-          <button type="button" className="btn" onClick={() => setSecret(undefined)}>
-            Done, I have copied it
-          </button>
-        </div>
+        <ShownOnce
+          label="New API token"
+          lead={`${secret.what}. Copy the token now.`}
+          codes={[
+            { label: 'API token', code: secret.token.token },
+            { label: 'Use it with the CLI', code: `AIRLOCK_URL=${location.origin} AIRLOCK_TOKEN='${secret.token.token}' npx airlock deployment list` },
+          ]}
+          onDone={() => setSecret(undefined)}
+        />
       ) : null}
 
       <ErrorBanner error={list.error} title="Could not load the API tokens" />
@@ -188,8 +187,8 @@ function RotateDialog({ token: t, onClose, onRotated }: { token: ApiToken; onClo
     <Modal title={`Rotate ${t.name}`} onClose={onClose}>
       <form onSubmit={(ev) => void submit(ev)} noValidate>
         <p>The token gets a new secret and keeps its id, role and scope. The current secret keeps working for the overlap, so clients can switch without an outage.</p>
-        <Field label="Overlap" value={overlap} onChange={setOverlap} hint="How long the current secret keeps working: 0 (not at all) up to 7d." error={error instanceof ApiError && error.fieldName === 'overlap' ? error.message : undefined} />
-        <ErrorBanner error={error instanceof ApiError && error.fieldName === 'overlap' ? undefined : error} />
+        <Field label="Overlap" value={overlap} onChange={setOverlap} hint="How long the current secret keeps working: 0 (not at all) up to 7d." error={fieldMessage(error, 'overlap')} />
+        <ErrorBanner error={fieldMessage(error, 'overlap') ? undefined : error} />
         <div className="form-actions">
           <button type="button" className="btn" onClick={onClose}>
             Cancel
