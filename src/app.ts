@@ -15,6 +15,7 @@ import { workspaceRoutes } from './api/routes/workspaces.ts';
 import { tokenRoutes } from './api/routes/tokens.ts';
 import { auditRoutes } from './api/routes/audit.ts';
 import { variableRoutes } from './api/routes/variables.ts';
+import { createWorkloadEnvironmentReader } from './delivery/environment-reads.ts';
 import { resolveRoutes } from './api/routes/resolve.ts';
 import { createConnectionResolver } from './connections/resolver.ts';
 import { createVariableService, type VariableService } from './variables/service.ts';
@@ -201,7 +202,15 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
-    ...variableRoutes(variables, (bearer, cluster, request) => delivery.profileFor(bearer, cluster, request)),
+    ...variableRoutes(
+      variables,
+      createWorkloadEnvironmentReader({
+        authenticate: (bearer, cluster, ctx) => delivery.authenticateWorkload(bearer, cluster, ctx),
+        environment: (deploymentId) => variables.workloadEnvironment(deploymentId),
+        audit,
+        clock,
+      }),
+    ),
     ...connectionRoutes(connections),
     ...resolveRoutes(createConnectionResolver({ deployments, variables, connections })),
   );

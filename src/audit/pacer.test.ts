@@ -28,4 +28,21 @@ describe('refusal pacer', () => {
     // The old keys' intervals are over: room again for a key of its own.
     assert.deepEqual(p.admit('c'), { record: true, suppressed: 0 });
   });
+
+  it("whenFull 'admit': past maxKeys, a new key is recorded every time instead of sharing the overflow key", () => {
+    const clock = createManualClock(0);
+    const p = createRefusalPacer({ clock, everyMs: 1000, maxKeys: 1, whenFull: 'admit' });
+    assert.equal(p.admit('a').record, true);
+    assert.deepEqual([p.admit('b'), p.admit('b'), p.admit('c')], [{ record: true, suppressed: 0 }, { record: true, suppressed: 0 }, { record: true, suppressed: 0 }]);
+    assert.deepEqual(p.admit('a'), { record: false });
+  });
+
+  it('forget: the next event of a forgotten key is recorded at once', () => {
+    const clock = createManualClock(0);
+    const p = createRefusalPacer({ clock, everyMs: 1000 });
+    assert.equal(p.admit('a').record, true);
+    assert.equal(p.admit('a').record, false);
+    p.forget('a');
+    assert.deepEqual(p.admit('a'), { record: true, suppressed: 0 });
+  });
 });

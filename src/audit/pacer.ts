@@ -1,8 +1,10 @@
 /**
- * Paces the audit records of refusals that anyone can cause (a bad token, a made-up credential):
- * at most one record per key per interval, the next one saying how many were left out. Bounded:
- * once `maxKeys` keys are being paced, new keys share one overflow key, so a flood of distinct
- * keys costs neither memory nor more than one record per interval.
+ * Paces audit records of events that come in bulk: refusals anyone can cause (a bad token, a
+ * made-up credential), and a workload's environment reads (every 30 s per agent). At most one
+ * record per key per interval, the next one saying how many were left out. Bounded: once
+ * `maxKeys` keys are being paced, a new key either shares one overflow key (`whenFull: 'share'`,
+ * for refusals: a flood of distinct keys costs neither memory nor more than one record per
+ * interval) or is recorded every time (`'admit'`, for events that must never go unrecorded).
  */
 import type { Clock } from '../lib/clock.ts';
 import type { AuditEvent, AuditLog } from './log.ts';
@@ -11,12 +13,14 @@ export type PacerVerdict = { record: true; suppressed: number } | { record: fals
 
 export interface RefusalPacer {
   admit(key: string): PacerVerdict;
+  /** Forgets a key, so its next event is recorded (e.g. after its record could not be written). */
+  forget(key: string): void;
 }
 
 export const REFUSAL_RECORD_EVERY_MS = 60_000;
 const OVERFLOW = '\u0000overflow';
 
-export function createRefusalPacer(o: { clock: Clock; everyMs?: number; maxKeys?: number }): RefusalPacer {
+export function createRefusalPacer(o: { clock: Clock; everyMs?: number; maxKeys?: number; whenFull?: 'share' | 'admit' }): RefusalPacer {
   const every = o.everyMs ?? REFUSAL_RECORD_EVERY_MS;
   const maxKeys = o.maxKeys ?? 10_000;
   const seen = new Map<string, { lastRecordedAt: number; suppressed: number }>();
@@ -26,7 +30,10 @@ export function createRefusalPacer(o: { clock: Clock; everyMs?: number; maxKeys?
       if (!seen.has(key) && seen.size >= maxKeys) {
         // Make room from keys whose interval is over; failing that, share the overflow key.
         for (const [k, v] of seen) if (now - v.lastRecordedAt >= every) seen.delete(k);
-        if (seen.size >= maxKeys) key = OVERFLOW;
+        if (seen.size >= maxKeys) {
+          if (o.whenFull === 'admit') return { record: true, suppressed: 0 };
+          key = OVERFLOW;
+        }
       }
       const s = seen.get(key);
       if (s && now - s.lastRecordedAt < every) {
@@ -35,6 +42,9 @@ export function createRefusalPacer(o: { clock: Clock; everyMs?: number; maxKeys?
       }
       seen.set(key, { lastRecordedAt: now, suppressed: 0 });
       return { record: true, suppressed: s?.suppressed ?? 0 };
+    },
+    forget(key) {
+      seen.delete(key);
     },
   };
 }

@@ -11,7 +11,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Scope } from '../access/scope.ts';
-import type { AuditLog } from '../audit/log.ts';
+import type { AuditEvent, AuditLog } from '../audit/log.ts';
 import { createPacedRecorder } from '../audit/pacer.ts';
 import type { ClusterService, ClusterView } from '../clusters/service.ts';
 import type { CloudProvider } from '../cloud/types.ts';
@@ -69,6 +69,12 @@ export interface AttestedWorkload {
   clusterId: string;
 }
 
+/** A workload that proved who it is at a workload route: its profile, and who it is in the audit log. */
+export interface AuthenticatedWorkload {
+  profile: WorkloadProfile;
+  actor: AuditEvent['actor'];
+}
+
 export interface ExchangeContext {
   requestId: string;
   source: string;
@@ -85,6 +91,8 @@ export interface DeliveryService {
    * `ctx` names the request in the audit record of a refused stored credential.
    */
   profileFor(bearer: string, clusterRef: string | undefined, ctx?: ExchangeContext): Promise<WorkloadProfile>;
+  /** The same attestation, with the actor the audit log names the workload by. */
+  authenticateWorkload(bearer: string, clusterRef: string | undefined, ctx?: ExchangeContext): Promise<AuthenticatedWorkload>;
   /** The webhook's lookup: the component whose service account this is, if any. */
   workloads(clusterRef: string, namespace: string, serviceAccount: string): Promise<WorkloadProfile[]>;
   /** RFC 8693 at `POST /clusters/:clusterId/token`. Throws {@link OAuthError}. */
@@ -276,7 +284,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       : { type: 'kubernetes' as const, id: `system:serviceaccount:${a.namespace}:${a.serviceAccount}`, name: a.podName };
   }
 
-  return {
+  const service: DeliveryService = {
     async createCredential(scope, ref, raw) {
       const input = joinCredentialCreateSchema.parse(raw);
       const view = await d.deployments.get(scope, ref);
@@ -328,10 +336,14 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     },
 
     async profileFor(bearer, clusterRef, ctx) {
+      return (await service.authenticateWorkload(bearer, clusterRef, ctx)).profile;
+    },
+
+    async authenticateWorkload(bearer, clusterRef, ctx) {
       try {
         if (bearer.startsWith('alj_')) {
           const { row, component } = await attestJoin(bearer);
-          return await profileOf(row, component);
+          return { profile: await profileOf(row, component), actor: actorOf({ kind: 'join-credential', credentialId: row.credential.id }) };
         }
         if (bearer.startsWith('alk_')) throw new Refused('that is an API token; a workload presents its join credential (alj_…) or its pod service-account token');
         if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(bearer)) throw new Refused('the credential is neither a join credential (alj_…) nor a service-account token (a JWT)');
@@ -339,8 +351,8 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
           throw new AppError('ERR_VALIDATION', 'a Kubernetes token is verified against a cluster: name it', { field: 'cluster', example: '?cluster=prod-aws' });
         }
         const cluster = await d.clusters.get(clusterRef);
-        const { w, component } = await attestKubernetes(cluster, bearer);
-        return await profileOf(w, component);
+        const { w, component, attestation } = await attestKubernetes(cluster, bearer);
+        return { profile: await profileOf(w, component), actor: actorOf(attestation) };
       } catch (err) {
         if (err instanceof Refused) {
           // A refused credential that names a stored one (revoked, expired, a wrong secret) is what a
@@ -453,4 +465,5 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       }
     },
   };
+  return service;
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { environmentDigest, WORKLOAD_ENVIRONMENT_PATH, workloadEnvironmentSchema } from '../../delivery/deployment-environment.ts';
-import type { WorkloadProfile } from '../../delivery/profile.ts';
-import type { ExchangeContext } from '../../delivery/service.ts';
+import { WORKLOAD_ENVIRONMENT_PATH, workloadEnvironmentSchema } from '../../delivery/deployment-environment.ts';
+import type { WorkloadEnvironmentReader } from '../../delivery/environment-reads.ts';
 import { ENV_FORMATS } from '../../variables/render.ts';
 import { VARIABLE_KEY_MAX } from '../../variables/rules.ts';
 import { variablesCreateSchema, variableUpdateSchema, type VariableService, type VariableView } from '../../variables/service.ts';
@@ -29,25 +28,19 @@ export function variableToJson(v: VariableView): z.infer<typeof variableJson> {
 const depParams = z.object({ deployment: z.string().min(1).max(100).meta({ example: 'etl' }) }).strict();
 const keyParams = depParams.extend({ key: z.string().min(1).max(VARIABLE_KEY_MAX).meta({ example: 'AIRFLOW__CORE__LOAD_EXAMPLES' }) }).strict();
 
-/** Verifies a workload's credential (join credential or pod token) and says whose it is. */
-export type WorkloadAuthenticator = (bearer: string, cluster: string | undefined, request: ExchangeContext) => Promise<WorkloadProfile>;
-
-export function variableRoutes(variables: VariableService, authenticate: WorkloadAuthenticator): RouteDef[] {
+export function variableRoutes(variables: VariableService, environment: WorkloadEnvironmentReader): RouteDef[] {
   return [
     defineRoute({
       method: 'GET',
       path: WORKLOAD_ENVIRONMENT_PATH,
       auth: 'workload',
       tag: 'delivery',
-      summary: "The calling workload's Deployment environment: every variable with its value (secrets included) and the linked connections with their passwords. Only the Deployment's own attested workloads get it",
+      summary: "The calling workload's Deployment environment: every variable with its value (secrets included) and the linked connections with their passwords. Only the Deployment's own attested workloads get it; a read of content the workload has not been recorded receiving is audited (environment.read), others at most hourly",
       query: z.object({ cluster: z.string().min(1).max(100).optional().meta({ example: 'prod-aws' }) }).strict(),
       response: workloadEnvironmentSchema,
-      handler: async (input) => {
-        input.setHeader('cache-control', 'no-store');
-        const profile = await authenticate(input.bearer!, input.query.cluster, { requestId: input.request.id, source: input.request.source });
-        const env = await variables.workloadEnvironment(profile.deployment.id);
-        const doc = { variables: env.variables, connections: env.connections.map((c) => ({ connId: c.connId, fields: c.fields })) };
-        return { deployment: { id: profile.deployment.id, name: profile.deployment.name }, digest: environmentDigest(doc), ...doc };
+      handler: async ({ bearer, query, request, setHeader }) => {
+        setHeader('cache-control', 'no-store');
+        return environment.read(bearer!, query.cluster, { requestId: request.id, source: request.source });
       },
     }),
     defineRoute({
