@@ -65,7 +65,7 @@ export function AuditPage() {
       <div className="page-header">
         <div>
           <h1 id="page-title">Audit log</h1>
-          <p className="muted">Every change made through the API, every token exchange and every refused API token, newest first. Each record carries the hash of the one before it.</p>
+          <p className="muted">Every change made through the API, every token exchange, workloads’ reads of their secrets and refused credentials, newest first. Each record carries the hash of the one before it.</p>
         </div>
         <button type="button" className="btn" onClick={() => void verify()} disabled={check.running}>
           {check.running ? 'Checking…' : 'Verify chain'}
