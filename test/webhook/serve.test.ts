@@ -7,7 +7,6 @@
  *   looks workloads up in a real Airlock server through its API, and answers a real AdmissionReview.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -21,26 +20,12 @@ import { applyPatch, type Op } from '../helpers/json-patch.ts';
 import type { AdmissionReviewOut } from '../../src/delivery/webhook/review.ts';
 import { killAll, spawnGroup } from '../helpers/processes.ts';
 import { startKubeIssuer, type KubeIssuer } from '../delivery/kube-issuer.ts';
+import { kubectl } from '../helpers/kubectl.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/webhook/', import.meta.url));
 const ROLE = 'arn:aws:iam::123456789012:role/etl-reader';
 const SERVICE_NAME = 'airlock-webhook.airlock-system.svc';
-
-/** kubectl with a kubeconfig whose only server is a closed port: a command that tried to reach a cluster would fail, not leave the machine. */
-function kubectl(args: string[], stdin: string, dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const kc = join(dir, 'kubeconfig');
-  writeFileSync(
-    kc,
-    'apiVersion: v1\nkind: Config\nclusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]\ncontexts: [{name: none, context: {cluster: none}}]\ncurrent-context: none\n',
-  );
-  return new Promise((resolve) => {
-    const p = execFile('kubectl', args, { env: { PATH: process.env.PATH ?? '', KUBECONFIG: kc, HOME: dir }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    p.stdin!.end(stdin);
-  });
-}
 
 /** What the webhook answers: an AdmissionReview, an error, or its health. */
 interface Answer {

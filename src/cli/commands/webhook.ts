@@ -106,7 +106,9 @@ export function registerWebhookCommands(program: Command): void {
     .option('--failure-policy <policy>', 'Fail or Ignore (see the comment in the output)', 'Fail')
     .option('--timeout <seconds>', "the API server's timeoutSeconds (1-30)", '5')
     .option('--replicas <n>', 'webhook replicas', '2')
-    .action(async (o: { cluster: string; server?: string; image: string; namespace: string; name: string; failurePolicy: string; timeout: string; replicas: string }) => {
+    .option('--tls <mode>', 'who makes the serving certificate: generated (self-signed, in the output) or cert-manager (issued and renewed in the cluster)', 'generated')
+    .option('--cert-manager-issuer <kind/name>', 'with --tls cert-manager: the Issuer or ClusterIssuer that signs it (default: a self-signed Issuer in --namespace)')
+    .action(async (o: { cluster: string; server?: string; image: string; namespace: string; name: string; failurePolicy: string; timeout: string; replicas: string; tls: string; certManagerIssuer?: string }) => {
       const serverUrl = o.server ?? process.env.AIRLOCK_URL;
       if (!serverUrl) throw new CliError('--server (or AIRLOCK_URL) is needed: the URL pods and the webhook reach Airlock at', 'ERR_VALIDATION', '--server', 'https://airlock.internal.example.com', 2);
       if (o.failurePolicy !== 'Fail' && o.failurePolicy !== 'Ignore') throw new CliError('--failure-policy must be Fail or Ignore', 'ERR_VALIDATION', '--failure-policy', 'Fail', 2);
@@ -123,6 +125,14 @@ export function registerWebhookCommands(program: Command): void {
       } catch {
         throw new CliError(`--server ${serverUrl} is not a URL`, 'ERR_VALIDATION', '--server', 'https://airlock.internal.example.com', 2);
       }
+      if (o.tls !== 'generated' && o.tls !== 'cert-manager') throw new CliError('--tls must be generated or cert-manager', 'ERR_VALIDATION', '--tls', 'cert-manager', 2);
+      let certManagerIssuer: { kind: 'Issuer' | 'ClusterIssuer'; name: string } | undefined;
+      if (o.certManagerIssuer !== undefined) {
+        if (o.tls !== 'cert-manager') throw new CliError('--cert-manager-issuer needs --tls cert-manager', 'ERR_VALIDATION', '--cert-manager-issuer', '--tls cert-manager --cert-manager-issuer ClusterIssuer/internal-ca', 2);
+        const m = /^(Issuer|ClusterIssuer)\/([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/.exec(o.certManagerIssuer);
+        if (!m) throw new CliError('--cert-manager-issuer must be Issuer/<name> or ClusterIssuer/<name>', 'ERR_VALIDATION', '--cert-manager-issuer', 'ClusterIssuer/internal-ca', 2);
+        certManagerIssuer = { kind: m[1] as 'Issuer' | 'ClusterIssuer', name: m[2]! };
+      }
       const { webhookManifest } = await import('../../delivery/webhook/manifest.ts');
       const m = await webhookManifest({
         cluster: o.cluster,
@@ -133,6 +143,8 @@ export function registerWebhookCommands(program: Command): void {
         failurePolicy: o.failurePolicy,
         timeoutSeconds,
         replicas,
+        tls: o.tls,
+        certManagerIssuer,
       });
       process.stdout.write(m.yaml);
     });
