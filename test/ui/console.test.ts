@@ -391,6 +391,72 @@ describe('web console (Chromium)', () => {
     assert.ok(!(await page.content()).includes(PASSWORD), 'the password is nowhere in the page');
   });
 
+  it('edits a connection: an emptied field is cleared, the password kept, replaced or removed; a stale edit is refused and loses nothing', async () => {
+    interface Conn {
+      host: string | null;
+      login: string | null;
+      port: number | null;
+      schema: string | null;
+      description: string;
+      passwordSet: boolean;
+      version: number;
+    }
+    // What a workload of etl receives for lake_db: the one place its password can be read back.
+    assert.equal((await c.api('POST', '/api/v1/connections/lake_db/link', { deployment: 'etl' })).status, 200);
+    const credential = (await c.api<{ secret: string }>('POST', '/api/v1/deployments/etl/credentials', { component: 'worker' })).body.secret;
+    const delivered = async () => {
+      const r = await fetch(`${c.url}/api/v1/workload/environment`, { headers: { authorization: `Bearer ${credential}` } });
+      const doc = (await r.json()) as { connections: { connId: string; fields: { password: string | null; host: string | null } }[] };
+      return doc.connections.find((x) => x.connId === 'lake_db')!.fields;
+    };
+    assert.equal((await delivered()).password, 'pg-Secret-9d2kq');
+    const before = (await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body;
+
+    await page.goto('/environment?deployment=etl');
+    await page.getByRole('button', { name: 'Edit lake_db' }).click();
+    let dialog = page.getByRole('dialog', { name: 'Edit lake_db' });
+    assert.equal(await dialog.getByLabel('Host', { exact: true }).inputValue(), 'db.internal', 'the form starts from the stored fields');
+    assert.equal(await dialog.getByLabel('New password', { exact: true }).inputValue(), '', 'a stored password is never put in the form');
+    await dialog.getByLabel('Host', { exact: true }).fill('db2.internal');
+    await dialog.getByLabel('Login', { exact: true }).fill('');
+    await dialog.getByLabel('Port', { exact: true }).fill('6432');
+    await dialog.getByRole('button', { name: 'Save connection' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').filter({ hasText: 'Connection lake_db saved.' }).waitFor();
+    let after = (await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body;
+    assert.deepEqual([after.host, after.login, after.port, after.schema, after.passwordSet, after.version], ['db2.internal', null, 6432, before.schema, true, before.version + 1]);
+    assert.deepEqual(await delivered(), { ...(await delivered()), host: 'db2.internal', password: 'pg-Secret-9d2kq' }, 'the password was kept');
+
+    await page.getByRole('button', { name: 'Edit lake_db' }).click();
+    dialog = page.getByRole('dialog', { name: 'Edit lake_db' });
+    await dialog.getByLabel('New password', { exact: true }).fill('pg-Rotated-77x');
+    await dialog.getByRole('button', { name: 'Save connection' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').filter({ hasText: 'Connection lake_db saved.' }).waitFor();
+    assert.equal((await delivered()).password, 'pg-Rotated-77x');
+
+    // Changed elsewhere while the dialog is open: refused, nothing lost, the reason shown.
+    await page.getByRole('button', { name: 'Edit lake_db' }).click();
+    dialog = page.getByRole('dialog', { name: 'Edit lake_db' });
+    assert.equal((await c.api('PATCH', '/api/v1/connections/lake_db', { description: 'changed by someone else' })).status, 200);
+    await dialog.getByLabel('Schema', { exact: true }).fill('mine');
+    await dialog.getByRole('button', { name: 'Save connection' }).click();
+    await dialog.getByText('was changed by someone else').waitFor();
+    after = (await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body;
+    assert.deepEqual([after.description, after.schema], ['changed by someone else', before.schema]);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    await page.getByRole('button', { name: 'Edit lake_db' }).click();
+    dialog = page.getByRole('dialog', { name: 'Edit lake_db' });
+    await dialog.getByLabel('Remove the stored password').check();
+    await dialog.getByRole('button', { name: 'Save connection' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').filter({ hasText: 'Connection lake_db saved.' }).waitFor();
+    assert.equal((await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body.passwordSet, false);
+    assert.equal((await delivered()).password, null);
+    assert.ok(!(await page.content()).includes('pg-Rotated-77x'), 'the password is nowhere in the page');
+  });
+
   it('creates an API token shown once, rotates it without an overlap, revokes it; each step holds against the API', async () => {
     const works = async (token: string) => (await fetch(`${c.url}/api/v1/deployments`, { headers: { authorization: `Bearer ${token}` } })).status;
     await page.getByRole('link', { name: 'Tokens', exact: true }).click();

@@ -12,6 +12,7 @@ export function Connections({ deployments, current }: { deployments: Deployment[
   const list = useLoad(() => api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items), []);
   const [creating, setCreating] = useState(false);
   const [linking, setLinking] = useState<Connection | undefined>(undefined);
+  const [editing, setEditing] = useState<Connection | undefined>(undefined);
   const [deleting, setDeleting] = useState<Connection | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
@@ -87,6 +88,9 @@ export function Connections({ deployments, current }: { deployments: Deployment[
                     {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
                   </td>
                   <td className="actions">
+                    <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
+                      Edit
+                    </button>{' '}
                     <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
                       Link
                     </button>{' '}
@@ -108,6 +112,21 @@ export function Connections({ deployments, current }: { deployments: Deployment[
           onCreated={(c) => {
             setCreating(false);
             setNotice(`Connection ${c.connId} created${c.derivation ? ` (${c.derivation})` : ''}. Link it to the Deployments that use it.`);
+            list.reload();
+          }}
+        />
+      ) : null}
+      {editing ? (
+        <EditConnection
+          connection={editing}
+          onClose={() => {
+            // The edit may have been refused as stale: the list is read again, so a new edit starts from the current version.
+            setEditing(undefined);
+            list.reload();
+          }}
+          onSaved={(c) => {
+            setEditing(undefined);
+            setNotice(`Connection ${c.connId} saved.`);
             list.reload();
           }}
         />
@@ -290,6 +309,118 @@ function CreateConnection({ deployments, current, onClose, onCreated }: { deploy
           </button>
           <button type="submit" className="btn btn-primary" disabled={busy}>
             Create connection
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/**
+ * Edits a connection's fields. Only what changed is sent; an emptied field is cleared (null).
+ * The password is write-only: left blank it stays, a new one replaces it, "Remove" clears it.
+ * The version read is sent along, so an edit made meanwhile elsewhere is refused (ERR_CONFLICT).
+ */
+function EditConnection({ connection: c, onClose, onSaved }: { connection: Connection; onClose: () => void; onSaved: (c: Connection) => void }) {
+  const initial = {
+    connType: c.connType,
+    description: c.description,
+    host: c.host ?? '',
+    schema: c.schema ?? '',
+    login: c.login ?? '',
+    port: c.port === null ? '' : String(c.port),
+    extra: Object.keys(c.extra).length ? JSON.stringify(c.extra, null, 2) : '',
+  };
+  const [f, setF] = useState(initial);
+  const [password, setPassword] = useState('');
+  const [removePassword, setRemovePassword] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof typeof initial) => (v: string) => setF({ ...f, [k]: v });
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    const body: Record<string, unknown> = { version: c.version };
+    try {
+      if (f.connType.trim() !== initial.connType) {
+        if (!f.connType.trim()) throw new ApiError(400, 'ERR_VALIDATION', 'Enter the connection type (e.g. postgres, http).', 'body.connType');
+        body.connType = f.connType.trim();
+      }
+      if (f.description.trim() !== initial.description) body.description = f.description.trim();
+      for (const k of ['host', 'schema', 'login'] as const) if (f[k].trim() !== initial[k]) body[k] = f[k].trim() || null;
+      if (f.port.trim() !== initial.port) {
+        const port = f.port.trim() ? Number(f.port.trim()) : null;
+        if (port !== null && !Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', 'body.port');
+        body.port = port;
+      }
+      if (f.extra.trim() !== initial.extra.trim()) {
+        let extra: unknown = {};
+        if (f.extra.trim()) {
+          try {
+            extra = JSON.parse(f.extra) as unknown;
+          } catch {
+            throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"timeout": 30}.', 'body.extra');
+          }
+        }
+        body.extra = extra;
+      }
+      if (removePassword) body.password = null;
+      else if (password) body.password = password;
+    } catch (err) {
+      setError(err);
+      return;
+    }
+    if (Object.keys(body).length === 1) {
+      onClose();
+      return;
+    }
+    setBusy(true);
+    try {
+      onSaved(await api<Connection>('PATCH', `/api/v1/connections/${enc(c.connId)}`, body));
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  const at = (field: string) => fieldMessage(error, field);
+
+  return (
+    <Modal title={`Edit ${c.connId}`} onClose={onClose} wide>
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label={`Edit ${c.connId}`}>
+        <div className="two-col">
+          <Field label="Connection type" value={f.connType} onChange={set('connType')} error={at('connType')} autoFocus />
+          <Field label="Description" value={f.description} onChange={set('description')} error={at('description')} />
+          <Field label="Host" value={f.host} onChange={set('host')} error={at('host')} />
+          <Field label="Schema" value={f.schema} onChange={set('schema')} error={at('schema')} />
+          <Field label="Login" value={f.login} onChange={set('login')} error={at('login')} />
+          <Field label="Port" value={f.port} onChange={set('port')} error={at('port')} />
+          <Field
+            label={c.passwordSet ? 'New password' : 'Password'}
+            type="password"
+            autoComplete="new-password"
+            value={removePassword ? '' : password}
+            onChange={(v) => {
+              setPassword(v);
+              setRemovePassword(false);
+            }}
+            error={at('password')}
+            hint={c.passwordSet ? 'A password is stored (write-only, never shown). Leave this blank to keep it.' : 'Write-only: stored encrypted, never shown again.'}
+          />
+          <Field label="Extra (JSON)" value={f.extra} onChange={set('extra')} multiline placeholder='{"sslmode": "require"}' error={at('extra')} />
+        </div>
+        {c.passwordSet ? (
+          <label className="check">
+            <input type="checkbox" checked={removePassword} onChange={(e) => setRemovePassword(e.target.checked)} /> Remove the stored password
+          </label>
+        ) : null}
+        <ErrorBanner error={error} title="The connection was not saved" />
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            Save connection
           </button>
         </div>
       </form>
