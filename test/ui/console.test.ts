@@ -578,4 +578,38 @@ describe('web console (Chromium)', () => {
     await c.shot(narrow, 'narrow-deployment');
     await narrow.context().close();
   });
+
+  it('lists saved identities with their use; deletes an unused one, and a used one only when its Deployments are moved to the default identity', async () => {
+    assert.equal((await c.api('PUT', '/api/v1/identities', { name: 'spare-reader', awsRoleArn: 'arn:aws:iam::123456789012:role/spare' })).status, 200);
+    await page.goto('/deployments');
+    const table = page.getByRole('table', { name: 'Saved identities' });
+    const used = (await c.api<{ workloadIdentityOptions: { name: string; deploymentsUsing: number; capacity?: number }[] }>('GET', '/api/v1/deployment-options')).body.workloadIdentityOptions;
+    assert.deepEqual(used.filter((o) => o.name !== 'blob-mi').map((o) => [o.name, o.deploymentsUsing]), [['etl-reader', 1], ['spare-reader', 0]]);
+    await table.getByRole('row', { name: /etl-reader .* 1 Deployment\b/ }).waitFor();
+    await table.getByRole('row', { name: /spare-reader .* 0 Deployments/ }).waitFor();
+
+    await page.getByRole('button', { name: 'Delete saved identity spare-reader' }).click();
+    let dialog = page.getByRole('dialog', { name: 'Delete saved identity spare-reader?' });
+    await dialog.getByRole('button', { name: 'Delete saved identity' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved identity spare-reader was deleted.' }).waitFor();
+    assert.equal((await c.api('GET', '/api/v1/identities/spare-reader')).status, 404);
+
+    // In use by reports: refused with the API's reason until the move is ticked; nothing changes meanwhile.
+    await page.getByRole('button', { name: 'Delete saved identity etl-reader' }).click();
+    dialog = page.getByRole('dialog', { name: 'Delete saved identity etl-reader?' });
+    await dialog.getByRole('button', { name: 'Delete saved identity' }).click();
+    await dialog.getByText('is used by 1 Deployment(s): reports').waitFor();
+    assert.equal((await c.api<Dep>('GET', '/api/v1/deployments/reports')).body.workloadIdentity?.savedIdentityName, 'etl-reader');
+    await dialog.getByLabel(/Move the 1 Deployment using it to the default identity/).check();
+    await dialog.getByRole('button', { name: 'Delete saved identity' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved identity etl-reader was deleted. reports now uses the default identity.' }).waitFor();
+    assert.equal((await c.api('GET', '/api/v1/identities/etl-reader')).status, 404);
+    const reports = (await c.api<Dep>('GET', '/api/v1/deployments/reports')).body;
+    assert.equal(reports.workloadIdentity, null);
+    assert.equal(reports.effectiveWorkloadIdentity.mode, 'default');
+    await table.getByRole('row', { name: /etl-reader/ }).waitFor({ state: 'detached' });
+    const blob = used.find((o) => o.name === 'blob-mi')!;
+    await table.getByRole('row', { name: new RegExp(`blob-mi .* ${blob.deploymentsUsing} Deployments of ${blob.capacity}`) }).waitFor();
+    await c.shot(page, 'saved-identities-deleted');
+  });
 });

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
 import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
-import type { Cluster, Deployment, SavedIdentity } from '../types.ts';
+import type { Cluster, Deployment, DeploymentOptions, SavedIdentity } from '../types.ts';
 import { identitySummary } from './identity-text.ts';
 
 export function DeploymentsPage() {
@@ -111,6 +111,14 @@ export function DeploymentsPage() {
           </table>
         </div>
       ) : null}
+      <SavedIdentities
+        onChanged={(message) => {
+          setNotice(message);
+          setIdentity('');
+          identities.reload();
+          list.reload();
+        }}
+      />
       {creating ? (
         <CreateDeployment
           clusters={clusters.data ?? []}
@@ -216,6 +224,101 @@ export function ConfirmDelete({ deployment, onClose, onDeleted }: { deployment: 
         </button>
         <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void remove()}>
           {busy ? 'Deleting…' : 'Delete Deployment'}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+type IdentityOption = DeploymentOptions['workloadIdentityOptions'][number];
+
+/** The workspace's saved identities, each with how many Deployments use it; delete one (moving its Deployments to the default identity when asked to). */
+function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }) {
+  const options = useLoad(() => api<DeploymentOptions>('GET', '/api/v1/deployment-options').then((r) => r.workloadIdentityOptions), []);
+  const [deleting, setDeleting] = useState<IdentityOption | undefined>(undefined);
+  return (
+    <section className="card" aria-labelledby="saved-identities-title">
+      <div className="card-header">
+        <h2 id="saved-identities-title">Saved identities</h2>
+      </div>
+      <p className="muted">Customer-managed identities saved under a name (from a Deployment's Workload Identity, <em>Save as</em>) so several Deployments can use one.</p>
+      <ErrorBanner error={options.error} title="Could not load the saved identities" />
+      {options.loading && !options.data ? <Loading what="saved identities" /> : null}
+      {options.data && options.data.length === 0 ? <Empty title="No saved identities">Save one from a Deployment's Workload Identity with <strong>Save as</strong>.</Empty> : null}
+      {options.data && options.data.length > 0 ? (
+        <div className="table-wrap">
+          <table aria-label="Saved identities">
+            <ColumnHeads names={['Name', 'Cloud', 'Identity', 'Used by']} actions />
+            <tbody>
+              {options.data.map((i) => (
+                <tr key={i.id}>
+                  <td>{i.name}</td>
+                  <td>{i.cloud}</td>
+                  <td className="wrap">
+                    <code>{i.value}</code>
+                  </td>
+                  <td>
+                    {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'}
+                    {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
+                  </td>
+                  <td className="actions">
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {deleting ? (
+        <DeleteSavedIdentity
+          identity={deleting}
+          onClose={() => setDeleting(undefined)}
+          onDeleted={(moved) => {
+            setDeleting(undefined);
+            options.reload();
+            onChanged(`Saved identity ${deleting.name} was deleted.${moved.length ? ` ${moved.join(', ')} now use${moved.length === 1 ? 's' : ''} the default identity.` : ''}`);
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function DeleteSavedIdentity({ identity: i, onClose, onDeleted }: { identity: IdentityOption; onClose: () => void; onDeleted: (moved: string[]) => void }) {
+  const [reset, setReset] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const remove = async () => {
+    setError(undefined);
+    setBusy(true);
+    try {
+      const r = await api<{ resetDeployments: string[] }>('DELETE', `/api/v1/identities/${enc(i.name)}?resetDeployments=${reset ? 'true' : 'false'}`);
+      onDeleted(r.resetDeployments);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={`Delete saved identity ${i.name}?`} onClose={onClose}>
+      <p>
+        The name <strong>{i.name}</strong> goes; the identity itself (<code>{i.value}</code>) is not touched in your cloud.
+      </p>
+      {i.deploymentsUsing > 0 ? (
+        <label className="check">
+          <input type="checkbox" checked={reset} onChange={(e) => setReset(e.target.checked)} /> Move the {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'} using it to the default identity (their workloads then act as another identity, which your cloud may not trust yet)
+        </label>
+      ) : null}
+      <ErrorBanner error={error} title="The saved identity was not deleted" />
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Cancel
+        </button>
+        <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void remove()}>
+          {busy ? 'Deleting…' : 'Delete saved identity'}
         </button>
       </div>
     </Modal>
