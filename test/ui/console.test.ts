@@ -457,6 +457,66 @@ describe('web console (Chromium)', () => {
     assert.ok(!(await page.content()).includes('pg-Rotated-77x'), 'the password is nowhere in the page');
   });
 
+  it("links a connection with overrides for one Deployment; linking again starts from the stored ones, so nothing is lost", async () => {
+    interface Link {
+      name: string;
+      overrides: Record<string, unknown>;
+      passwordOverridden: boolean;
+    }
+    const link = async () => (await c.api<{ deployments: Link[] }>('GET', '/api/v1/connections/lake_db')).body.deployments.find((l) => l.name === 'etl')!;
+    const credential = (await c.api<{ secret: string }>('POST', '/api/v1/deployments/etl/credentials', { component: 'worker' })).body.secret;
+    const delivered = async () => {
+      const r = await fetch(`${c.url}/api/v1/workload/environment`, { headers: { authorization: `Bearer ${credential}` } });
+      const doc = (await r.json()) as { connections: { connId: string; fields: { password: string | null; host: string | null; extra: Record<string, unknown> } }[] };
+      return doc.connections.find((x) => x.connId === 'lake_db')!.fields;
+    };
+    const open = async () => {
+      await page.getByRole('button', { name: 'Link lake_db', exact: true }).click();
+      const dialog = page.getByRole('dialog', { name: 'Link lake_db' });
+      await dialog.getByRole('radio', { name: 'A Deployment' }).check();
+      await dialog.getByLabel('Deployment', { exact: true }).selectOption('etl');
+      return dialog;
+    };
+    const submit = async (dialog: ReturnType<Page['getByRole']>) => {
+      await dialog.getByRole('button', { name: 'Link connection' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    };
+    await page.goto('/environment?deployment=etl');
+    assert.deepEqual((await link()).overrides, {});
+
+    let dialog = await open();
+    assert.equal(await dialog.getByLabel('Host override', { exact: true }).inputValue(), '');
+    await dialog.getByLabel('Host override', { exact: true }).fill('replica.internal');
+    await dialog.getByLabel('Extra override (JSON)').fill('{"sslmode": "require"}');
+    await dialog.getByLabel('Password override', { exact: true }).fill('replica-Secret-31');
+    await submit(dialog);
+    assert.deepEqual(await link(), { ...(await link()), overrides: { host: 'replica.internal', extra: { sslmode: 'require' } }, passwordOverridden: true });
+    let fields = await delivered();
+    assert.deepEqual([fields.host, fields.password, fields.extra.sslmode], ['replica.internal', 'replica-Secret-31', 'require']);
+    await page.getByRole('table', { name: 'Connections' }).getByText('(overrides)').first().waitFor();
+
+    // Linking again without touching the form keeps every override, the password's too.
+    dialog = await open();
+    assert.equal(await dialog.getByLabel('Host override', { exact: true }).inputValue(), 'replica.internal');
+    assert.deepEqual(JSON.parse(await dialog.getByLabel('Extra override (JSON)').inputValue()), { sslmode: 'require' });
+    assert.equal(await dialog.getByLabel('Password override', { exact: true }).inputValue(), '', 'a stored password override is never put in the form');
+    await submit(dialog);
+    assert.deepEqual((await link()).overrides, { host: 'replica.internal', extra: { sslmode: 'require' } });
+    assert.equal((await delivered()).password, 'replica-Secret-31');
+
+    // Emptying a field drops its override; the password override can be removed.
+    dialog = await open();
+    await dialog.getByLabel('Host override', { exact: true }).fill('');
+    await dialog.getByLabel('Remove the password override').check();
+    await submit(dialog);
+    const after = await link();
+    assert.deepEqual([after.overrides, after.passwordOverridden], [{ extra: { sslmode: 'require' } }, false]);
+    fields = await delivered();
+    assert.deepEqual([fields.host, fields.password], ['db2.internal', null]);
+    await c.shot(page, 'connection-link-overrides');
+    assert.ok(!(await page.content()).includes('replica-Secret-31'), 'the password override is nowhere in the page');
+  });
+
   it('creates an API token shown once, rotates it without an overlap, revokes it; each step holds against the API', async () => {
     const works = async (token: string) => (await fetch(`${c.url}/api/v1/deployments`, { headers: { authorization: `Bearer ${token}` } })).status;
     await page.getByRole('link', { name: 'Tokens', exact: true }).click();

@@ -428,22 +428,68 @@ function EditConnection({ connection: c, onClose, onSaved }: { connection: Conne
   );
 }
 
+type OverrideForm = { host: string; schema: string; login: string; port: string; extra: string };
+const OVERRIDE_TEXT = ['host', 'schema', 'login'] as const;
+
+/** The override form for `dep`'s link, from what is stored (empty when there is no link). */
+function overrideForm(c: Connection, dep: string): OverrideForm {
+  const o = c.deployments.find((l) => l.name === dep)?.overrides ?? {};
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { host: str(o.host), schema: str(o.schema), login: str(o.login), port: typeof o.port === 'number' ? String(o.port) : '', extra: o.extra && typeof o.extra === 'object' ? JSON.stringify(o.extra, null, 2) : '' };
+}
+
+/**
+ * Links a connection to one Deployment (with optional overrides of its fields for that Deployment)
+ * or to all. Linking again replaces the link's overrides, so the form starts from the stored ones:
+ * relinking without a change keeps them. A password override is write-only like the password.
+ */
 function LinkConnection({ connection: c, deployments, current, onClose, onLinked }: { connection: Connection; deployments: Deployment[]; current: Deployment | undefined; onClose: () => void; onLinked: (c: Connection, label: string) => void }) {
   const [scope, setScope] = useState<'one' | 'all'>('one');
   const [dep, setDep] = useState(current?.name ?? deployments[0]?.name ?? '');
+  const [ov, setOv] = useState<OverrideForm>(() => overrideForm(c, dep));
+  const [password, setPassword] = useState('');
+  const [removePassword, setRemovePassword] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
+  const existing = c.deployments.find((l) => l.name === dep);
+  const pickDeployment = (name: string) => {
+    setDep(name);
+    setOv(overrideForm(c, name));
+    setPassword('');
+    setRemovePassword(false);
+  };
   const link = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
     try {
-      const r = await api<Connection>('POST', `/api/v1/connections/${enc(c.connId)}/link`, scope === 'all' ? { allDeployments: true } : { deployment: dep });
+      let body: Record<string, unknown> = { allDeployments: true };
+      if (scope === 'one') {
+        const overrides: Record<string, unknown> = {};
+        for (const k of OVERRIDE_TEXT) if (ov[k].trim()) overrides[k] = ov[k].trim();
+        if (ov.port.trim()) {
+          const port = Number(ov.port.trim());
+          if (!Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', 'body.overrides.port');
+          overrides.port = port;
+        }
+        if (ov.extra.trim()) {
+          try {
+            overrides.extra = JSON.parse(ov.extra) as unknown;
+          } catch {
+            throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"region_name": "eu-west-1"}.', 'body.overrides.extra');
+          }
+        }
+        if (removePassword) overrides.password = null;
+        else if (password) overrides.password = password;
+        body = { deployment: dep, ...(Object.keys(overrides).length && { overrides }) };
+      }
+      const r = await api<Connection>('POST', `/api/v1/connections/${enc(c.connId)}/link`, body);
       onLinked(r, scope === 'all' ? 'all Deployments' : dep);
     } catch (err) {
       setError(err);
     }
   };
+  const at = (field: string) => fieldMessage(error, field);
   return (
-    <Modal title={`Link ${c.connId}`} onClose={onClose}>
+    <Modal title={`Link ${c.connId}`} onClose={onClose} wide={scope === 'one'}>
       <form onSubmit={(e) => void link(e)} noValidate>
         <Choice<'one' | 'all'>
           legend="Link to"
@@ -454,7 +500,41 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
             { value: 'all', label: 'All Deployments', hint: 'new ones included' },
           ]}
         />
-        {scope === 'one' ? <Select label="Deployment" value={dep} onChange={setDep} options={deployments.map((d) => ({ value: d.name, label: d.name }))} /> : null}
+        {scope === 'one' ? (
+          <>
+            <Select label="Deployment" value={dep} onChange={pickDeployment} options={deployments.map((d) => ({ value: d.name, label: d.name }))} />
+            <fieldset className="overrides">
+              <legend>Overrides for {dep || 'this Deployment'}</legend>
+              <p className="muted small">
+                Optional: what this Deployment sees in place of the connection's own fields; extra is merged key by key.{existing ? ' The stored overrides are filled in: empty a field to drop its override.' : ''}
+              </p>
+              <div className="two-col">
+                <Field label="Host override" value={ov.host} onChange={(v) => setOv({ ...ov, host: v })} placeholder={c.host ?? ''} error={at('overrides.host')} />
+                <Field label="Schema override" value={ov.schema} onChange={(v) => setOv({ ...ov, schema: v })} placeholder={c.schema ?? ''} error={at('overrides.schema')} />
+                <Field label="Login override" value={ov.login} onChange={(v) => setOv({ ...ov, login: v })} placeholder={c.login ?? ''} error={at('overrides.login')} />
+                <Field label="Port override" value={ov.port} onChange={(v) => setOv({ ...ov, port: v })} placeholder={c.port === null ? '' : String(c.port)} error={at('overrides.port')} />
+                <Field
+                  label="Password override"
+                  type="password"
+                  autoComplete="new-password"
+                  value={removePassword ? '' : password}
+                  onChange={(v) => {
+                    setPassword(v);
+                    setRemovePassword(false);
+                  }}
+                  error={at('overrides.password')}
+                  hint={existing?.passwordOverridden ? 'An override is stored (write-only). Leave this blank to keep it.' : 'Write-only, like the password.'}
+                />
+                <Field label="Extra override (JSON)" value={ov.extra} onChange={(v) => setOv({ ...ov, extra: v })} multiline placeholder='{"region_name": "eu-west-1"}' error={at('overrides.extra')} />
+              </div>
+              {existing?.passwordOverridden ? (
+                <label className="check">
+                  <input type="checkbox" checked={removePassword} onChange={(e) => setRemovePassword(e.target.checked)} /> Remove the password override
+                </label>
+              ) : null}
+            </fieldset>
+          </>
+        ) : null}
         <ErrorBanner error={error} title="Not linked" />
         <div className="form-actions">
           <button type="button" className="btn" onClick={onClose}>
