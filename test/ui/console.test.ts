@@ -517,6 +517,56 @@ describe('web console (Chromium)', () => {
     assert.ok(!(await page.content()).includes('replica-Secret-31'), 'the password override is nowhere in the page');
   });
 
+  it("imports an airflow connections export file into a Deployment's metadata database (all or nothing), lists and deletes its connections", async () => {
+    interface Meta {
+      connId: string;
+      connType: string | null;
+      host: string | null;
+      passwordSet: boolean;
+      source: string;
+    }
+    const stored = async () => (await c.api<{ items: Meta[] }>('GET', '/api/v1/deployments/etl/metastore-connections')).body.items;
+    await page.goto('/environment?deployment=etl');
+    const card = page.getByRole('region', { name: 'Metadata database connections of etl' });
+    await card.getByText('None imported').waitFor();
+
+    // A file that does not parse: refused with the API's reason, nothing imported.
+    await card.getByRole('button', { name: 'Import file' }).click();
+    let dialog = page.getByRole('dialog', { name: 'Import connections into etl' });
+    await dialog.getByLabel('File from airflow connections export').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"reporting_db": {"conn_type": ') });
+    assert.equal(await dialog.getByLabel('Format', { exact: true }).inputValue(), 'json', 'the format follows the file name');
+    await dialog.getByRole('button', { name: 'Import' }).click();
+    await dialog.getByText('Nothing was imported').waitFor();
+    assert.deepEqual(await stored(), []);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    const yaml = ['reporting_db:', '  conn_type: postgres', '  host: reports.internal', '  login: rep', '  password: rep-Secret-55', '  port: 5432', 'slack_alerts:', '  conn_type: http', '  host: hooks.slack.example.com', ''].join('\n');
+    await card.getByRole('button', { name: 'Import file' }).click();
+    dialog = page.getByRole('dialog', { name: 'Import connections into etl' });
+    await dialog.getByLabel('File from airflow connections export').setInputFiles({ name: 'connections.yaml', mimeType: 'text/plain', buffer: Buffer.from(yaml) });
+    assert.equal(await dialog.getByLabel('Format', { exact: true }).inputValue(), 'yaml');
+    await dialog.getByRole('button', { name: 'Import' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await card.getByRole('status').filter({ hasText: "Imported into etl's metadata database: created reporting_db, slack_alerts." }).waitFor();
+    const items = await stored();
+    assert.deepEqual(
+      items.map((m) => [m.connId, m.connType, m.host, m.passwordSet, m.source]),
+      [
+        ['reporting_db', 'postgres', 'reports.internal', true, 'connections.yaml'],
+        ['slack_alerts', 'http', 'hooks.slack.example.com', false, 'connections.yaml'],
+      ],
+    );
+    const table = card.getByRole('table', { name: 'Metadata database connections of etl' });
+    await table.getByRole('row', { name: /reporting_db .*password set/ }).waitFor();
+
+    await table.getByRole('button', { name: 'Delete slack_alerts from the metadata database' }).click();
+    await page.getByRole('dialog', { name: 'Delete slack_alerts?' }).getByRole('button', { name: 'Delete connection' }).click();
+    await card.getByRole('status').filter({ hasText: "slack_alerts deleted from etl's metadata database." }).waitFor();
+    assert.deepEqual((await stored()).map((m) => m.connId), ['reporting_db']);
+    await c.shot(page, 'metastore-imported');
+    assert.ok(!(await page.content()).includes('rep-Secret-55'), 'the imported password is nowhere in the page');
+  });
+
   it('creates an API token shown once, rotates it without an overlap, revokes it; each step holds against the API', async () => {
     const works = async (token: string) => (await fetch(`${c.url}/api/v1/deployments`, { headers: { authorization: `Bearer ${token}` } })).status;
     await page.getByRole('link', { name: 'Tokens', exact: true }).click();

@@ -133,6 +133,22 @@ export interface Connection {
   derivation?: string;
 }
 
+/** A connection in a Deployment's metadata database (imported from an `airflow connections export` file); never its password. */
+export interface MetastoreConnection {
+  id: string;
+  connId: string;
+  connType: string | null;
+  description: string | null;
+  host: string | null;
+  schema: string | null;
+  login: string | null;
+  passwordSet: boolean;
+  port: number | null;
+  extra: Record<string, unknown>;
+  source: string;
+  importedAt: string;
+}
+
 export interface ResolveDefinition {
   conn_type?: string | null;
   host?: string | null;

@@ -8,6 +8,7 @@ import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
 import { Connections } from './connections.tsx';
+import { MetastoreConnections } from './metastore.tsx';
 import { Resolve } from './resolve.tsx';
 import type { Connection } from '../types.ts';
 
@@ -51,6 +52,7 @@ export function EnvironmentPage() {
             <Select label="Deployment" value={current.name} onChange={pick} options={list.map((d) => ({ value: d.name, label: `${d.name} (${d.clusterName})` }))} />
           </div>
           <Variables key={current.id} deployment={current} />
+          <MetastoreConnections key={`m-${current.id}`} deployment={current} />
           <Rendered key={`r-${current.id}`} deployment={current} />
           <Resolve key={`x-${current.id}`} deployment={current} connIds={(connections.data ?? []).map((c) => c.connId)} />
         </>
