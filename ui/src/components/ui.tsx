@@ -234,3 +234,72 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   }, [...deps, n]);
   return { ...state, reload: () => setN((x) => x + 1) };
 }
+
+/** Runs a dialog's action: `busy` while it runs; its failure is kept (for an ErrorBanner) until the next attempt. */
+export function useAction(): { busy: boolean; error: unknown; setError: (e: unknown) => void; run: (action: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const run = async (action: () => Promise<void>) => {
+    setError(undefined);
+    setBusy(true);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}
+
+/** A form's last row: Cancel, and its submit button (disabled while the submission runs). */
+export function FormActions({ onCancel, submit, busy, danger }: { onCancel: () => void; submit: string; busy?: boolean; danger?: boolean }) {
+  return (
+    <div className="form-actions">
+      <button type="button" className="btn" onClick={onCancel}>
+        Cancel
+      </button>
+      <button type="submit" className={`btn ${danger ? 'btn-danger' : 'btn-primary'}`} disabled={busy}>
+        {submit}
+      </button>
+    </div>
+  );
+}
+
+/**
+ * Asks before something that cannot be taken back: what will happen (children), then Cancel
+ * (focused) or the one danger button. A refusal stays in the dialog under `failed`.
+ */
+export function ConfirmDialog({ title, confirm, failed, onClose, onConfirm, children }: { title: string; confirm: string; failed: string; onClose: () => void; onConfirm: () => Promise<void>; children: ReactNode }) {
+  const action = useAction();
+  return (
+    <Modal title={title} onClose={onClose}>
+      {children}
+      <ErrorBanner error={action.error} title={failed} />
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Cancel
+        </button>
+        <button type="button" className="btn btn-danger" disabled={action.busy} onClick={() => void action.run(onConfirm)}>
+          {confirm}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/**
+ * A list's states from {@link useLoad}: the loading error (kept beside stale data), "Loading…"
+ * until the first answer, `empty` when there is nothing, else `children` with the items.
+ */
+export function ListState<T>({ list, what, failed, empty, children }: { list: { data: T[] | undefined; error: unknown; loading: boolean }; what: string; failed: string; empty: ReactNode; children: (items: T[]) => ReactNode }) {
+  return (
+    <>
+      <ErrorBanner error={list.error} title={failed} />
+      {list.loading && !list.data ? <Loading what={what} /> : null}
+      {list.data && list.data.length === 0 ? empty : null}
+      {list.data && list.data.length > 0 ? children(list.data) : null}
+    </>
+  );
+}

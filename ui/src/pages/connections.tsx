@@ -2,7 +2,7 @@
 // Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, useLoad } from '../components/ui.tsx';
+import { Choice, ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, useAction, useLoad } from '../components/ui.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
 type Kind = 'aws' | 'gcp' | 'azure' | 'generic';
@@ -43,67 +43,71 @@ export function Connections({ deployments, current }: { deployments: Deployment[
         </div>
       ) : null}
       <ErrorBanner error={error} />
-      <ErrorBanner error={list.error} title="Could not load the connections" />
-      {list.loading && !list.data ? <Loading what="connections" /> : null}
-      {list.data && list.data.length === 0 ? (
-        <Empty title="No connections yet">
-          <p>
-            Create one with <strong>+ Connection</strong>; <em>Create from identity</em> fills a cloud connection from a Deployment's workload identity.
-          </p>
-        </Empty>
-      ) : null}
-      {list.data && list.data.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Connections">
-            <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Linked to']} actions />
-            <tbody>
-              {list.data.map((c) => (
-                <tr key={c.id}>
-                  <td>
-                    <code>{c.connId}</code>
-                    {c.description ? <div className="muted small">{c.description}</div> : null}
-                  </td>
-                  <td>{c.connType}</td>
-                  <td className="wrap">
-                    <ConnectionDetails c={c} />
-                  </td>
-                  <td className="wrap">
-                    {c.allDeployments ? (
-                      <span className="link-chip">
-                        All Deployments{' '}
-                        <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
-                          ✕
-                        </button>
-                      </span>
-                    ) : null}
-                    {c.deployments.map((l) => (
-                      <span key={l.id} className="link-chip">
-                        {l.name}
-                        {Object.keys(l.overrides).length || l.passwordOverridden ? <span className="muted"> (overrides)</span> : null}{' '}
-                        <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
-                          ✕
-                        </button>
-                      </span>
-                    ))}
-                    {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
-                      Edit
-                    </button>{' '}
-                    <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
-                      Link
-                    </button>{' '}
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState
+        list={list}
+        what="connections"
+        failed="Could not load the connections"
+        empty={
+          <Empty title="No connections yet">
+            <p>
+              Create one with <strong>+ Connection</strong>; <em>Create from identity</em> fills a cloud connection from a Deployment's workload identity.
+            </p>
+          </Empty>
+        }
+      >
+        {(items) => (
+          <div className="table-wrap">
+            <table aria-label="Connections">
+              <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Linked to']} actions />
+              <tbody>
+                {items.map((c) => (
+                  <tr key={c.id}>
+                    <td>
+                      <code>{c.connId}</code>
+                      {c.description ? <div className="muted small">{c.description}</div> : null}
+                    </td>
+                    <td>{c.connType}</td>
+                    <td className="wrap">
+                      <ConnectionDetails c={c} />
+                    </td>
+                    <td className="wrap">
+                      {c.allDeployments ? (
+                        <span className="link-chip">
+                          All Deployments{' '}
+                          <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
+                            ✕
+                          </button>
+                        </span>
+                      ) : null}
+                      {c.deployments.map((l) => (
+                        <span key={l.id} className="link-chip">
+                          {l.name}
+                          {Object.keys(l.overrides).length || l.passwordOverridden ? <span className="muted"> (overrides)</span> : null}{' '}
+                          <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
+                            ✕
+                          </button>
+                        </span>
+                      ))}
+                      {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
+                        Edit
+                      </button>{' '}
+                      <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
+                        Link
+                      </button>{' '}
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
       {creating ? (
         <CreateConnection
           deployments={deployments}
@@ -145,15 +149,23 @@ export function Connections({ deployments, current }: { deployments: Deployment[
         />
       ) : null}
       {deleting ? (
-        <DeleteConnection
-          connection={deleting}
+        <ConfirmDialog
+          title={`Delete ${deleting.connId}?`}
+          confirm="Delete connection"
+          failed="Not deleted"
           onClose={() => setDeleting(undefined)}
-          onDeleted={(warnings) => {
+          onConfirm={async () => {
+            const r = await api<{ deleted: string; warnings: { deployment: { name: string }; where: string }[] }>('DELETE', `/api/v1/connections/${enc(deleting.connId)}`);
+            const warnings = r.warnings.map((w) => `${w.deployment.name} (${w.where})`).join(', ');
             setNotice(`${deleting.connId} deleted.${warnings ? ` Still referred to by: ${warnings}.` : ''}`);
             setDeleting(undefined);
             list.reload();
           }}
-        />
+        >
+          <p>
+            Every Deployment it is linked to loses <code>{deleting.connId}</code>. Its password is deleted with it.
+          </p>
+        </ConfirmDialog>
       ) : null}
     </section>
   );
@@ -179,6 +191,23 @@ function ConnectionDetails({ c }: { c: Connection }) {
   );
 }
 
+/** A port typed in a form: null when empty; a whole number or a field error at `field`. */
+function portOf(text: string, field: string): number | null {
+  if (!text.trim()) return null;
+  const port = Number(text.trim());
+  if (!Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', field);
+  return port;
+}
+
+/** JSON typed in a form (extra): parsed, or a field error at `field`. */
+function jsonOf(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"timeout": 30}.', field);
+  }
+}
+
 const trimmed = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v.trim() !== '').map(([k, v]) => [k, v.trim()]));
 
 function CreateConnection({ deployments, current, onClose, onCreated }: { deployments: Deployment[]; current: Deployment | undefined; onClose: () => void; onCreated: (c: Connection) => void }) {
@@ -190,8 +219,7 @@ function CreateConnection({ deployments, current, onClose, onCreated }: { deploy
   const [gcp, setGcp] = useState({ project: '', impersonationChain: '', credentialConfigFile: '' });
   const [azure, setAzure] = useState({ managedIdentityClientId: '', workloadIdentityTenantId: '' });
   const [generic, setGeneric] = useState({ connType: '', host: '', schema: '', login: '', password: '', port: '', extra: '' });
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const saved = useLoad(() => api<{ items: SavedIdentity[] }>('GET', '/api/v1/identities').then((r) => r.items), []);
   const cloud = kind === 'generic' ? undefined : kind;
   const sources = [
@@ -199,53 +227,34 @@ function CreateConnection({ deployments, current, onClose, onCreated }: { deploy
     ...(saved.data ?? []).filter((i) => i.cloud === cloud).map((i) => ({ value: `identity:${i.name}`, label: `Saved identity ${i.name} (${i.identity.value})` })),
   ];
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    const body: Record<string, unknown> = { connId: connId.trim() };
-    if (description.trim()) body.description = description.trim();
-    try {
+    void run(async () => {
+      const body: Record<string, unknown> = { connId: connId.trim() };
+      if (description.trim()) body.description = description.trim();
       if (kind === 'generic') {
         const g = generic;
         if (!g.connType.trim()) throw new ApiError(400, 'ERR_VALIDATION', 'Enter the connection type (e.g. postgres, http).', 'body.connType');
         body.connType = g.connType.trim();
         for (const k of ['host', 'schema', 'login'] as const) if (g[k].trim()) body[k] = g[k].trim();
         if (g.password) body.password = g.password;
-        if (g.port.trim()) {
-          const port = Number(g.port.trim());
-          if (!Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', 'body.port');
-          body.port = port;
-        }
-        if (g.extra.trim()) {
-          try {
-            body.extra = JSON.parse(g.extra) as unknown;
-          } catch {
-            throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"timeout": 30}.', 'body.extra');
-          }
-        }
+        const port = portOf(g.port, 'body.port');
+        if (port !== null) body.port = port;
+        if (g.extra.trim()) body.extra = jsonOf(g.extra, 'body.extra');
       } else {
         if (from) body.fromIdentity = from;
         const helper = trimmed(kind === 'aws' ? aws : kind === 'gcp' ? gcp : azure);
         if (Object.keys(helper).length) body[kind] = helper;
         if (!from && !Object.keys(helper).length) body.connType = kind === 'gcp' ? 'google_cloud_platform' : kind;
       }
-    } catch (err) {
-      setError(err);
-      return;
-    }
-    setBusy(true);
-    try {
       onCreated(await api<Connection>('POST', '/api/v1/connections', body));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
   const at = (f: string) => fieldMessage(error, f);
 
   return (
     <Modal title="New connection" onClose={onClose} wide>
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label="New connection">
+      <form onSubmit={submit} noValidate aria-label="New connection">
         <Choice<Kind> legend="Kind" value={kind} onChange={(k) => { setKind(k); setFrom(''); }} options={(['aws', 'gcp', 'azure', 'generic'] as const).map((k) => ({ value: k, label: KIND_LABEL[k] }))} />
         <div className="two-col">
           <Field label="Connection ID" value={connId} onChange={setConnId} placeholder={kind === 'aws' ? 'aws_default' : kind === 'gcp' ? 'google_cloud_default' : kind === 'azure' ? 'azure_default' : 'my_postgres'} error={at('connId')} autoFocus />
@@ -303,14 +312,7 @@ function CreateConnection({ deployments, current, onClose, onCreated }: { deploy
           </div>
         ) : null}
         <ErrorBanner error={error} title="The connection was not created" />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Create connection
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit="Create connection" busy={busy} />
       </form>
     </Modal>
   );
@@ -334,60 +336,32 @@ function EditConnection({ connection: c, onClose, onSaved }: { connection: Conne
   const [f, setF] = useState(initial);
   const [password, setPassword] = useState('');
   const [removePassword, setRemovePassword] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const set = (k: keyof typeof initial) => (v: string) => setF({ ...f, [k]: v });
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    const body: Record<string, unknown> = { version: c.version };
-    try {
+    void run(async () => {
+      const body: Record<string, unknown> = { version: c.version };
       if (f.connType.trim() !== initial.connType) {
         if (!f.connType.trim()) throw new ApiError(400, 'ERR_VALIDATION', 'Enter the connection type (e.g. postgres, http).', 'body.connType');
         body.connType = f.connType.trim();
       }
       if (f.description.trim() !== initial.description) body.description = f.description.trim();
       for (const k of ['host', 'schema', 'login'] as const) if (f[k].trim() !== initial[k]) body[k] = f[k].trim() || null;
-      if (f.port.trim() !== initial.port) {
-        const port = f.port.trim() ? Number(f.port.trim()) : null;
-        if (port !== null && !Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', 'body.port');
-        body.port = port;
-      }
-      if (f.extra.trim() !== initial.extra.trim()) {
-        let extra: unknown = {};
-        if (f.extra.trim()) {
-          try {
-            extra = JSON.parse(f.extra) as unknown;
-          } catch {
-            throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"timeout": 30}.', 'body.extra');
-          }
-        }
-        body.extra = extra;
-      }
+      if (f.port.trim() !== initial.port) body.port = portOf(f.port, 'body.port');
+      if (f.extra.trim() !== initial.extra.trim()) body.extra = f.extra.trim() ? jsonOf(f.extra, 'body.extra') : {};
       if (removePassword) body.password = null;
       else if (password) body.password = password;
-    } catch (err) {
-      setError(err);
-      return;
-    }
-    if (Object.keys(body).length === 1) {
-      onClose();
-      return;
-    }
-    setBusy(true);
-    try {
-      onSaved(await api<Connection>('PATCH', `/api/v1/connections/${enc(c.connId)}`, body));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+      if (Object.keys(body).length === 1) onClose();
+      else onSaved(await api<Connection>('PATCH', `/api/v1/connections/${enc(c.connId)}`, body));
+    });
   };
   const at = (field: string) => fieldMessage(error, field);
 
   return (
     <Modal title={`Edit ${c.connId}`} onClose={onClose} wide>
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label={`Edit ${c.connId}`}>
+      <form onSubmit={submit} noValidate aria-label={`Edit ${c.connId}`}>
         <div className="two-col">
           <Field label="Connection type" value={f.connType} onChange={set('connType')} error={at('connType')} autoFocus />
           <Field label="Description" value={f.description} onChange={set('description')} error={at('description')} />
@@ -415,14 +389,7 @@ function EditConnection({ connection: c, onClose, onSaved }: { connection: Conne
           </label>
         ) : null}
         <ErrorBanner error={error} title="The connection was not saved" />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Save connection
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit="Save connection" busy={busy} />
       </form>
     </Modal>
   );
@@ -449,7 +416,7 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
   const [ov, setOv] = useState<OverrideForm>(() => overrideForm(c, dep));
   const [password, setPassword] = useState('');
   const [removePassword, setRemovePassword] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const existing = c.deployments.find((l) => l.name === dep);
   const pickDeployment = (name: string) => {
     setDep(name);
@@ -457,40 +424,28 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
     setPassword('');
     setRemovePassword(false);
   };
-  const link = async (e: FormEvent) => {
+  const link = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    try {
+    void run(async () => {
       let body: Record<string, unknown> = { allDeployments: true };
       if (scope === 'one') {
         const overrides: Record<string, unknown> = {};
         for (const k of OVERRIDE_TEXT) if (ov[k].trim()) overrides[k] = ov[k].trim();
-        if (ov.port.trim()) {
-          const port = Number(ov.port.trim());
-          if (!Number.isInteger(port)) throw new ApiError(400, 'ERR_VALIDATION', 'The port is a whole number (0–65535).', 'body.overrides.port');
-          overrides.port = port;
-        }
-        if (ov.extra.trim()) {
-          try {
-            overrides.extra = JSON.parse(ov.extra) as unknown;
-          } catch {
-            throw new ApiError(400, 'ERR_VALIDATION', 'Extra must be a JSON object, e.g. {"region_name": "eu-west-1"}.', 'body.overrides.extra');
-          }
-        }
+        const port = portOf(ov.port, 'body.overrides.port');
+        if (port !== null) overrides.port = port;
+        if (ov.extra.trim()) overrides.extra = jsonOf(ov.extra, 'body.overrides.extra');
         if (removePassword) overrides.password = null;
         else if (password) overrides.password = password;
         body = { deployment: dep, ...(Object.keys(overrides).length && { overrides }) };
       }
       const r = await api<Connection>('POST', `/api/v1/connections/${enc(c.connId)}/link`, body);
       onLinked(r, scope === 'all' ? 'all Deployments' : dep);
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
   const at = (field: string) => fieldMessage(error, field);
   return (
     <Modal title={`Link ${c.connId}`} onClose={onClose} wide={scope === 'one'}>
-      <form onSubmit={(e) => void link(e)} noValidate>
+      <form onSubmit={link} noValidate>
         <Choice<'one' | 'all'>
           legend="Link to"
           value={scope}
@@ -536,44 +491,8 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
           </>
         ) : null}
         <ErrorBanner error={error} title="Not linked" />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary">
-            Link connection
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit="Link connection" busy={busy} />
       </form>
     </Modal>
   );
 }
-
-function DeleteConnection({ connection: c, onClose, onDeleted }: { connection: Connection; onClose: () => void; onDeleted: (warnings: string) => void }) {
-  const [error, setError] = useState<unknown>(undefined);
-  const remove = async () => {
-    try {
-      const r = await api<{ deleted: string; warnings: { deployment: { name: string }; where: string }[] }>('DELETE', `/api/v1/connections/${enc(c.connId)}`);
-      onDeleted(r.warnings.map((w) => `${w.deployment.name} (${w.where})`).join(', '));
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <Modal title={`Delete ${c.connId}?`} onClose={onClose}>
-      <p>
-        Every Deployment it is linked to loses <code>{c.connId}</code>. Its password is deleted with it.
-      </p>
-      <ErrorBanner error={error} title="Not deleted" />
-      <div className="form-actions">
-        <button type="button" className="btn" onClick={onClose} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger" onClick={() => void remove()}>
-          Delete connection
-        </button>
-      </div>
-    </Modal>
-  );
-}
-

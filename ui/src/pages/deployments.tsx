@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cluster, Deployment, DeploymentOptions, SavedIdentity } from '../types.ts';
 import { identitySummary } from './identity-text.ts';
@@ -63,54 +63,58 @@ export function DeploymentsPage() {
           options={[{ value: '', label: 'Any identity' }, ...(identities.data ?? []).map((i) => ({ value: i.id, label: i.name }))]}
         />
       </div>
-      <ErrorBanner error={list.error} title="Could not load the Deployments" />
-      {list.loading && !list.data ? <Loading what="Deployments" /> : null}
-      {list.data && list.data.length === 0 ? (
-        filtered ? (
-          <Empty title="No Deployment matches">Clear the search or pick another cluster or identity.</Empty>
-        ) : (
-          <Empty title="No Deployments yet">
-            {clusters.data && clusters.data.length === 0 ? (
-              <p>
-                A Deployment runs on a cluster, and there is none yet. Create one with <code>airlock cluster create</code>, then come back to add a Deployment.
-              </p>
-            ) : (
-              <p>
-                Create your first Deployment with <strong>+ Deployment</strong>: it gets a namespace, a service account per component and the default workload identity.
-              </p>
-            )}
-          </Empty>
-        )
-      ) : null}
-      {list.data && list.data.length > 0 ? (
-        <div className="table-wrap" aria-busy={list.loading}>
-          <table>
-            <caption className="sr-only">Deployments</caption>
-            <ColumnHeads names={['Name', 'Cluster', 'Runtime', 'Workload identity in force', 'Created']} actions />
-            <tbody>
-              {list.data.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Link to={`/deployments/${enc(d.name)}`}>{d.name}</Link>
-                    {d.description ? <div className="muted small">{d.description}</div> : null}
-                  </td>
-                  <td>{d.clusterName}</td>
-                  <td>{d.runtimeVersion}</td>
-                  <td className="wrap">{identitySummary(d)}</td>
-                  <td>
-                    <Time iso={d.createdAt} />
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState
+        list={list}
+        what="Deployments"
+        failed="Could not load the Deployments"
+        empty={
+          filtered ? (
+            <Empty title="No Deployment matches">Clear the search or pick another cluster or identity.</Empty>
+          ) : (
+            <Empty title="No Deployments yet">
+              {clusters.data && clusters.data.length === 0 ? (
+                <p>
+                  A Deployment runs on a cluster, and there is none yet. Create one with <code>airlock cluster create</code>, then come back to add a Deployment.
+                </p>
+              ) : (
+                <p>
+                  Create your first Deployment with <strong>+ Deployment</strong>: it gets a namespace, a service account per component and the default workload identity.
+                </p>
+              )}
+            </Empty>
+          )
+        }
+      >
+        {(items) => (
+          <div className="table-wrap" aria-busy={list.loading}>
+            <table>
+              <caption className="sr-only">Deployments</caption>
+              <ColumnHeads names={['Name', 'Cluster', 'Runtime', 'Workload identity in force', 'Created']} actions />
+              <tbody>
+                {items.map((d) => (
+                  <tr key={d.id}>
+                    <td>
+                      <Link to={`/deployments/${enc(d.name)}`}>{d.name}</Link>
+                      {d.description ? <div className="muted small">{d.description}</div> : null}
+                    </td>
+                    <td>{d.clusterName}</td>
+                    <td>{d.runtimeVersion}</td>
+                    <td className="wrap">{identitySummary(d)}</td>
+                    <td>
+                      <Time iso={d.createdAt} />
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
       <SavedIdentities
         onChanged={(message) => {
           setNotice(message);
@@ -149,22 +153,15 @@ function CreateDeployment({ clusters, onClose, onCreated }: { clusters: Cluster[
   const [cluster, setCluster] = useState(clusters[0]?.id ?? '');
   const [runtime, setRuntime] = useState('');
   const [description, setDescription] = useState('');
-  const [error, setError] = useState<ApiError | Error | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const body: Record<string, string> = { name: name.trim(), cluster, runtimeVersion: runtime.trim() };
       if (description.trim()) body.description = description.trim();
       onCreated(await api<Deployment>('POST', '/api/v1/deployments', body));
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   // The API names the field at fault; its message goes under that field, anything else above the buttons.
   const at = (f: string) => (error instanceof ApiError && error.fieldName === f ? error.message.replace(/^body\.\w+: /, '') : undefined);
@@ -179,20 +176,13 @@ function CreateDeployment({ clusters, onClose, onCreated }: { clusters: Cluster[
           </p>
         </Empty>
       ) : (
-        <form onSubmit={(e) => void submit(e)} noValidate>
+        <form onSubmit={submit} noValidate>
           <Field label="Name" value={name} onChange={setName} required autoFocus error={at('name')} hint="Lowercase letters, digits and -, up to 63 characters." />
           <Select label="Cluster" value={cluster} onChange={setCluster} error={at('cluster')} options={clusters.map((c) => ({ value: c.id, label: `${c.name} (${c.cloud}, ${c.type})` }))} />
           <Field label="Runtime version" value={runtime} onChange={setRuntime} required placeholder="12.1.0" error={at('runtimeVersion')} hint="The Astro Runtime version, e.g. 12.1.0." />
           <Field label="Description" value={description} onChange={setDescription} error={at('description')} />
           <ErrorBanner error={elsewhere} title="The Deployment was not created" />
-          <div className="form-actions">
-            <button type="button" className="btn" onClick={onClose}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              {busy ? 'Creating…' : 'Create Deployment'}
-            </button>
-          </div>
+          <FormActions onCancel={onClose} submit={busy ? 'Creating…' : 'Create Deployment'} busy={busy} />
         </form>
       )}
     </Modal>
@@ -200,33 +190,21 @@ function CreateDeployment({ clusters, onClose, onCreated }: { clusters: Cluster[
 }
 
 export function ConfirmDelete({ deployment, onClose, onDeleted }: { deployment: Deployment; onClose: () => void; onDeleted: () => void }) {
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const remove = async () => {
-    setBusy(true);
-    try {
-      await api('DELETE', `/api/v1/deployments/${enc(deployment.id)}`);
-      onDeleted();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
   return (
-    <Modal title={`Delete ${deployment.name}?`} onClose={onClose}>
+    <ConfirmDialog
+      title={`Delete ${deployment.name}?`}
+      confirm="Delete Deployment"
+      failed="The Deployment was not deleted"
+      onClose={onClose}
+      onConfirm={async () => {
+        await api('DELETE', `/api/v1/deployments/${enc(deployment.id)}`);
+        onDeleted();
+      }}
+    >
       <p>
         Deployment <strong>{deployment.name}</strong> (namespace <code>{deployment.namespace}</code>) and its join credentials go away. Workloads using its identity stop getting tokens. This cannot be undone.
       </p>
-      <ErrorBanner error={error} title="The Deployment was not deleted" />
-      <div className="form-actions">
-        <button type="button" className="btn" onClick={onClose} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void remove()}>
-          {busy ? 'Deleting…' : 'Delete Deployment'}
-        </button>
-      </div>
-    </Modal>
+    </ConfirmDialog>
   );
 }
 
@@ -242,36 +220,44 @@ function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }
         <h2 id="saved-identities-title">Saved identities</h2>
       </div>
       <p className="muted">Customer-managed identities saved under a name (from a Deployment's Workload Identity, <em>Save as</em>) so several Deployments can use one.</p>
-      <ErrorBanner error={options.error} title="Could not load the saved identities" />
-      {options.loading && !options.data ? <Loading what="saved identities" /> : null}
-      {options.data && options.data.length === 0 ? <Empty title="No saved identities">Save one from a Deployment's Workload Identity with <strong>Save as</strong>.</Empty> : null}
-      {options.data && options.data.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Saved identities">
-            <ColumnHeads names={['Name', 'Cloud', 'Identity', 'Used by']} actions />
-            <tbody>
-              {options.data.map((i) => (
-                <tr key={i.id}>
-                  <td>{i.name}</td>
-                  <td>{i.cloud}</td>
-                  <td className="wrap">
-                    <code>{i.value}</code>
-                  </td>
-                  <td>
-                    {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'}
-                    {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState
+        list={options}
+        what="saved identities"
+        failed="Could not load the saved identities"
+        empty={
+          <Empty title="No saved identities">
+            Save one from a Deployment's Workload Identity with <strong>Save as</strong>.
+          </Empty>
+        }
+      >
+        {(items) => (
+          <div className="table-wrap">
+            <table aria-label="Saved identities">
+              <ColumnHeads names={['Name', 'Cloud', 'Identity', 'Used by']} actions />
+              <tbody>
+                {items.map((i) => (
+                  <tr key={i.id}>
+                    <td>{i.name}</td>
+                    <td>{i.cloud}</td>
+                    <td className="wrap">
+                      <code>{i.value}</code>
+                    </td>
+                    <td>
+                      {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'}
+                      {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
       {deleting ? (
         <DeleteSavedIdentity
           identity={deleting}
@@ -289,21 +275,17 @@ function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }
 
 function DeleteSavedIdentity({ identity: i, onClose, onDeleted }: { identity: IdentityOption; onClose: () => void; onDeleted: (moved: string[]) => void }) {
   const [reset, setReset] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const remove = async () => {
-    setError(undefined);
-    setBusy(true);
-    try {
-      const r = await api<{ resetDeployments: string[] }>('DELETE', `/api/v1/identities/${enc(i.name)}?resetDeployments=${reset ? 'true' : 'false'}`);
-      onDeleted(r.resetDeployments);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
   return (
-    <Modal title={`Delete saved identity ${i.name}?`} onClose={onClose}>
+    <ConfirmDialog
+      title={`Delete saved identity ${i.name}?`}
+      confirm="Delete saved identity"
+      failed="The saved identity was not deleted"
+      onClose={onClose}
+      onConfirm={async () => {
+        const r = await api<{ resetDeployments: string[] }>('DELETE', `/api/v1/identities/${enc(i.name)}?resetDeployments=${reset ? 'true' : 'false'}`);
+        onDeleted(r.resetDeployments);
+      }}
+    >
       <p>
         The name <strong>{i.name}</strong> goes; the identity itself (<code>{i.value}</code>) is not touched in your cloud.
       </p>
@@ -312,15 +294,6 @@ function DeleteSavedIdentity({ identity: i, onClose, onDeleted }: { identity: Id
           <input type="checkbox" checked={reset} onChange={(e) => setReset(e.target.checked)} /> Move the {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'} using it to the default identity (their workloads then act as another identity, which your cloud may not trust yet)
         </label>
       ) : null}
-      <ErrorBanner error={error} title="The saved identity was not deleted" />
-      <div className="form-actions">
-        <button type="button" className="btn" onClick={onClose} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void remove()}>
-          {busy ? 'Deleting…' : 'Delete saved identity'}
-        </button>
-      </div>
-    </Modal>
+    </ConfirmDialog>
   );
 }

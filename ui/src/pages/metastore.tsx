@@ -3,7 +3,7 @@
 // file (JSON, YAML or .env), all or nothing; passwords are write-only like everywhere else.
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
 import type { Deployment, MetastoreConnection } from '../types.ts';
 
 type Format = 'json' | 'yaml' | 'env';
@@ -34,46 +34,50 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
           {notice}
         </div>
       ) : null}
-      <ErrorBanner error={list.error} title="Could not load the metadata database connections" />
-      {list.loading && !list.data ? <Loading what="metadata database connections" /> : null}
-      {list.data && list.data.length === 0 ? (
-        <Empty title="None imported">
-          <p>
-            <strong>Import file</strong> takes what <code>airflow connections export</code> wrote (JSON, YAML or .env).
-          </p>
-        </Empty>
-      ) : null}
-      {list.data && list.data.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label={`Metadata database connections of ${d.name}`}>
-            <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Imported']} actions />
-            <tbody>
-              {list.data.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <code>{m.connId}</code>
-                    {m.description ? <div className="muted small">{m.description}</div> : null}
-                  </td>
-                  <td>{m.connType ?? <span className="muted">none</span>}</td>
-                  <td className="wrap">
-                    {[m.host && `host ${m.host}${m.port !== null ? `:${m.port}` : ''}`, m.schema && `schema ${m.schema}`, m.login && `login ${m.login}`].filter(Boolean).join(' · ')}
-                    {m.passwordSet ? <> <span className="pill">password set</span></> : null}
-                  </td>
-                  <td>
-                    <Time iso={m.importedAt} />
-                    <div className="muted small">{m.source}</div>
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState
+        list={list}
+        what="metadata database connections"
+        failed="Could not load the metadata database connections"
+        empty={
+          <Empty title="None imported">
+            <p>
+              <strong>Import file</strong> takes what <code>airflow connections export</code> wrote (JSON, YAML or .env).
+            </p>
+          </Empty>
+        }
+      >
+        {(items) => (
+          <div className="table-wrap">
+            <table aria-label={`Metadata database connections of ${d.name}`}>
+              <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Imported']} actions />
+              <tbody>
+                {items.map((m) => (
+                  <tr key={m.id}>
+                    <td>
+                      <code>{m.connId}</code>
+                      {m.description ? <div className="muted small">{m.description}</div> : null}
+                    </td>
+                    <td>{m.connType ?? <span className="muted">none</span>}</td>
+                    <td className="wrap">
+                      {[m.host && `host ${m.host}${m.port !== null ? `:${m.port}` : ''}`, m.schema && `schema ${m.schema}`, m.login && `login ${m.login}`].filter(Boolean).join(' · ')}
+                      {m.passwordSet ? <> <span className="pill">password set</span></> : null}
+                    </td>
+                    <td>
+                      <Time iso={m.importedAt} />
+                      <div className="muted small">{m.source}</div>
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
       {importing ? (
         <ImportConnections
           deployment={d}
@@ -87,18 +91,22 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
         />
       ) : null}
       {deleting ? (
-        <Modal title={`Delete ${deleting.connId}?`} onClose={() => setDeleting(undefined)}>
-          <DeleteMetastoreConnection
-            deployment={d}
-            connection={deleting}
-            onClose={() => setDeleting(undefined)}
-            onDeleted={() => {
-              setNotice(`${deleting.connId} deleted from ${d.name}'s metadata database.`);
-              setDeleting(undefined);
-              list.reload();
-            }}
-          />
-        </Modal>
+        <ConfirmDialog
+          title={`Delete ${deleting.connId}?`}
+          confirm="Delete connection"
+          failed="Not deleted"
+          onClose={() => setDeleting(undefined)}
+          onConfirm={async () => {
+            await api('DELETE', `/api/v1/deployments/${enc(d.name)}/metastore-connections/${enc(deleting.connId)}`);
+            setNotice(`${deleting.connId} deleted from ${d.name}'s metadata database.`);
+            setDeleting(undefined);
+            list.reload();
+          }}
+        >
+          <p>
+            <code>{deleting.connId}</code> goes from {d.name}'s metadata database; its password with it. Another source defining <code>{deleting.connId}</code> (if any) is then the one Airflow uses.
+          </p>
+        </ConfirmDialog>
       ) : null}
     </section>
   );
@@ -108,8 +116,7 @@ function ImportConnections({ deployment: d, onClose, onImported }: { deployment:
   const [format, setFormat] = useState<Format>('json');
   const [content, setContent] = useState('');
   const [source, setSource] = useState('');
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const pickFile = async (file: File | undefined) => {
     if (!file) return;
     setError(undefined);
@@ -118,24 +125,16 @@ function ImportConnections({ deployment: d, onClose, onImported }: { deployment:
     const f = FORMAT_OF_NAME.find(([re]) => re.test(file.name))?.[1];
     if (f) setFormat(f);
   };
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    if (!content.trim()) {
-      setError(new ApiError(400, 'ERR_VALIDATION', 'Choose a file or paste its content.', 'body.content'));
-      return;
-    }
-    setBusy(true);
-    try {
+    void run(async () => {
+      if (!content.trim()) throw new ApiError(400, 'ERR_VALIDATION', 'Choose a file or paste its content.', 'body.content');
       onImported(await api<{ created: string[]; replaced: string[] }>('POST', '/api/v1/connections/import', { deployment: d.name, format, content, ...(source && { source }) }));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
   return (
     <Modal title={`Import connections into ${d.name}`} onClose={onClose} wide>
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label={`Import connections into ${d.name}`}>
+      <form onSubmit={submit} noValidate aria-label={`Import connections into ${d.name}`}>
         <p className="muted">All or nothing: a file with one bad connection imports none. A conn_id already imported is replaced.</p>
         <div className="field">
           <label htmlFor="metastore-file">File from airflow connections export</label>
@@ -154,43 +153,8 @@ function ImportConnections({ deployment: d, onClose, onImported }: { deployment:
         />
         <Field label="Content" value={content} onChange={setContent} multiline placeholder='{"my_postgres": {"conn_type": "postgres", "host": "db", "port": 5432}}' error={fieldMessage(error, 'content')} hint="Filled from the file; or paste it here. Its passwords are stored encrypted and never shown." />
         <ErrorBanner error={error} title="Nothing was imported" />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Import
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit="Import" busy={busy} />
       </form>
     </Modal>
-  );
-}
-
-function DeleteMetastoreConnection({ deployment: d, connection: m, onClose, onDeleted }: { deployment: Deployment; connection: MetastoreConnection; onClose: () => void; onDeleted: () => void }) {
-  const [error, setError] = useState<unknown>(undefined);
-  const remove = async () => {
-    try {
-      await api('DELETE', `/api/v1/deployments/${enc(d.name)}/metastore-connections/${enc(m.connId)}`);
-      onDeleted();
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <>
-      <p>
-        <code>{m.connId}</code> goes from {d.name}'s metadata database; its password with it. Another source defining <code>{m.connId}</code> (if any) is then the one Airflow uses.
-      </p>
-      <ErrorBanner error={error} title="Not deleted" />
-      <div className="form-actions">
-        <button type="button" className="btn" onClick={onClose} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger" onClick={() => void remove()}>
-          Delete connection
-        </button>
-      </div>
-    </>
   );
 }
