@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { Choice, ColumnHeads, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
 import type { Cluster, SigningKey } from '../types.ts';
 import { cloudName } from './identity-text.ts';
 
@@ -34,16 +34,20 @@ export function ClustersPage() {
           }}
         />
       ) : null}
-      <ErrorBanner error={clusters.error} title="Could not load the clusters" />
-      {clusters.loading && !clusters.data ? <Loading what="clusters" /> : null}
-      {clusters.data && clusters.data.length === 0 ? (
-        <Empty title="No clusters yet">
-          <p>
-            Register the Kubernetes cluster your Deployments run on with <strong>+ Cluster</strong>, or <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
-          </p>
-        </Empty>
-      ) : null}
-      {clusters.data?.map((c) => <ClusterCard key={c.id} cluster={c} />)}
+      <ListState
+        list={clusters}
+        what="clusters"
+        failed="Could not load the clusters"
+        empty={
+          <Empty title="No clusters yet">
+            <p>
+              Register the Kubernetes cluster your Deployments run on with <strong>+ Cluster</strong>, or <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
+            </p>
+          </Empty>
+        }
+      >
+        {(items) => items.map((c) => <ClusterCard key={c.id} cluster={c} />)}
+      </ListState>
     </section>
   );
 }
@@ -143,18 +147,8 @@ interface Rotated {
 function RotateKeys({ cluster, onClose, onRotated }: { cluster: Cluster; onClose: () => void; onRotated: (r: Rotated) => void }) {
   const [immediate, setImmediate] = useState(false);
   const [revokePrevious, setRevokePrevious] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const rotate = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      onRotated(await api<Rotated>('POST', `/api/v1/clusters/${enc(cluster.id)}/rotate-keys`, { immediate, revokePrevious: immediate && revokePrevious }));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction();
+  const rotate = () => run(async () => onRotated(await api<Rotated>('POST', `/api/v1/clusters/${enc(cluster.id)}/rotate-keys`, { immediate, revokePrevious: immediate && revokePrevious })));
   return (
     <Modal title={`Rotate the signing keys of ${cluster.name}`} onClose={onClose}>
       <p>A new key is published in the issuer's JWKS now. By default it starts signing after the pre-publish period, so every cloud has fetched it first; tokens signed by the current key stay valid until they expire.</p>
@@ -198,15 +192,12 @@ function CreateCluster({ onClose, onCreated }: { onClose: () => void; onCreated:
     defaultIdentityProjectNumber: '',
     audiences: '',
   });
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const set = <K extends keyof typeof f>(k: K) => (v: (typeof f)[K]) => setF({ ...f, [k]: v });
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const body: Record<string, unknown> = { name: f.name.trim(), cloud: f.cloud, type: f.type, region: f.region.trim(), issuerMode: f.issuerMode };
       if (f.kubernetesIssuerUrl.trim()) body.kubernetesIssuerUrl = f.kubernetesIssuerUrl.trim();
       if (f.cloud === 'aws' && f.defaultIdentityAccount.trim()) body.defaultIdentityAccount = f.defaultIdentityAccount.trim();
@@ -215,10 +206,7 @@ function CreateCluster({ onClose, onCreated }: { onClose: () => void; onCreated:
       const audiences = f.audiences.split(/[\s,]+/).filter(Boolean);
       if (audiences.length) body.audiences = audiences;
       onCreated(await api<Cluster>('POST', '/api/v1/clusters', body));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
   const fieldOf = (err: unknown) => (err instanceof ApiError ? err.fieldName?.split('.')[0] : undefined);
   const at = (k: string) => (fieldOf(error) === k ? (error as ApiError).message : undefined);
@@ -226,7 +214,7 @@ function CreateCluster({ onClose, onCreated }: { onClose: () => void; onCreated:
 
   return (
     <Modal title="Register a cluster" onClose={onClose}>
-      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Register a cluster">
+      <form onSubmit={submit} noValidate aria-label="Register a cluster">
         <Field label="Cluster name" value={f.name} onChange={set('name')} autoFocus placeholder="prod-aws" error={at('name')} hint="Lowercase letters, digits and -." />
         <Select label="Cloud" value={f.cloud} onChange={(v) => set('cloud')(v as Cluster['cloud'])} options={CLOUD_OPTIONS} error={at('cloud')} />
         <Field label="Region" value={f.region} onChange={set('region')} placeholder={f.cloud === 'aws' ? 'us-east-1' : f.cloud === 'gcp' ? 'us-central1' : 'eastus2'} error={at('region')} />
@@ -265,14 +253,7 @@ function CreateCluster({ onClose, onCreated }: { onClose: () => void; onCreated:
         ) : null}
         <Field label="Custom audiences" value={f.audiences} onChange={set('audiences')} placeholder="https://vault.example.com" error={at('audiences')} hint="Optional, comma-separated: audiences workloads may ask for beyond their identity's own." />
         <ErrorBanner error={elsewhere} title="The cluster was not registered" />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Registering…' : 'Register cluster'}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit={busy ? 'Registering…' : 'Register cluster'} busy={busy} />
       </form>
     </Modal>
   );

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, ColumnHeads, Empty, ErrorBanner, Field, Loading, Select, ShownOnce, Time, useLoad } from '../components/ui.tsx';
+import { Choice, ColumnHeads, Empty, ErrorBanner, Field, ListState, Loading, Select, ShownOnce, Time, useAction, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cloud, Cluster, Credential, Deployment, DeploymentOptions } from '../types.ts';
 import { ConfirmDelete } from './deployments.tsx';
@@ -108,7 +108,7 @@ export function DeploymentPage({ name }: { name: string }) {
 function Runtime({ deployment: d, onChanged }: { deployment: Deployment; onChanged: () => void }) {
   const [editing, setEditing] = useState(false);
   const [value, setValue] = useState(d.runtimeVersion);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, setError, run } = useAction();
   if (!editing) {
     return (
       <>
@@ -119,22 +119,19 @@ function Runtime({ deployment: d, onChanged }: { deployment: Deployment; onChang
       </>
     );
   }
-  const save = async (e: FormEvent) => {
+  const save = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    try {
+    void run(async () => {
       await api<Deployment>('PATCH', `/api/v1/deployments/${enc(d.id)}`, { runtimeVersion: value.trim() });
       setEditing(false);
       onChanged();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
   return (
-    <form className="runtime-form" onSubmit={(e) => void save(e)} aria-label="Change runtime" noValidate>
+    <form className="runtime-form" onSubmit={save} aria-label="Change runtime" noValidate>
       <Field label="Runtime version" value={value} onChange={setValue} autoFocus />
       <div className="button-row">
-        <button type="submit" className="btn btn-primary btn-small">
+        <button type="submit" className="btn btn-primary btn-small" disabled={busy}>
           Save runtime
         </button>
         <button type="button" className="btn btn-small" onClick={() => { setEditing(false); setError(undefined); setValue(d.runtimeVersion); }}>
@@ -364,42 +361,31 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
   const [ttl, setTtl] = useState('30d');
   const [description, setDescription] = useState('');
   const [created, setCreated] = useState<(Credential & { secret: string }) | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const create = async (ev: FormEvent) => {
+  const create = (ev: FormEvent) => {
     ev.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const body: Record<string, string> = { component };
       if (ttl.trim()) body.ttl = ttl.trim();
       if (description.trim()) body.description = description.trim();
       setCreated(await api<Credential & { secret: string }>('POST', `/api/v1/deployments/${enc(d.id)}/credentials`, body));
       setDescription('');
       list.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const revoke = async (c: Credential) => {
-    setError(undefined);
-    try {
+  const revoke = (c: Credential) =>
+    run(async () => {
       await api('DELETE', `/api/v1/deployments/${enc(d.id)}/credentials/${enc(c.id)}`);
       list.reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
+    });
   const at = (f: string) => fieldMessage(error, f);
 
   return (
     <section className="card" aria-labelledby="cred-title">
       <h2 id="cred-title">Join credentials</h2>
       <p className="muted">A join credential lets a workload outside the cluster (a VM, CI, a laptop) act as one component of this Deployment through <code>airlock exec</code>.</p>
-      <form className="inline-form" onSubmit={(ev) => void create(ev)} aria-label="Create a join credential" noValidate>
+      <form className="inline-form" onSubmit={create} aria-label="Create a join credential" noValidate>
         <Select label="Component" value={component} onChange={setComponent} hint={COMPONENT_HINT} error={at('component')} options={d.components.map((c) => ({ value: c.component, label: c.component }))} />
         <Field label="Lifetime" value={ttl} onChange={setTtl} hint="90s, 15m, 1h or 30d; at most 365d." error={at('ttl')} />
         <Field label="Credential description" value={description} onChange={setDescription} placeholder="celery workers on vm-pool-3" error={at('description')} />
@@ -421,43 +407,47 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
           onDone={() => setCreated(undefined)}
         />
       ) : null}
-      <ErrorBanner error={list.error} title="Could not load the join credentials" />
-      {list.loading && !list.data ? <Loading what="join credentials" /> : null}
-      {list.data && list.data.length === 0 ? <Empty title="No join credentials">Create one above when a workload outside the cluster needs this Deployment's identity.</Empty> : null}
-      {list.data && list.data.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Join credentials">
-            <ColumnHeads names={['ID', 'Component', 'Description', 'Last used', 'Expires', 'Status']} actions />
-            <tbody>
-              {list.data.map((c) => (
-                <tr key={c.id}>
-                  <td>
-                    <code>{c.id}</code>
-                  </td>
-                  <td>{c.component}</td>
-                  <td>{c.description || <span className="muted">—</span>}</td>
-                  <td>
-                    <Time iso={c.lastUsedAt} />
-                  </td>
-                  <td>
-                    <Time iso={c.expiresAt} />
-                  </td>
-                  <td>
-                    <span className={`pill pill-${c.status}`}>{c.status}</span>
-                  </td>
-                  <td className="actions">
-                    {c.status === 'live' ? (
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${c.id}`} onClick={() => void revoke(c)}>
-                        Revoke
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState
+        list={list}
+        what="join credentials"
+        failed="Could not load the join credentials"
+        empty={<Empty title="No join credentials">Create one above when a workload outside the cluster needs this Deployment's identity.</Empty>}
+      >
+        {(items) => (
+          <div className="table-wrap">
+            <table aria-label="Join credentials">
+              <ColumnHeads names={['ID', 'Component', 'Description', 'Last used', 'Expires', 'Status']} actions />
+              <tbody>
+                {items.map((c) => (
+                  <tr key={c.id}>
+                    <td>
+                      <code>{c.id}</code>
+                    </td>
+                    <td>{c.component}</td>
+                    <td>{c.description || <span className="muted">—</span>}</td>
+                    <td>
+                      <Time iso={c.lastUsedAt} />
+                    </td>
+                    <td>
+                      <Time iso={c.expiresAt} />
+                    </td>
+                    <td>
+                      <span className={`pill pill-${c.status}`}>{c.status}</span>
+                    </td>
+                    <td className="actions">
+                      {c.status === 'live' ? (
+                        <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${c.id}`} onClick={() => void revoke(c)}>
+                          Revoke
+                        </button>
+                      ) : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
     </section>
   );
 }

@@ -3,7 +3,7 @@
 // so the console never has them to show.
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { CodeBlock, ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, Time, useLoad } from '../components/ui.tsx';
+import { CodeBlock, ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
@@ -68,22 +68,19 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
   const [secret, setSecret] = useState(false);
   const [dotenv, setDotenv] = useState('');
   const [dotenvSecret, setDotenvSecret] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const [loadError, setLoadError] = useState<unknown>(undefined);
+  const adding = useAction();
+  const loading = useAction();
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [editing, setEditing] = useState<Variable | undefined>(undefined);
   const [deleting, setDeleting] = useState<Variable | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
 
   const created = (r: { created: Variable[]; skipped: string[] }) =>
     [r.created.length ? `Added ${r.created.map((v) => v.key).join(', ')}.` : '', r.skipped.length ? `Already set, left unchanged (edit them instead): ${r.skipped.join(', ')}.` : ''].filter(Boolean).join(' ');
 
-  const add = async (e: FormEvent) => {
+  const add = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setNotice(undefined);
-    try {
+    void adding.run(async () => {
       const r = await api<{ created: Variable[]; skipped: string[] }>('POST', `/api/v1/deployments/${enc(d.id)}/variables`, { variables: [{ key: key.trim(), value, secret }] });
       setNotice(created(r));
       if (r.created.length) {
@@ -91,44 +88,25 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
         setValue('');
       }
       vars.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const load = async (e: FormEvent) => {
+  const load = (e: FormEvent) => {
     e.preventDefault();
-    setLoadError(undefined);
     setNotice(undefined);
-    let entries;
-    try {
-      entries = parseDotenv(dotenv);
-    } catch (err) {
-      setLoadError(err);
-      return;
-    }
-    if (entries.length === 0) {
-      setLoadError(new Error('No KEY=VALUE lines to load.'));
-      return;
-    }
-    setBusy(true);
-    try {
+    void loading.run(async () => {
+      const entries = parseDotenv(dotenv);
+      if (entries.length === 0) throw new Error('No KEY=VALUE lines to load.');
       const r = await api<{ created: Variable[]; skipped: string[] }>('POST', `/api/v1/deployments/${enc(d.id)}/variables`, {
         variables: entries.map((x) => ({ ...x, secret: dotenvSecret })),
       });
       setNotice(created(r));
       setDotenv('');
       vars.reload();
-    } catch (err) {
-      setLoadError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const fieldError = (f: string) => (error instanceof ApiError && error.fieldName?.replace(/^variables\.\d+\./, '') === f ? error.message : undefined);
+  const fieldError = (f: string) => (adding.error instanceof ApiError && adding.error.fieldName?.replace(/^variables\.\d+\./, '') === f ? adding.error.message : undefined);
 
   return (
     <section className="card" aria-labelledby="vars-title">
@@ -141,74 +119,73 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
           {notice}
         </div>
       ) : null}
-      <ErrorBanner error={vars.error} title="Could not load the variables" />
-      {vars.loading && !vars.data ? <Loading what="variables" /> : null}
-      {vars.data && vars.data.length === 0 ? <Empty title="No variables yet">Add one below, or paste a .env file.</Empty> : null}
-      {vars.data && vars.data.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label={`Variables of ${d.name}`}>
-            <ColumnHeads names={['Key', 'Value', 'Updated']} actions />
-            <tbody>
-              {vars.data.map((v) => (
-                <tr key={v.key}>
-                  <td>
-                    <code>{v.key}</code>
-                  </td>
-                  <td className="wrap">
-                    {v.secret ? (
-                      <span className="masked">
-                        <span aria-hidden="true">••••••••</span> <span className="pill">secret, hidden</span>
-                      </span>
-                    ) : (
-                      <code className="break">{v.value}</code>
-                    )}
-                  </td>
-                  <td>
-                    <Time iso={v.updatedAt} />
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
-                      Edit
-                    </button>{' '}
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState list={vars} what="variables" failed="Could not load the variables" empty={<Empty title="No variables yet">Add one below, or paste a .env file.</Empty>}>
+        {(items) => (
+          <div className="table-wrap">
+            <table aria-label={`Variables of ${d.name}`}>
+              <ColumnHeads names={['Key', 'Value', 'Updated']} actions />
+              <tbody>
+                {items.map((v) => (
+                  <tr key={v.key}>
+                    <td>
+                      <code>{v.key}</code>
+                    </td>
+                    <td className="wrap">
+                      {v.secret ? (
+                        <span className="masked">
+                          <span aria-hidden="true">••••••••</span> <span className="pill">secret, hidden</span>
+                        </span>
+                      ) : (
+                        <code className="break">{v.value}</code>
+                      )}
+                    </td>
+                    <td>
+                      <Time iso={v.updatedAt} />
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
+                        Edit
+                      </button>{' '}
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
 
       <h3>Add a variable</h3>
-      <form className="var-form" onSubmit={(e) => void add(e)} aria-label="Add a variable" noValidate>
+      <form className="var-form" onSubmit={add} aria-label="Add a variable" noValidate>
         <Field label="Key" value={key} onChange={setKey} placeholder="AIRFLOW__CORE__LOAD_EXAMPLES" error={fieldError('key')} />
         <Field label="Value" value={value} onChange={setValue} type={secret ? 'password' : 'text'} autoComplete={secret ? 'new-password' : 'off'} error={fieldError('value')} />
         <label className="check">
           <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (write-only)
         </label>
         <div className="form-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
+          <button type="submit" className="btn btn-primary" disabled={adding.busy}>
             Add variable
           </button>
         </div>
       </form>
-      <ErrorBanner error={error} title="The variable was not added" />
+      <ErrorBanner error={adding.error} title="The variable was not added" />
 
       <h3>Load from .env</h3>
-      <form onSubmit={(e) => void load(e)} aria-label="Load variables from .env text" noValidate>
+      <form onSubmit={load} aria-label="Load variables from .env text" noValidate>
         <Field label=".env text" value={dotenv} onChange={setDotenv} multiline placeholder={'API_URL=https://example.com\nexport LOG_LEVEL=info'} hint="KEY=VALUE lines; # comments, export and quotes as in a .env file. Keys already set are skipped." />
         <label className="check">
           <input type="checkbox" checked={dotenvSecret} onChange={(e) => setDotenvSecret(e.target.checked)} /> Store every value as a secret
         </label>
         <div className="form-actions">
-          <button type="submit" className="btn" disabled={busy}>
+          <button type="submit" className="btn" disabled={loading.busy}>
             Load variables
           </button>
         </div>
       </form>
-      <ErrorBanner error={loadError} title="Nothing was loaded" />
+      <ErrorBanner error={loading.error} title="Nothing was loaded" />
 
       {editing ? (
         <EditVariable
@@ -223,16 +200,22 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
         />
       ) : null}
       {deleting ? (
-        <DeleteVariable
-          deployment={d}
-          variable={deleting}
+        <ConfirmDialog
+          title={`Delete ${deleting.key}?`}
+          confirm="Delete variable"
+          failed="Not deleted"
           onClose={() => setDeleting(undefined)}
-          onDeleted={() => {
+          onConfirm={async () => {
+            await api('DELETE', `/api/v1/deployments/${enc(d.id)}/variables/${enc(deleting.key)}?version=${deleting.version}`);
             setNotice(`${deleting.key} deleted.`);
             setDeleting(undefined);
             vars.reload();
           }}
-        />
+        >
+          <p>
+            The next start of {d.name}'s components will not have <code>{deleting.key}</code> in their environment.
+          </p>
+        </ConfirmDialog>
       ) : null}
     </section>
   );
@@ -291,21 +274,18 @@ function EditVariable({ deployment: d, variable: v, onClose, onSaved }: { deploy
   // A secret's field starts empty: its value never reached the console.
   const [value, setValue] = useState(v.secret ? '' : (v.value ?? ''));
   const [secret, setSecret] = useState(v.secret);
-  const [error, setError] = useState<unknown>(undefined);
-  const save = async (e: FormEvent) => {
+  const { busy, error, run } = useAction();
+  const save = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    try {
+    void run(async () => {
       const body: Record<string, unknown> = { value, version: v.version };
       if (secret && !v.secret) body.secret = true;
       onSaved(await api<Variable>('PATCH', `/api/v1/deployments/${enc(d.id)}/variables/${enc(v.key)}`, body));
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
   return (
     <Modal title={`Edit ${v.key}`} onClose={onClose}>
-      <form onSubmit={(e) => void save(e)} noValidate>
+      <form onSubmit={save} noValidate>
         <Field
           label={v.secret ? 'New value' : 'Value'}
           value={value}
@@ -319,43 +299,8 @@ function EditVariable({ deployment: d, variable: v, onClose, onSaved }: { deploy
           <input type="checkbox" checked={secret} disabled={v.secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (write-only{v.secret ? '; a secret stays secret' : ''})
         </label>
         <ErrorBanner error={error} title="Not saved" />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary">
-            Save
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit="Save" busy={busy} />
       </form>
-    </Modal>
-  );
-}
-
-function DeleteVariable({ deployment: d, variable: v, onClose, onDeleted }: { deployment: Deployment; variable: Variable; onClose: () => void; onDeleted: () => void }) {
-  const [error, setError] = useState<unknown>(undefined);
-  const remove = async () => {
-    try {
-      await api('DELETE', `/api/v1/deployments/${enc(d.id)}/variables/${enc(v.key)}?version=${v.version}`);
-      onDeleted();
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <Modal title={`Delete ${v.key}?`} onClose={onClose}>
-      <p>
-        The next start of {d.name}'s components will not have <code>{v.key}</code> in their environment.
-      </p>
-      <ErrorBanner error={error} title="Not deleted" />
-      <div className="form-actions">
-        <button type="button" className="btn" onClick={onClose} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger" onClick={() => void remove()}>
-          Delete variable
-        </button>
-      </div>
     </Modal>
   );
 }

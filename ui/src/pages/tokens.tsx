@@ -3,7 +3,7 @@
 // token may manage and refuses the rest with its own words.
 import { useState, type FormEvent } from 'react';
 import { api, enc, fieldMessage } from '../api.ts';
-import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Modal, Select, ShownOnce, Time, useLoad } from '../components/ui.tsx';
+import { ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, ShownOnce, Time, useAction, useLoad } from '../components/ui.tsx';
 import type { ApiToken } from '../types.ts';
 
 const ROLES: { value: string; label: string; hint: string }[] = [
@@ -27,17 +27,14 @@ type WithSecret = ApiToken & { token: string };
 export function TokensPage() {
   const list = useLoad(() => api<{ items: ApiToken[] }>('GET', '/api/v1/tokens').then((r) => r.items), []);
   const [form, setForm] = useState({ name: '', role: 'workspace-operator', workspace: '', deployment: '', expiresIn: '90d' });
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [secret, setSecret] = useState<{ what: string; token: WithSecret } | undefined>(undefined);
   const [rotating, setRotating] = useState<ApiToken | undefined>(undefined);
   const [revoking, setRevoking] = useState<ApiToken | undefined>(undefined);
 
-  const create = async (ev: FormEvent) => {
+  const create = (ev: FormEvent) => {
     ev.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const body: Record<string, string> = { name: form.name.trim(), role: form.role };
       if (needsWorkspace(form.role) && form.workspace.trim()) body.workspace = form.workspace.trim();
       if (form.role === 'deployment-admin' && form.deployment.trim()) body.deployment = form.deployment.trim();
@@ -46,11 +43,7 @@ export function TokensPage() {
       setSecret({ what: `Created ${t.name}`, token: t });
       setForm({ ...form, name: '' });
       list.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const at = (f: string) => fieldMessage(error, f);
 
@@ -65,7 +58,7 @@ export function TokensPage() {
 
       <section className="card" aria-labelledby="create-token-title">
         <h2 id="create-token-title">Create a token</h2>
-        <form className="token-form" onSubmit={(ev) => void create(ev)} aria-label="Create an API token" noValidate>
+        <form className="token-form" onSubmit={create} aria-label="Create an API token" noValidate>
           <Field label="Token name" value={form.name} onChange={(name) => setForm({ ...form, name })} placeholder="ci-deployer" error={at('name')} />
           <Select label="Role" value={form.role} onChange={(role) => setForm({ ...form, role })} options={ROLES} hint={ROLES.find((r) => r.value === form.role)?.hint} error={at('role')} />
           {needsWorkspace(form.role) ? (
@@ -96,52 +89,51 @@ export function TokensPage() {
         />
       ) : null}
 
-      <ErrorBanner error={list.error} title="Could not load the API tokens" />
-      {list.loading && !list.data ? <Loading what="API tokens" /> : null}
-      {list.data && list.data.length === 0 ? <Empty title="No tokens you can manage">Create one above.</Empty> : null}
-      {list.data && list.data.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="API tokens">
-            <ColumnHeads names={['Name', 'Role', 'Scope', 'Last used', 'Expires', 'Status']} actions />
-            <tbody>
-              {list.data.map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    {t.name} <span className="code-tag">{t.id}</span>
-                  </td>
-                  <td>{t.role}</td>
-                  <td>{scopeOf(t)}</td>
-                  <td>
-                    <Time iso={t.lastUsedAt} />
-                  </td>
-                  <td>{t.expiresAt ? <Time iso={t.expiresAt} /> : <span className="muted">never</span>}</td>
-                  <td>
-                    <span className={`pill pill-${t.status}`}>{t.status}</span>
-                    {t.previousSecretExpiresAt ? (
-                      <span className="small muted">
-                        {' '}
-                        old secret until <Time iso={t.previousSecretExpiresAt} />
-                      </span>
-                    ) : null}
-                  </td>
-                  <td className="actions">
-                    {t.status === 'live' ? (
-                      <div className="button-row">
-                        <button type="button" className="btn btn-small" aria-label={`Rotate ${t.name}`} onClick={() => setRotating(t)}>
-                          Rotate
-                        </button>
-                        <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
-                          Revoke
-                        </button>
-                      </div>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListState list={list} what="API tokens" failed="Could not load the API tokens" empty={<Empty title="No tokens you can manage">Create one above.</Empty>}>
+        {(items) => (
+          <div className="table-wrap">
+            <table aria-label="API tokens">
+              <ColumnHeads names={['Name', 'Role', 'Scope', 'Last used', 'Expires', 'Status']} actions />
+              <tbody>
+                {items.map((t) => (
+                  <tr key={t.id}>
+                    <td>
+                      {t.name} <span className="code-tag">{t.id}</span>
+                    </td>
+                    <td>{t.role}</td>
+                    <td>{scopeOf(t)}</td>
+                    <td>
+                      <Time iso={t.lastUsedAt} />
+                    </td>
+                    <td>{t.expiresAt ? <Time iso={t.expiresAt} /> : <span className="muted">never</span>}</td>
+                    <td>
+                      <span className={`pill pill-${t.status}`}>{t.status}</span>
+                      {t.previousSecretExpiresAt ? (
+                        <span className="small muted">
+                          {' '}
+                          old secret until <Time iso={t.previousSecretExpiresAt} />
+                        </span>
+                      ) : null}
+                    </td>
+                    <td className="actions">
+                      {t.status === 'live' ? (
+                        <div className="button-row">
+                          <button type="button" className="btn btn-small" aria-label={`Rotate ${t.name}`} onClick={() => setRotating(t)}>
+                            Rotate
+                          </button>
+                          <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
+                            Revoke
+                          </button>
+                        </div>
+                      ) : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
 
       {rotating ? (
         <RotateDialog
@@ -170,66 +162,38 @@ export function TokensPage() {
 
 function RotateDialog({ token: t, onClose, onRotated }: { token: ApiToken; onClose: () => void; onRotated: (t: WithSecret) => void }) {
   const [overlap, setOverlap] = useState('1h');
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const submit = async (ev: FormEvent) => {
+  const { busy, error, run } = useAction();
+  const submit = (ev: FormEvent) => {
     ev.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onRotated(await api<WithSecret>('POST', `/api/v1/tokens/${enc(t.id)}/rotate`, overlap.trim() ? { overlap: overlap.trim() } : {}));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    void run(async () => onRotated(await api<WithSecret>('POST', `/api/v1/tokens/${enc(t.id)}/rotate`, overlap.trim() ? { overlap: overlap.trim() } : {})));
   };
   return (
     <Modal title={`Rotate ${t.name}`} onClose={onClose}>
-      <form onSubmit={(ev) => void submit(ev)} noValidate>
+      <form onSubmit={submit} noValidate>
         <p>The token gets a new secret and keeps its id, role and scope. The current secret keeps working for the overlap, so clients can switch without an outage.</p>
         <Field label="Overlap" value={overlap} onChange={setOverlap} hint="How long the current secret keeps working: 0 (not at all) up to 7d." error={fieldMessage(error, 'overlap')} />
         <ErrorBanner error={fieldMessage(error, 'overlap') ? undefined : error} />
-        <div className="form-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Rotate
-          </button>
-        </div>
+        <FormActions onCancel={onClose} submit="Rotate" busy={busy} />
       </form>
     </Modal>
   );
 }
 
 function RevokeDialog({ token: t, onClose, onRevoked }: { token: ApiToken; onClose: () => void; onRevoked: () => void }) {
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const revoke = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await api('DELETE', `/api/v1/tokens/${enc(t.id)}`);
-      onRevoked();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
   return (
-    <Modal title={`Revoke ${t.name}`} onClose={onClose}>
+    <ConfirmDialog
+      title={`Revoke ${t.name}`}
+      confirm="Revoke token"
+      failed="The token was not revoked"
+      onClose={onClose}
+      onConfirm={async () => {
+        await api('DELETE', `/api/v1/tokens/${enc(t.id)}`);
+        onRevoked();
+      }}
+    >
       <p>
         Every client using <strong>{t.name}</strong> is refused from its next request, with the current and any previous secret. A revoked token cannot be brought back; create a new one instead.
       </p>
-      <ErrorBanner error={error} />
-      <div className="form-actions">
-        <button type="button" className="btn" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void revoke()}>
-          Revoke token
-        </button>
-      </div>
-    </Modal>
+    </ConfirmDialog>
   );
 }
