@@ -205,7 +205,7 @@ describe('web console (Chromium)', () => {
 
   it('creates a join credential shown once, lists it with last use and expiry, revokes it', async () => {
     await page.goto('/deployments/etl');
-    await page.getByLabel('Component').selectOption('worker');
+    await page.getByLabel('Component', { exact: true }).selectOption('worker');
     await page.getByLabel('Credential description').fill('ci runners');
     await page.getByRole('button', { name: 'Create join credential' }).click();
     const secret = (await page.getByLabel('Join credential', { exact: true }).textContent())!;
@@ -533,10 +533,14 @@ describe('web console (Chromium)', () => {
     // A file that does not parse: refused with the API's reason, nothing imported.
     await card.getByRole('button', { name: 'Import file' }).click();
     let dialog = page.getByRole('dialog', { name: 'Import connections into etl' });
+    // The file is read asynchronously: wait until its text is in the form.
+    const fileRead = () => page.waitForFunction(() => Array.from(document.querySelectorAll('dialog textarea')).some((t) => (t as HTMLTextAreaElement).value.length > 0));
     await dialog.getByLabel('File from airflow connections export').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"reporting_db": {"conn_type": ') });
+    await fileRead();
     assert.equal(await dialog.getByLabel('Format', { exact: true }).inputValue(), 'json', 'the format follows the file name');
     await dialog.getByRole('button', { name: 'Import' }).click();
     await dialog.getByText('Nothing was imported').waitFor();
+    assert.equal(await dialog.getByText('Choose a file or paste its content.').count(), 0, "the API's refusal, not the form's");
     assert.deepEqual(await stored(), []);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
 
@@ -544,6 +548,7 @@ describe('web console (Chromium)', () => {
     await card.getByRole('button', { name: 'Import file' }).click();
     dialog = page.getByRole('dialog', { name: 'Import connections into etl' });
     await dialog.getByLabel('File from airflow connections export').setInputFiles({ name: 'connections.yaml', mimeType: 'text/plain', buffer: Buffer.from(yaml) });
+    await fileRead();
     assert.equal(await dialog.getByLabel('Format', { exact: true }).inputValue(), 'yaml');
     await dialog.getByRole('button', { name: 'Import' }).click();
     await dialog.waitFor({ state: 'detached' });

@@ -303,3 +303,15 @@ export function ListState<T>({ list, what, failed, empty, children }: { list: { 
     </>
   );
 }
+
+/** A table with its column headings (and an actions column when `actions`), scrolling sideways on its own in a narrow window. */
+export function Table({ label, columns, actions, busy, children }: { label: string; columns: string[]; actions?: boolean; busy?: boolean; children: ReactNode }) {
+  return (
+    <div className="table-wrap" aria-busy={busy}>
+      <table aria-label={label}>
+        <ColumnHeads names={columns} actions={actions} />
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}

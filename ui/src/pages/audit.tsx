@@ -3,7 +3,7 @@
 // else sees the API's own refusal.
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api.ts';
-import { ColumnHeads, Empty, ErrorBanner, Field, Loading, Time, useLoad } from '../components/ui.tsx';
+import { Empty, ErrorBanner, Field, Loading, Table, Time, useLoad } from '../components/ui.tsx';
 import type { AuditRecord, AuditVerify } from '../types.ts';
 
 type Filters = { actor: string; target: string; action: string };
@@ -115,41 +115,36 @@ export function AuditPage() {
         </Empty>
       ) : null}
       {records.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Audit records">
-            <ColumnHeads names={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Result', 'Source', 'Details']} />
-            <tbody>
-              {records.map((r) => (
-                <tr key={r.seq}>
-                  <td>{r.seq}</td>
-                  <td>
-                    <Time iso={r.at} />
-                  </td>
-                  <td>
-                    {r.actorName ? <>{r.actorName} </> : null}
-                    <span className="code-tag">{r.actorType === 'anonymous' ? 'anonymous' : r.actorId}</span>
-                  </td>
-                  <td>
-                    <code className="nowrap">{r.action}</code>
-                  </td>
-                  <td>
-                    {r.targetName || r.targetId} <span className="code-tag">{r.targetType}</span>
-                  </td>
-                  <td>
-                    <span className={`pill ${r.result === 'success' ? 'pill-active' : 'pill-revoked'}`}>{r.result}</span>
-                  </td>
-                  <td>{r.source ?? <span className="muted">—</span>}</td>
-                  <td>
-                    <details>
-                      <summary>Show</summary>
-                      <pre className="audit-details">{JSON.stringify({ ...r.details, requestId: r.requestId, hash: r.hash }, null, 2)}</pre>
-                    </details>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Audit records" columns={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Result', 'Source', 'Details']}>
+          {records.map((r) => (
+            <tr key={r.seq}>
+              <td>{r.seq}</td>
+              <td>
+                <Time iso={r.at} />
+              </td>
+              <td>
+                {r.actorName ? <>{r.actorName} </> : null}
+                <span className="code-tag">{r.actorType === 'anonymous' ? 'anonymous' : r.actorId}</span>
+              </td>
+              <td>
+                <code className="nowrap">{r.action}</code>
+              </td>
+              <td>
+                {r.targetName || r.targetId} <span className="code-tag">{r.targetType}</span>
+              </td>
+              <td>
+                <span className={`pill ${r.result === 'success' ? 'pill-active' : 'pill-revoked'}`}>{r.result}</span>
+              </td>
+              <td>{r.source ?? <span className="muted">—</span>}</td>
+              <td>
+                <details>
+                  <summary>Show</summary>
+                  <pre className="audit-details">{JSON.stringify({ ...r.details, requestId: r.requestId, hash: r.hash }, null, 2)}</pre>
+                </details>
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       <ErrorBanner error={more.error} title="Could not load older records" />
       {cursor ? (

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { Choice, ColumnHeads, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
+import { Choice, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import type { Cluster, SigningKey } from '../types.ts';
 import { cloudName } from './identity-text.ts';
 
@@ -97,30 +97,25 @@ function ClusterCard({ cluster: c }: { cluster: Cluster }) {
       <ErrorBanner error={keys.error} title="Could not load the signing keys" />
       {keys.loading && !keys.data ? <Loading what="signing keys" /> : null}
       {keys.data ? (
-        <div className="table-wrap">
-          <table aria-label={`Signing keys of ${c.name}`}>
-            <ColumnHeads names={['Key ID', 'Status', 'Published', 'Active from', 'Retired']} />
-            <tbody>
-              {keys.data.map((k) => (
-                <tr key={k.kid}>
-                  <td>
-                    <code>{k.kid}</code>
-                  </td>
-                  <td>
-                    <span className={`pill pill-${k.state}`}>{k.state === 'pending' ? 'next' : k.state}</span>
-                  </td>
-                  <td>
-                    <Time iso={k.publishAt} />
-                  </td>
-                  <td>
-                    <Time iso={k.activateAt} />
-                  </td>
-                  <td>{k.retiredAt ? <Time iso={k.retiredAt} /> : k.revokedAt ? <>revoked <Time iso={k.revokedAt} /></> : <span className="muted">—</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label={`Signing keys of ${c.name}`} columns={['Key ID', 'Status', 'Published', 'Active from', 'Retired']}>
+          {keys.data.map((k) => (
+            <tr key={k.kid}>
+              <td>
+                <code>{k.kid}</code>
+              </td>
+              <td>
+                <span className={`pill pill-${k.state}`}>{k.state === 'pending' ? 'next' : k.state}</span>
+              </td>
+              <td>
+                <Time iso={k.publishAt} />
+              </td>
+              <td>
+                <Time iso={k.activateAt} />
+              </td>
+              <td>{k.retiredAt ? <Time iso={k.retiredAt} /> : k.revokedAt ? <>revoked <Time iso={k.revokedAt} /></> : <span className="muted">—</span>}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {rotating ? (
         <RotateKeys

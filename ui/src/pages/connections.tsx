@@ -2,7 +2,7 @@
 // Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, useAction, useLoad } from '../components/ui.tsx';
+import { Choice, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, useAction, useLoad } from '../components/ui.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
 type Kind = 'aws' | 'gcp' | 'azure' | 'generic';
@@ -56,56 +56,51 @@ export function Connections({ deployments, current }: { deployments: Deployment[
         }
       >
         {(items) => (
-          <div className="table-wrap">
-            <table aria-label="Connections">
-              <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Linked to']} actions />
-              <tbody>
-                {items.map((c) => (
-                  <tr key={c.id}>
-                    <td>
-                      <code>{c.connId}</code>
-                      {c.description ? <div className="muted small">{c.description}</div> : null}
-                    </td>
-                    <td>{c.connType}</td>
-                    <td className="wrap">
-                      <ConnectionDetails c={c} />
-                    </td>
-                    <td className="wrap">
-                      {c.allDeployments ? (
-                        <span className="link-chip">
-                          All Deployments{' '}
-                          <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
-                            ✕
-                          </button>
-                        </span>
-                      ) : null}
-                      {c.deployments.map((l) => (
-                        <span key={l.id} className="link-chip">
-                          {l.name}
-                          {Object.keys(l.overrides).length || l.passwordOverridden ? <span className="muted"> (overrides)</span> : null}{' '}
-                          <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
-                            ✕
-                          </button>
-                        </span>
-                      ))}
-                      {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
-                    </td>
-                    <td className="actions">
-                      <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
-                        Edit
-                      </button>{' '}
-                      <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
-                        Link
-                      </button>{' '}
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
-                        Delete
+          <Table label="Connections" columns={['Connection ID', 'Type', 'Details', 'Linked to']} actions>
+            {items.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  <code>{c.connId}</code>
+                  {c.description ? <div className="muted small">{c.description}</div> : null}
+                </td>
+                <td>{c.connType}</td>
+                <td className="wrap">
+                  <ConnectionDetails c={c} />
+                </td>
+                <td className="wrap">
+                  {c.allDeployments ? (
+                    <span className="link-chip">
+                      All Deployments{' '}
+                      <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
+                        ✕
                       </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                    </span>
+                  ) : null}
+                  {c.deployments.map((l) => (
+                    <span key={l.id} className="link-chip">
+                      {l.name}
+                      {Object.keys(l.overrides).length || l.passwordOverridden ? <span className="muted"> (overrides)</span> : null}{' '}
+                      <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
+                        ✕
+                      </button>
+                    </span>
+                  ))}
+                  {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
+                </td>
+                <td className="actions">
+                  <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
+                    Edit
+                  </button>{' '}
+                  <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
+                    Link
+                  </button>{' '}
+                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
       {creating ? (

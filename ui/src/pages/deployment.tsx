@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, ColumnHeads, Empty, ErrorBanner, Field, ListState, Loading, Select, ShownOnce, Time, useAction, useLoad } from '../components/ui.tsx';
+import { Choice, Empty, ErrorBanner, Field, ListState, Loading, Select, ShownOnce, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cloud, Cluster, Credential, Deployment, DeploymentOptions } from '../types.ts';
 import { ConfirmDelete } from './deployments.tsx';
@@ -76,24 +76,19 @@ export function DeploymentPage({ name }: { name: string }) {
           </dd>
         </dl>
         <h3>Component service accounts</h3>
-        <div className="table-wrap">
-          <table>
-            <ColumnHeads names={['Component', 'Service account', 'Token subject']} />
-            <tbody>
-              {d.components.map((c) => (
-                <tr key={c.component}>
-                  <td>{c.component}</td>
-                  <td>
-                    <code>{c.serviceAccount}</code>
-                  </td>
-                  <td>
-                    <code className="break">{c.subject}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Component service accounts" columns={['Component', 'Service account', 'Token subject']}>
+          {d.components.map((c) => (
+            <tr key={c.component}>
+              <td>{c.component}</td>
+              <td>
+                <code>{c.serviceAccount}</code>
+              </td>
+              <td>
+                <code className="break">{c.subject}</code>
+              </td>
+            </tr>
+          ))}
+        </Table>
       </section>
 
       <WorkloadIdentity deployment={d} cluster={cluster.data} onChanged={dep.reload} />
@@ -414,38 +409,33 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
         empty={<Empty title="No join credentials">Create one above when a workload outside the cluster needs this Deployment's identity.</Empty>}
       >
         {(items) => (
-          <div className="table-wrap">
-            <table aria-label="Join credentials">
-              <ColumnHeads names={['ID', 'Component', 'Description', 'Last used', 'Expires', 'Status']} actions />
-              <tbody>
-                {items.map((c) => (
-                  <tr key={c.id}>
-                    <td>
-                      <code>{c.id}</code>
-                    </td>
-                    <td>{c.component}</td>
-                    <td>{c.description || <span className="muted">—</span>}</td>
-                    <td>
-                      <Time iso={c.lastUsedAt} />
-                    </td>
-                    <td>
-                      <Time iso={c.expiresAt} />
-                    </td>
-                    <td>
-                      <span className={`pill pill-${c.status}`}>{c.status}</span>
-                    </td>
-                    <td className="actions">
-                      {c.status === 'live' ? (
-                        <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${c.id}`} onClick={() => void revoke(c)}>
-                          Revoke
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table label="Join credentials" columns={['ID', 'Component', 'Description', 'Last used', 'Expires', 'Status']} actions>
+            {items.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  <code>{c.id}</code>
+                </td>
+                <td>{c.component}</td>
+                <td>{c.description || <span className="muted">—</span>}</td>
+                <td>
+                  <Time iso={c.lastUsedAt} />
+                </td>
+                <td>
+                  <Time iso={c.expiresAt} />
+                </td>
+                <td>
+                  <span className={`pill pill-${c.status}`}>{c.status}</span>
+                </td>
+                <td className="actions">
+                  {c.status === 'live' ? (
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${c.id}`} onClick={() => void revoke(c)}>
+                      Revoke
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
     </section>

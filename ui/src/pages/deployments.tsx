@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
+import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cluster, Deployment, DeploymentOptions, SavedIdentity } from '../types.ts';
 import { identitySummary } from './identity-text.ts';
@@ -86,33 +86,27 @@ export function DeploymentsPage() {
         }
       >
         {(items) => (
-          <div className="table-wrap" aria-busy={list.loading}>
-            <table>
-              <caption className="sr-only">Deployments</caption>
-              <ColumnHeads names={['Name', 'Cluster', 'Runtime', 'Workload identity in force', 'Created']} actions />
-              <tbody>
-                {items.map((d) => (
-                  <tr key={d.id}>
-                    <td>
-                      <Link to={`/deployments/${enc(d.name)}`}>{d.name}</Link>
-                      {d.description ? <div className="muted small">{d.description}</div> : null}
-                    </td>
-                    <td>{d.clusterName}</td>
-                    <td>{d.runtimeVersion}</td>
-                    <td className="wrap">{identitySummary(d)}</td>
-                    <td>
-                      <Time iso={d.createdAt} />
-                    </td>
-                    <td className="actions">
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table label="Deployments" columns={['Name', 'Cluster', 'Runtime', 'Workload identity in force', 'Created']} actions busy={list.loading}>
+            {items.map((d) => (
+              <tr key={d.id}>
+                <td>
+                  <Link to={`/deployments/${enc(d.name)}`}>{d.name}</Link>
+                  {d.description ? <div className="muted small">{d.description}</div> : null}
+                </td>
+                <td>{d.clusterName}</td>
+                <td>{d.runtimeVersion}</td>
+                <td className="wrap">{identitySummary(d)}</td>
+                <td>
+                  <Time iso={d.createdAt} />
+                </td>
+                <td className="actions">
+                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
       <SavedIdentities
@@ -231,31 +225,26 @@ function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }
         }
       >
         {(items) => (
-          <div className="table-wrap">
-            <table aria-label="Saved identities">
-              <ColumnHeads names={['Name', 'Cloud', 'Identity', 'Used by']} actions />
-              <tbody>
-                {items.map((i) => (
-                  <tr key={i.id}>
-                    <td>{i.name}</td>
-                    <td>{i.cloud}</td>
-                    <td className="wrap">
-                      <code>{i.value}</code>
-                    </td>
-                    <td>
-                      {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'}
-                      {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
-                    </td>
-                    <td className="actions">
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table label="Saved identities" columns={['Name', 'Cloud', 'Identity', 'Used by']} actions>
+            {items.map((i) => (
+              <tr key={i.id}>
+                <td>{i.name}</td>
+                <td>{i.cloud}</td>
+                <td className="wrap">
+                  <code>{i.value}</code>
+                </td>
+                <td>
+                  {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'}
+                  {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
+                </td>
+                <td className="actions">
+                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
       {deleting ? (

@@ -3,7 +3,7 @@
 // so the console never has them to show.
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { CodeBlock, ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
+import { CodeBlock, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
@@ -121,40 +121,35 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
       ) : null}
       <ListState list={vars} what="variables" failed="Could not load the variables" empty={<Empty title="No variables yet">Add one below, or paste a .env file.</Empty>}>
         {(items) => (
-          <div className="table-wrap">
-            <table aria-label={`Variables of ${d.name}`}>
-              <ColumnHeads names={['Key', 'Value', 'Updated']} actions />
-              <tbody>
-                {items.map((v) => (
-                  <tr key={v.key}>
-                    <td>
-                      <code>{v.key}</code>
-                    </td>
-                    <td className="wrap">
-                      {v.secret ? (
-                        <span className="masked">
-                          <span aria-hidden="true">••••••••</span> <span className="pill">secret, hidden</span>
-                        </span>
-                      ) : (
-                        <code className="break">{v.value}</code>
-                      )}
-                    </td>
-                    <td>
-                      <Time iso={v.updatedAt} />
-                    </td>
-                    <td className="actions">
-                      <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
-                        Edit
-                      </button>{' '}
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table label={`Variables of ${d.name}`} columns={['Key', 'Value', 'Updated']} actions>
+            {items.map((v) => (
+              <tr key={v.key}>
+                <td>
+                  <code>{v.key}</code>
+                </td>
+                <td className="wrap">
+                  {v.secret ? (
+                    <span className="masked">
+                      <span aria-hidden="true">••••••••</span> <span className="pill">secret, hidden</span>
+                    </span>
+                  ) : (
+                    <code className="break">{v.value}</code>
+                  )}
+                </td>
+                <td>
+                  <Time iso={v.updatedAt} />
+                </td>
+                <td className="actions">
+                  <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
+                    Edit
+                  </button>{' '}
+                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
 

@@ -3,7 +3,7 @@
 // file (JSON, YAML or .env), all or nothing; passwords are write-only like everywhere else.
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Time, useAction, useLoad } from '../components/ui.tsx';
+import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import type { Deployment, MetastoreConnection } from '../types.ts';
 
 type Format = 'json' | 'yaml' | 'env';
@@ -47,35 +47,30 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
         }
       >
         {(items) => (
-          <div className="table-wrap">
-            <table aria-label={`Metadata database connections of ${d.name}`}>
-              <ColumnHeads names={['Connection ID', 'Type', 'Details', 'Imported']} actions />
-              <tbody>
-                {items.map((m) => (
-                  <tr key={m.id}>
-                    <td>
-                      <code>{m.connId}</code>
-                      {m.description ? <div className="muted small">{m.description}</div> : null}
-                    </td>
-                    <td>{m.connType ?? <span className="muted">none</span>}</td>
-                    <td className="wrap">
-                      {[m.host && `host ${m.host}${m.port !== null ? `:${m.port}` : ''}`, m.schema && `schema ${m.schema}`, m.login && `login ${m.login}`].filter(Boolean).join(' · ')}
-                      {m.passwordSet ? <> <span className="pill">password set</span></> : null}
-                    </td>
-                    <td>
-                      <Time iso={m.importedAt} />
-                      <div className="muted small">{m.source}</div>
-                    </td>
-                    <td className="actions">
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table label={`Metadata database connections of ${d.name}`} columns={['Connection ID', 'Type', 'Details', 'Imported']} actions>
+            {items.map((m) => (
+              <tr key={m.id}>
+                <td>
+                  <code>{m.connId}</code>
+                  {m.description ? <div className="muted small">{m.description}</div> : null}
+                </td>
+                <td>{m.connType ?? <span className="muted">none</span>}</td>
+                <td className="wrap">
+                  {[m.host && `host ${m.host}${m.port !== null ? `:${m.port}` : ''}`, m.schema && `schema ${m.schema}`, m.login && `login ${m.login}`].filter(Boolean).join(' · ')}
+                  {m.passwordSet ? <> <span className="pill">password set</span></> : null}
+                </td>
+                <td>
+                  <Time iso={m.importedAt} />
+                  <div className="muted small">{m.source}</div>
+                </td>
+                <td className="actions">
+                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
       {importing ? (
@@ -120,10 +115,10 @@ function ImportConnections({ deployment: d, onClose, onImported }: { deployment:
   const pickFile = async (file: File | undefined) => {
     if (!file) return;
     setError(undefined);
-    setContent(await file.text());
     setSource(file.name);
     const f = FORMAT_OF_NAME.find(([re]) => re.test(file.name))?.[1];
     if (f) setFormat(f);
+    setContent(await file.text());
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -3,7 +3,7 @@
 // token may manage and refuses the rest with its own words.
 import { useState, type FormEvent } from 'react';
 import { api, enc, fieldMessage } from '../api.ts';
-import { ColumnHeads, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, ShownOnce, Time, useAction, useLoad } from '../components/ui.tsx';
+import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, ShownOnce, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import type { ApiToken } from '../types.ts';
 
 const ROLES: { value: string; label: string; hint: string }[] = [
@@ -91,47 +91,42 @@ export function TokensPage() {
 
       <ListState list={list} what="API tokens" failed="Could not load the API tokens" empty={<Empty title="No tokens you can manage">Create one above.</Empty>}>
         {(items) => (
-          <div className="table-wrap">
-            <table aria-label="API tokens">
-              <ColumnHeads names={['Name', 'Role', 'Scope', 'Last used', 'Expires', 'Status']} actions />
-              <tbody>
-                {items.map((t) => (
-                  <tr key={t.id}>
-                    <td>
-                      {t.name} <span className="code-tag">{t.id}</span>
-                    </td>
-                    <td>{t.role}</td>
-                    <td>{scopeOf(t)}</td>
-                    <td>
-                      <Time iso={t.lastUsedAt} />
-                    </td>
-                    <td>{t.expiresAt ? <Time iso={t.expiresAt} /> : <span className="muted">never</span>}</td>
-                    <td>
-                      <span className={`pill pill-${t.status}`}>{t.status}</span>
-                      {t.previousSecretExpiresAt ? (
-                        <span className="small muted">
-                          {' '}
-                          old secret until <Time iso={t.previousSecretExpiresAt} />
-                        </span>
-                      ) : null}
-                    </td>
-                    <td className="actions">
-                      {t.status === 'live' ? (
-                        <div className="button-row">
-                          <button type="button" className="btn btn-small" aria-label={`Rotate ${t.name}`} onClick={() => setRotating(t)}>
-                            Rotate
-                          </button>
-                          <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
-                            Revoke
-                          </button>
-                        </div>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table label="API tokens" columns={['Name', 'Role', 'Scope', 'Last used', 'Expires', 'Status']} actions>
+            {items.map((t) => (
+              <tr key={t.id}>
+                <td>
+                  {t.name} <span className="code-tag">{t.id}</span>
+                </td>
+                <td>{t.role}</td>
+                <td>{scopeOf(t)}</td>
+                <td>
+                  <Time iso={t.lastUsedAt} />
+                </td>
+                <td>{t.expiresAt ? <Time iso={t.expiresAt} /> : <span className="muted">never</span>}</td>
+                <td>
+                  <span className={`pill pill-${t.status}`}>{t.status}</span>
+                  {t.previousSecretExpiresAt ? (
+                    <span className="small muted">
+                      {' '}
+                      old secret until <Time iso={t.previousSecretExpiresAt} />
+                    </span>
+                  ) : null}
+                </td>
+                <td className="actions">
+                  {t.status === 'live' ? (
+                    <div className="button-row">
+                      <button type="button" className="btn btn-small" aria-label={`Rotate ${t.name}`} onClick={() => setRotating(t)}>
+                        Rotate
+                      </button>
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
+                        Revoke
+                      </button>
+                    </div>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </ListState>
 
