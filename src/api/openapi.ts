@@ -27,6 +27,15 @@ export function openApiDocument(routes: RouteDef[], version: string) {
         schema: { type: 'string', example: 'data-eng' },
       });
     }
+    if (r.ifMatch) {
+      parameters.push({
+        name: 'If-Match',
+        in: 'header',
+        required: false,
+        description: `The ETag of the version the change is based on (the same as \`version\` in the ${r.ifMatch}); a different current version is refused with 412 ERR_PRECONDITION_FAILED.`,
+        schema: { type: 'string', example: '"3"' },
+      });
+    }
     const status = String(r.status ?? 200);
     const op: Record<string, unknown> = {
       summary: r.summary,

@@ -66,6 +66,13 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown, R = unknown> {
    * as `Record<name, string[]>` (every value a list: parameters may repeat). Default `json`.
    */
   bodyFormat?: 'json' | 'form';
+  /**
+   * Optimistic concurrency by HTTP precondition: an `If-Match: "<version>"` header is taken as the
+   * `version` field of the body or of the query (where this says), and a version conflict it
+   * caused is answered 412 ERR_PRECONDITION_FAILED. Every response with a top-level integer
+   * `version` carries it as its ETag, whatever the route.
+   */
+  ifMatch?: 'body' | 'query';
   /** `oauth`: failures are RFC 6749 `{error, error_description}` (the token endpoint). Default `api`. */
   errorFormat?: 'api' | 'oauth';
   handler(input: RouteInput<P, Q, B>): Promise<R>;

@@ -195,6 +195,12 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           };
           const params = parse('params', route.params, req.params);
           call.params = params;
+          const precondition = route.ifMatch ? ifMatchVersion(req.headers['if-match']) : undefined;
+          if (!route.ifMatch && route.method !== 'GET' && req.headers['if-match'] !== undefined && req.headers['if-match'] !== '*') {
+            // A client that sends a precondition counts on it: one that cannot be checked is refused, not ignored.
+            throw new AppError('ERR_VALIDATION', `${route.method} ${route.path} takes no If-Match: it has no version to compare`, { field: 'headers.if-match', example: 'PATCH /api/v1/connections/:connection takes one' });
+          }
+          if (precondition !== undefined && route.ifMatch === 'query') rawQuery = withVersion(rawQuery ?? {}, precondition, 'query.version') as Record<string, unknown>;
           const query = parse('query', route.query, rawQuery);
           let rawBody: unknown = req.body;
           if (route.bodyFormat === 'form') {
@@ -205,6 +211,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           } else if (rawBody instanceof FormBody) {
             throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send a JSON body (Content-Type: application/json)', { field: 'content-type', example: 'application/json' });
           }
+          if (precondition !== undefined && route.ifMatch === 'body') rawBody = withVersion(rawBody ?? {}, precondition, 'body.version');
           const body = parse('body', route.body, rawBody);
           call.body = body;
           let result;
@@ -220,6 +227,9 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
               setHeader: (name, value) => void reply.header(name, value),
             });
           } catch (err) {
+            if (precondition !== undefined && err instanceof AppError && err.code === 'ERR_CONFLICT' && err.field === 'version') {
+              throw new AppError('ERR_PRECONDITION_FAILED', err.message, { field: 'headers.if-match', example: 'read it again: its ETag is the version to send', details: err.details, cause: err });
+            }
             throw err instanceof AppError ? inRequestTerms(err, route) : err;
           }
           const status = route.status ?? 200;
@@ -243,6 +253,8 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         if (audited) await record('success', outcome.out);
         if (outcome.status === 204) return reply.status(204).send();
         if (route.contentType) void reply.header('content-type', route.contentType);
+        const version = (outcome.out as { version?: unknown } | null | undefined)?.version;
+        if (Number.isInteger(version)) void reply.header('etag', `"${String(version)}"`);
         return reply.status(outcome.status).send(outcome.out);
       },
     });
@@ -262,6 +274,28 @@ function registerWeb(app: FastifyInstance, web: WebAssets): void {
   };
   for (const [path, asset] of web.files) app.get(path, send(asset));
   for (const path of web.pages) app.get(path, send(web.index));
+}
+
+/**
+ * The version an `If-Match` header names: one strong ETag this API sent (`"3"`). `*` (any current
+ * version) and an absent header set no precondition. A list or a weak ETag is refused: a version is
+ * compared exactly, and one resource has one version.
+ */
+function ifMatchVersion(header: string | string[] | undefined): number | undefined {
+  if (header === undefined || header === '*') return undefined;
+  const m = typeof header === 'string' ? /^\s*"([1-9]\d{0,14})"\s*$/.exec(header) : null;
+  if (!m) throw new AppError('ERR_VALIDATION', 'If-Match must be one ETag this API sent (a version in double quotes), or *', { field: 'headers.if-match', example: '"3"' });
+  return Number(m[1]);
+}
+
+/** The request's own `version` field, set from If-Match: both may be sent only if they agree. */
+function withVersion(input: unknown, version: number, field: string): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const own = (input as { version?: unknown }).version;
+  if (own !== undefined && JSON.stringify(own) !== JSON.stringify(field.startsWith('query.') ? String(version) : version)) {
+    throw new AppError('ERR_VALIDATION', `${field} (${JSON.stringify(own)}) and If-Match ("${version}") name different versions; send one`, { field: 'headers.if-match', example: `"${version}"` });
+  }
+  return { ...input, version: field.startsWith('query.') ? String(version) : version };
 }
 
 /** A parsed form body: each name with every value it was sent with, in order. */

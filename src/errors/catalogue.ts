@@ -13,6 +13,7 @@ export const ERRORS = {
   ERR_NOT_FOUND: { status: 404, description: "No resource with that id or name exists within the caller's reach (another workspace's objects are not found)." },
   ERR_ROUTE_NOT_FOUND: { status: 404, description: 'No endpoint exists at that method and path.' },
   ERR_CONFLICT: { status: 409, description: 'The change conflicts with existing state (a duplicate name, an object in use).' },
+  ERR_PRECONDITION_FAILED: { status: 412, description: 'The If-Match header names a version the resource is no longer at: someone changed it since it was read.' },
   ERR_RULE_VIOLATION: { status: 422, description: 'The request is well-formed but breaks a product rule.' },
   ERR_CONFIG_INVALID: { status: 400, description: 'The configuration has one or more problems; all are listed.' },
   ERR_MASTER_KEY: { status: 500, description: 'The master key is missing, malformed, or does not match the stored keys.' },
