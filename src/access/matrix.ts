@@ -28,7 +28,7 @@ export const ROLE_INFO: Record<Role, RoleInfo> = {
   'workspace-owner': { level: 'workspace', short: 'owner', description: "Everything in one workspace, including its tokens (up to its own role)." },
   'workspace-operator': { level: 'workspace', short: 'operator', description: "Creates, updates and deletes one workspace's Deployments, identities, join credentials and Airflow connections." },
   'workspace-viewer': { level: 'workspace', short: 'viewer', description: 'Reads one workspace; never a secret value.' },
-  'deployment-admin': { level: 'deployment', short: 'admin', description: 'Reads one Deployment and manages its join credentials and environment variables; nothing else.' },
+  'deployment-admin': { level: 'deployment', short: 'admin', description: 'Reads one Deployment and the connections that reach it, and manages its join credentials and environment variables; nothing else.' },
 };
 
 /**
@@ -73,7 +73,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   'workspace-owner': [...WORKSPACE_OPERATOR, 'token.read', 'token.write'],
   'workspace-operator': WORKSPACE_OPERATOR,
   'workspace-viewer': WORKSPACE_VIEWER,
-  'deployment-admin': ['api.read', 'workspace.read', 'deployment.read', 'credential.read', 'credential.write', 'variable.read', 'variable.write'],
+  // connection.read narrows to the connections linked to its Deployment or to all (and its own link on them).
+  'deployment-admin': ['api.read', 'workspace.read', 'deployment.read', 'credential.read', 'credential.write', 'variable.read', 'variable.write', 'connection.read'],
 };
 
 export function isRole(s: string): s is Role {

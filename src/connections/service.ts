@@ -228,8 +228,10 @@ export function createConnectionService(d: ConnectionServiceDeps): ConnectionSer
   async function find(tx: Repos, scope: Scope, ref: string): Promise<ConnectionRecord> {
     const byConnId = await tx.connections.getByConnId(scope.workspaceId, ref);
     const c = byConnId ?? (/^conn_[0-9a-z]{20}$/.test(ref) ? await tx.connections.get(ref) : undefined);
-    // Another workspace's connection does not exist for this caller.
+    // Another workspace's connection does not exist for this caller; for a Deployment-scoped
+    // caller, neither does one that does not reach its Deployment.
     if (!c || c.workspaceId !== scope.workspaceId) throw notFound(ref);
+    if (scope.deploymentId && !c.allDeployments && !(await tx.connectionLinks.get(c.id, scope.deploymentId))) throw notFound(ref);
     return c;
   }
 
@@ -383,9 +385,12 @@ export function createConnectionService(d: ConnectionServiceDeps): ConnectionSer
     },
 
     async list(scope) {
-      const all = await d.store.connections.list(scope.workspaceId);
+      let all = await d.store.connections.list(scope.workspaceId);
       // Every connection's links in one query, not one each.
       const links = await d.store.connectionLinks.listForConnections(all.map((c) => c.id));
+      // A Deployment-scoped caller lists the connections that reach its Deployment only.
+      const own = scope.deploymentId;
+      if (own) all = all.filter((c) => c.allDeployments || (links.get(c.id) ?? []).some((l) => l.deploymentId === own));
       return Promise.all(all.map((c) => view(d.store, c, scope, links.get(c.id) ?? [])));
     },
 

@@ -169,4 +169,34 @@ describe('enforcement scenarios', () => {
     assert.equal((await da('PATCH', '/api/v1/deployments/etl', { description: 'x' })).status, 403, 'credentials only, not the Deployment itself');
     assert.equal((await da('GET', '/api/v1/identities')).status, 403);
   });
+
+  it("a deployment-admin reads only the connections that reach its Deployment, with only its own link, and resolves only there", async () => {
+    const ws = '?workspace=data-eng';
+    for (const [p, b] of [
+      [`/api/v1/connections${ws}`, { connId: 'etl_db', connType: 'postgres', host: 'etl.internal' }],
+      [`/api/v1/connections${ws}`, { connId: 'reports_db', connType: 'postgres', host: 'reports.internal' }],
+      [`/api/v1/connections${ws}`, { connId: 'shared_http', connType: 'http', host: 'api.internal' }],
+      [`/api/v1/connections/etl_db/link${ws}`, { deployment: 'etl', overrides: { schema: 'etl' } }],
+      [`/api/v1/connections/etl_db/link${ws}`, { deployment: 'reports', overrides: { schema: 'reports' } }],
+      [`/api/v1/connections/reports_db/link${ws}`, { deployment: 'reports' }],
+      [`/api/v1/connections/shared_http/link${ws}`, { allDeployments: true }],
+      [`/api/v1/connections/import${ws}`, { deployment: 'reports', format: 'json', content: '{"reports_meta": {"conn_type": "http", "host": "x"}}' }],
+    ] as const) {
+      const r = await s.api('POST', p, b);
+      assert.ok(r.status < 300, `${p}: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    const da = as(await mint({ name: 'etl-reader-bot', role: 'deployment-admin', workspace: 'data-eng', deployment: 'etl' }));
+    const list = await da('GET', '/api/v1/connections');
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    const seen = list.body.items as { connId: string; deployments: { name: string }[] }[];
+    assert.deepEqual(seen.map((c) => [c.connId, c.deployments.map((l) => l.name)]), [['etl_db', ['etl']], ['shared_http', []]], "its Deployment's link only; reports_db is not listed");
+    assert.equal((await da('GET', '/api/v1/connections/etl_db')).status, 200);
+    assert.equal((await da('GET', '/api/v1/connections/reports_db')).status, 404, 'a connection that does not reach etl does not exist for it');
+    const resolved = await da('GET', '/api/v1/connections/etl_db/resolve?deployment=etl');
+    assert.deepEqual([resolved.status, resolved.body.winner], [200, 'environment-manager']);
+    assert.equal((await da('GET', '/api/v1/connections/etl_db/resolve?deployment=reports')).status, 404);
+    assert.equal((await da('GET', '/api/v1/deployments/reports/metastore-connections')).status, 404);
+    assert.equal((await da('GET', '/api/v1/deployments/etl/metastore-connections')).status, 200);
+    assert.equal((await da('PATCH', '/api/v1/connections/etl_db', { host: 'x' })).status, 403, 'reading, not changing');
+  });
 });
