@@ -43,6 +43,13 @@ describe('web console (Chromium)', () => {
   after(async () => {
     await c?.close();
   });
+  /** A connection as a workload holding `credential` receives it: the one place a password can be read back. */
+  const workloadConnection = async (credential: string, connId: string) => {
+    const r = await fetch(`${c.url}/api/v1/workload/environment`, { headers: { authorization: `Bearer ${credential}` } });
+    assert.equal(r.status, 200);
+    const doc = (await r.json()) as { connections: { connId: string; fields: { password: string | null; host: string | null; extra: Record<string, unknown> } }[] };
+    return doc.connections.find((x) => x.connId === connId)!.fields;
+  };
 
   it('signs in with an API token, refuses a bad one with a clear message, signs out', async () => {
     await page.goto('/');
@@ -404,11 +411,7 @@ describe('web console (Chromium)', () => {
     // What a workload of etl receives for lake_db: the one place its password can be read back.
     assert.equal((await c.api('POST', '/api/v1/connections/lake_db/link', { deployment: 'etl' })).status, 200);
     const credential = (await c.api<{ secret: string }>('POST', '/api/v1/deployments/etl/credentials', { component: 'worker' })).body.secret;
-    const delivered = async () => {
-      const r = await fetch(`${c.url}/api/v1/workload/environment`, { headers: { authorization: `Bearer ${credential}` } });
-      const doc = (await r.json()) as { connections: { connId: string; fields: { password: string | null; host: string | null } }[] };
-      return doc.connections.find((x) => x.connId === 'lake_db')!.fields;
-    };
+    const delivered = () => workloadConnection(credential, 'lake_db');
     assert.equal((await delivered()).password, 'pg-Secret-9d2kq');
     const before = (await c.api<Conn>('GET', '/api/v1/connections/lake_db')).body;
 
@@ -465,11 +468,7 @@ describe('web console (Chromium)', () => {
     }
     const link = async () => (await c.api<{ deployments: Link[] }>('GET', '/api/v1/connections/lake_db')).body.deployments.find((l) => l.name === 'etl')!;
     const credential = (await c.api<{ secret: string }>('POST', '/api/v1/deployments/etl/credentials', { component: 'worker' })).body.secret;
-    const delivered = async () => {
-      const r = await fetch(`${c.url}/api/v1/workload/environment`, { headers: { authorization: `Bearer ${credential}` } });
-      const doc = (await r.json()) as { connections: { connId: string; fields: { password: string | null; host: string | null; extra: Record<string, unknown> } }[] };
-      return doc.connections.find((x) => x.connId === 'lake_db')!.fields;
-    };
+    const delivered = () => workloadConnection(credential, 'lake_db');
     const open = async () => {
       await page.getByRole('button', { name: 'Link lake_db', exact: true }).click();
       const dialog = page.getByRole('dialog', { name: 'Link lake_db' });

@@ -313,6 +313,33 @@ function CreateConnection({ deployments, current, onClose, onCreated }: { deploy
   );
 }
 
+/** A write-only password in a form: kept while left blank, replaced when typed, removed when ticked. */
+type PasswordEdit = { value: string; remove: boolean };
+const KEEP_PASSWORD: PasswordEdit = { value: '', remove: false };
+/** What to send for it: undefined keeps the stored one, null removes it, a string replaces it. */
+const passwordChange = (p: PasswordEdit): string | null | undefined => (p.remove ? null : p.value || undefined);
+
+function PasswordChange(p: { label: string; stored: boolean; edit: PasswordEdit; onChange: (e: PasswordEdit) => void; error: string | undefined; storedHint: string; newHint: string; removeLabel: string }) {
+  return (
+    <>
+      <Field
+        label={p.label}
+        type="password"
+        autoComplete="new-password"
+        value={p.edit.remove ? '' : p.edit.value}
+        onChange={(value) => p.onChange({ value, remove: false })}
+        error={p.error}
+        hint={p.stored ? p.storedHint : p.newHint}
+      />
+      {p.stored ? (
+        <label className="check">
+          <input type="checkbox" checked={p.edit.remove} onChange={(e) => p.onChange({ value: '', remove: e.target.checked })} /> {p.removeLabel}
+        </label>
+      ) : null}
+    </>
+  );
+}
+
 /**
  * Edits a connection's fields. Only what changed is sent; an emptied field is cleared (null).
  * The password is write-only: left blank it stays, a new one replaces it, "Remove" clears it.
@@ -329,8 +356,7 @@ function EditConnection({ connection: c, onClose, onSaved }: { connection: Conne
     extra: Object.keys(c.extra).length ? JSON.stringify(c.extra, null, 2) : '',
   };
   const [f, setF] = useState(initial);
-  const [password, setPassword] = useState('');
-  const [removePassword, setRemovePassword] = useState(false);
+  const [password, setPassword] = useState(KEEP_PASSWORD);
   const { busy, error, run } = useAction();
   const set = (k: keyof typeof initial) => (v: string) => setF({ ...f, [k]: v });
 
@@ -346,8 +372,8 @@ function EditConnection({ connection: c, onClose, onSaved }: { connection: Conne
       for (const k of ['host', 'schema', 'login'] as const) if (f[k].trim() !== initial[k]) body[k] = f[k].trim() || null;
       if (f.port.trim() !== initial.port) body.port = portOf(f.port, 'body.port');
       if (f.extra.trim() !== initial.extra.trim()) body.extra = f.extra.trim() ? jsonOf(f.extra, 'body.extra') : {};
-      if (removePassword) body.password = null;
-      else if (password) body.password = password;
+      const pw = passwordChange(password);
+      if (pw !== undefined) body.password = pw;
       if (Object.keys(body).length === 1) onClose();
       else onSaved(await api<Connection>('PATCH', `/api/v1/connections/${enc(c.connId)}`, body));
     });
@@ -364,25 +390,18 @@ function EditConnection({ connection: c, onClose, onSaved }: { connection: Conne
           <Field label="Schema" value={f.schema} onChange={set('schema')} error={at('schema')} />
           <Field label="Login" value={f.login} onChange={set('login')} error={at('login')} />
           <Field label="Port" value={f.port} onChange={set('port')} error={at('port')} />
-          <Field
+          <PasswordChange
             label={c.passwordSet ? 'New password' : 'Password'}
-            type="password"
-            autoComplete="new-password"
-            value={removePassword ? '' : password}
-            onChange={(v) => {
-              setPassword(v);
-              setRemovePassword(false);
-            }}
+            stored={c.passwordSet}
+            edit={password}
+            onChange={setPassword}
             error={at('password')}
-            hint={c.passwordSet ? 'A password is stored (write-only, never shown). Leave this blank to keep it.' : 'Write-only: stored encrypted, never shown again.'}
+            storedHint="A password is stored (write-only, never shown). Leave this blank to keep it."
+            newHint="Write-only: stored encrypted, never shown again."
+            removeLabel="Remove the stored password"
           />
           <Field label="Extra (JSON)" value={f.extra} onChange={set('extra')} multiline placeholder='{"sslmode": "require"}' error={at('extra')} />
         </div>
-        {c.passwordSet ? (
-          <label className="check">
-            <input type="checkbox" checked={removePassword} onChange={(e) => setRemovePassword(e.target.checked)} /> Remove the stored password
-          </label>
-        ) : null}
         <ErrorBanner error={error} title="The connection was not saved" />
         <FormActions onCancel={onClose} submit="Save connection" busy={busy} />
       </form>
@@ -409,15 +428,13 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
   const [scope, setScope] = useState<'one' | 'all'>('one');
   const [dep, setDep] = useState(current?.name ?? deployments[0]?.name ?? '');
   const [ov, setOv] = useState<OverrideForm>(() => overrideForm(c, dep));
-  const [password, setPassword] = useState('');
-  const [removePassword, setRemovePassword] = useState(false);
+  const [password, setPassword] = useState(KEEP_PASSWORD);
   const { busy, error, run } = useAction();
   const existing = c.deployments.find((l) => l.name === dep);
   const pickDeployment = (name: string) => {
     setDep(name);
     setOv(overrideForm(c, name));
-    setPassword('');
-    setRemovePassword(false);
+    setPassword(KEEP_PASSWORD);
   };
   const link = (e: FormEvent) => {
     e.preventDefault();
@@ -429,8 +446,8 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
         const port = portOf(ov.port, 'body.overrides.port');
         if (port !== null) overrides.port = port;
         if (ov.extra.trim()) overrides.extra = jsonOf(ov.extra, 'body.overrides.extra');
-        if (removePassword) overrides.password = null;
-        else if (password) overrides.password = password;
+        const pw = passwordChange(password);
+        if (pw !== undefined) overrides.password = pw;
         body = { deployment: dep, ...(Object.keys(overrides).length && { overrides }) };
       }
       const r = await api<Connection>('POST', `/api/v1/connections/${enc(c.connId)}/link`, body);
@@ -463,25 +480,18 @@ function LinkConnection({ connection: c, deployments, current, onClose, onLinked
                 <Field label="Schema override" value={ov.schema} onChange={(v) => setOv({ ...ov, schema: v })} placeholder={c.schema ?? ''} error={at('overrides.schema')} />
                 <Field label="Login override" value={ov.login} onChange={(v) => setOv({ ...ov, login: v })} placeholder={c.login ?? ''} error={at('overrides.login')} />
                 <Field label="Port override" value={ov.port} onChange={(v) => setOv({ ...ov, port: v })} placeholder={c.port === null ? '' : String(c.port)} error={at('overrides.port')} />
-                <Field
+                <PasswordChange
                   label="Password override"
-                  type="password"
-                  autoComplete="new-password"
-                  value={removePassword ? '' : password}
-                  onChange={(v) => {
-                    setPassword(v);
-                    setRemovePassword(false);
-                  }}
+                  stored={existing?.passwordOverridden ?? false}
+                  edit={password}
+                  onChange={setPassword}
                   error={at('overrides.password')}
-                  hint={existing?.passwordOverridden ? 'An override is stored (write-only). Leave this blank to keep it.' : 'Write-only, like the password.'}
+                  storedHint="An override is stored (write-only). Leave this blank to keep it."
+                  newHint="Write-only, like the password."
+                  removeLabel="Remove the password override"
                 />
                 <Field label="Extra override (JSON)" value={ov.extra} onChange={(v) => setOv({ ...ov, extra: v })} multiline placeholder='{"region_name": "eu-west-1"}' error={at('overrides.extra')} />
               </div>
-              {existing?.passwordOverridden ? (
-                <label className="check">
-                  <input type="checkbox" checked={removePassword} onChange={(e) => setRemovePassword(e.target.checked)} /> Remove the password override
-                </label>
-              ) : null}
             </fieldset>
           </>
         ) : null}
