@@ -5,7 +5,7 @@ import { CLOUDS, CLUSTER_TYPES, ISSUER_MODES } from '../../domain/terms.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate, listOf, pageQuery } from './common.ts';
 
-const clusterJson = z.object({
+export const clusterJson = z.object({
   id: z.string(),
   name: z.string(),
   organizationId: z.string(),
@@ -51,7 +51,7 @@ const toJson = (c: ClusterView): z.infer<typeof clusterJson> => ({
 
 const ref = z.object({ cluster: z.string().min(1).max(100).meta({ example: 'prod-aws' }) }).strict();
 
-const keyJson = z.object({
+export const keyJson = z.object({
   kid: z.string(),
   state: z.enum(['pending', 'active', 'retired', 'removed', 'revoked']),
   publishAt: isoDate,

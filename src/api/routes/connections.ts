@@ -15,7 +15,7 @@ import { iso, isoDate } from './common.ts';
 
 // No password field anywhere below: the response schema is what may leave the server, so a
 // password can never be sent, whatever a handler returns. `passwordSet` says whether there is one.
-const connectionJson = z.object({
+export const connectionJson = z.object({
   id: z.string(),
   connId: z.string(),
   connType: z.string(),
@@ -76,7 +76,7 @@ function toJson(v: ConnectionView & { derivation?: string }): z.infer<typeof con
   return out;
 }
 
-const metastoreJson = z.object({
+export const metastoreJson = z.object({
   id: z.string(),
   connId: z.string(),
   connType: z.string().nullable(),

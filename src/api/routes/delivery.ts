@@ -6,7 +6,7 @@ import type { JoinCredentialRecord } from '../../domain/records.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate } from './common.ts';
 
-const credentialJson = z.object({
+export const credentialJson = z.object({
   id: z.string(),
   deploymentId: z.string(),
   component: z.string(),

@@ -7,7 +7,7 @@ import { CLOUDS, type Cloud } from '../../domain/terms.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate, listOf, pageQuery } from './common.ts';
 
-const identityJson = z.object({
+export const identityJson = z.object({
   cloud: z.enum(CLOUDS),
   /** ARN, email, or the managed identity's resource id. */
   value: z.string(),
@@ -111,7 +111,7 @@ const setupQuery = z
   .strict();
 
 /** Loose schema for the setup document: its documented keys are typed; clouds may add more. */
-const setupJson = z
+export const setupJson = z
   .object({
     cloud: z.enum(CLOUDS),
     mode: z.enum(['default', 'customer-managed']),

@@ -7,13 +7,13 @@ import type { SavedIdentity } from '../../domain/records.ts';
 import { CLOUDS } from '../../domain/terms.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate } from './common.ts';
-import { customerIdentityJson } from './deployments.ts';
+import { customerIdentityJson, identityJson } from './deployments.ts';
 
-const savedJson = z.object({
+export const savedJson = z.object({
   id: z.string(),
   name: z.string(),
   cloud: z.enum(CLOUDS),
-  identity: z.record(z.string(), z.unknown()),
+  identity: identityJson,
   createdAt: isoDate,
   updatedAt: isoDate,
 });

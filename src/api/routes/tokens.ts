@@ -4,7 +4,7 @@ import { tokenCreateSchema, tokenRotateSchema, type TokenAdmin, type TokenView }
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate } from './common.ts';
 
-const tokenJson = z.object({
+export const tokenJson = z.object({
   id: z.string(),
   name: z.string(),
   role: z.enum(ROLES),

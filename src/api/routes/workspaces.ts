@@ -5,7 +5,7 @@ import { workspaceCreateSchema, type WorkspaceService } from '../../tenancy/work
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate } from './common.ts';
 
-const workspaceJson = z.object({ id: z.string(), name: z.string(), organizationId: z.string(), createdAt: isoDate });
+export const workspaceJson = z.object({ id: z.string(), name: z.string(), organizationId: z.string(), createdAt: isoDate });
 const toJson = (w: Workspace): z.infer<typeof workspaceJson> => ({ id: w.id, name: w.name, organizationId: w.organizationId, createdAt: iso(w.createdAt) });
 
 /** Workspaces of the organization; clusters are shared by all of them. */
