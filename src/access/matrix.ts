@@ -39,7 +39,7 @@ export const ROLE_INFO: Record<Role, RoleInfo> = {
  * the audit log) or, for tokens, narrow to the caller's own scope themselves.
  */
 export const PERMISSIONS = {
-  'api.read': { level: 'organization', description: 'Read the OpenAPI document' },
+  'api.read': { level: 'organization', description: "Read the OpenAPI document and the calling token's own role, scope and permissions" },
   'cluster.read': { level: 'organization', description: 'List and get clusters and their signing-key metadata' },
   'cluster.write': { level: 'organization', description: 'Create, update and delete clusters; rotate their keys' },
   'workload.read': { level: 'organization', description: 'Look up the workload profile of a service account (the webhook)' },

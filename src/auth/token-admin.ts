@@ -55,6 +55,8 @@ export interface TokenAdmin {
   list(caller: Principal, filter: { workspace?: string | undefined }): Promise<TokenView[]>;
   rotate(caller: Principal, ref: string, input: z.input<typeof tokenRotateSchema>): Promise<{ view: TokenView; secret: string }>;
   revoke(caller: Principal, ref: string): Promise<TokenView>;
+  /** The caller's own token (any token may read itself). */
+  self(caller: Principal): Promise<TokenView>;
 }
 
 interface Grant {
@@ -181,6 +183,13 @@ export function createTokenAdmin(d: {
       const t = await manageable(caller, ref);
       await d.store.apiTokens.revoke(t.id, new Date(d.clock.now()));
       return view((await d.store.apiTokens.get(t.id))!);
+    },
+
+    async self(caller) {
+      const t = await d.store.apiTokens.get(caller.tokenId);
+      // Only a token that was just authenticated gets here; gone meanwhile is the race of a revoke.
+      if (!t) throw new AppError('ERR_UNAUTHENTICATED', 'the API token is not valid', { field: 'authorization', example: 'Authorization: Bearer alk_…' });
+      return view(t);
     },
   };
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { PERMISSIONS, roleAllows, type Permission, type Role } from '../../src/access/matrix.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
 import { airlock } from '../helpers/cli.ts';
@@ -127,6 +128,27 @@ describe('scoped API tokens', () => {
     }
   });
 
+  it('GET /api/v1/tokens/self: each role reads its own token, scope and exactly the permissions the matrix gives it', async () => {
+    const cases: [Record<string, unknown>, string | null, string | null][] = [
+      [{ name: 'self-member', role: 'organization-member' }, null, null],
+      [{ name: 'self-viewer', role: 'workspace-viewer', workspace: 'data-eng', expiresIn: '1d' }, 'data-eng', null],
+      [{ name: 'self-admin', role: 'deployment-admin', workspace: 'data-eng', deployment: 'etl' }, 'data-eng', 'etl'],
+    ];
+    for (const [body, workspace, deployment] of cases) {
+      const t = await mint(body);
+      const r = await as(t.token)('GET', '/api/v1/tokens/self');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const role = body.role as Role;
+      assert.deepEqual(
+        [r.body.id, r.body.name, r.body.role, r.body.workspaceName, r.body.deploymentName, r.body.expiresAt],
+        [t.id, body.name, role, workspace, deployment, t.expiresAt],
+      );
+      assert.deepEqual(r.body.permissions, (Object.keys(PERMISSIONS) as Permission[]).filter((p) => roleAllows(role, p)));
+      assert.equal(JSON.stringify(r.body).includes(t.token.slice(25)), false, 'never the secret');
+    }
+    assert.equal((await s.api('GET', '/api/v1/tokens/self', undefined, { auth: false })).status, 401);
+  });
+
   it('CLI: token create (short role with --workspace) -o json, list, rotate, revoke', async () => {
     const env = { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token };
     const c = await airlock(['token', 'create', '--name', 'cli-op', '--workspace', 'data-eng', '--role', 'operator', '--expires-in', '90d', '-o', 'json'], env);
@@ -138,6 +160,9 @@ describe('scoped API tokens', () => {
     assert.equal(l.code, 0, l.stderr);
     assert.match(l.stdout, new RegExp(`cli-op\\s+${t.id}\\s+workspace-operator\\s+data-eng\\s`));
     assert.equal(l.stdout.includes(t.token), false);
+    const who = await airlock(['whoami'], { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: t.token });
+    assert.equal(who.code, 0, who.stderr);
+    assert.match(who.stdout, new RegExp(`^cli-op \\(${t.id}\\)\nrole: +workspace-operator\nscope: +data-eng\nexpires: +${t.expiresAt}\npermissions: .*deployment\\.write`));
     const r = await airlock(['token', 'rotate', t.id, '--overlap', '5m'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /shown once[\s\S]*alk_[\s\S]*previous secret works until/);

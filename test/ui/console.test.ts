@@ -63,6 +63,9 @@ describe('web console (Chromium)', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 1);
+    // The top bar names the token the console acts as, as GET /api/v1/tokens/self does.
+    const self = (await c.api<{ name: string; role: string }>('GET', '/api/v1/tokens/self')).body;
+    await page.getByRole('banner').getByText(`${self.name} · ${self.role}`, { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign out clears the token');

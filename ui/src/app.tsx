@@ -2,7 +2,7 @@
 // navigation and the page the path names.
 import { useEffect, useState } from 'react';
 import { SIGNED_OUT_EVENT, api, clearToken, getToken, getWorkspace, setWorkspace } from './api.ts';
-import type { Workspace } from './types.ts';
+import type { ApiToken, Workspace } from './types.ts';
 import { useLoad } from './components/ui.tsx';
 import { Link, match, navigate, usePath } from './router.tsx';
 import { SignIn } from './pages/sign-in.tsx';
@@ -88,6 +88,7 @@ export function App() {
             if (route.page === 'deployment') navigate('/deployments');
           }}
         />
+        <WhoAmI />
         <button type="button" className="btn btn-ghost" onClick={signOut}>
           Sign out
         </button>
@@ -109,6 +110,19 @@ export function App() {
         ) : null}
       </main>
     </div>
+  );
+}
+
+/** Which token the console acts as: its name and role, with its scope on hover (GET /api/v1/tokens/self). */
+function WhoAmI() {
+  const self = useLoad(() => api<ApiToken>('GET', '/api/v1/tokens/self'), []);
+  const t = self.data;
+  if (!t) return null;
+  const scope = t.deploymentName ? `Deployment ${t.deploymentName} in workspace ${t.workspaceName}` : t.workspaceName ? `workspace ${t.workspaceName}` : 'the organization';
+  return (
+    <span className="whoami" title={`${t.role} of ${scope}`}>
+      {t.name} · {t.role}
+    </span>
   );
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES } from '../../access/matrix.ts';
+import { PERMISSIONS, ROLES, roleAllows, type Permission } from '../../access/matrix.ts';
 import { tokenCreateSchema, tokenRotateSchema, type TokenAdmin, type TokenView } from '../../auth/token-admin.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, isoDate } from './common.ts';
@@ -64,6 +64,19 @@ export function tokenRoutes(admin: TokenAdmin, now: () => number): RouteDef[] {
       query: z.object({ workspace: z.string().min(1).max(100).optional().meta({ example: 'data-eng' }) }).strict(),
       response: z.object({ items: z.array(tokenJson) }),
       handler: async ({ principal, query }) => ({ items: (await admin.list(principal!, { workspace: query.workspace })).map((v) => toJson(v, now())) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/tokens/self',
+      auth: 'token',
+      permission: 'api.read',
+      tag: 'tokens',
+      summary: "The calling token: its role, scope and expiry, and every permission its role holds (what a client may offer the user)",
+      response: tokenJson.extend({ permissions: z.array(z.string()) }),
+      handler: async ({ principal }) => ({
+        ...toJson(await admin.self(principal!), now()),
+        permissions: (Object.keys(PERMISSIONS) as Permission[]).filter((p) => roleAllows(principal!.role, p)),
+      }),
     }),
     defineRoute({
       method: 'POST',

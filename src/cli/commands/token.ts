@@ -96,4 +96,14 @@ export function registerTokenCommands(program: Command): void {
   out(tok.command('revoke').argument('<token>', 'token id (tok_…)').description('Revoke a token: it stops working at once')).action(async (id: string, o: OutputFlags) => {
     print(parseFormat(o.output), await createClient().request<TokenJson>('DELETE', `/api/v1/tokens/${enc(id)}`), columns);
   });
+
+  out(program.command('whoami').description('The API token this CLI uses: its name, role, scope, expiry and permissions (GET /api/v1/tokens/self)')).action(async (o: OutputFlags) => {
+    const t = await createClient().request<TokenJson & { permissions: string[] }>('GET', '/api/v1/tokens/self');
+    const format = parseFormat(o.output);
+    if (format !== 'table') return print(format, t, columns);
+    const scope = columns.find((c) => c.header === 'SCOPE')!.get(t);
+    process.stdout.write(
+      [`${t.name} (${t.id})`, `role:        ${t.role}`, `scope:       ${String(scope)}`, `expires:     ${t.expiresAt ?? 'never'}`, `permissions: ${t.permissions.join(', ')}`, ''].join('\n'),
+    );
+  });
 }
