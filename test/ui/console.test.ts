@@ -729,4 +729,54 @@ describe('web console (Chromium)', () => {
     await table.getByRole('row', { name: new RegExp(`blob-mi .* ${blob.deploymentsUsing} Deployments of ${blob.capacity}`) }).waitFor();
     await c.shot(page, 'saved-identities-deleted');
   });
+
+  it("offers only what the signed-in token's role may do: a workspace viewer reads, a deployment-admin works on its Deployment", async () => {
+    const mint = async (body: Record<string, unknown>) => {
+      const r = await c.api<{ token: string }>('POST', '/api/v1/tokens', body);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return r.body.token;
+    };
+    const signInAs = async (token: string) => {
+      const p = await c.page();
+      await p.goto('/');
+      await p.getByLabel('API token').fill(token);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('heading', { level: 1, name: 'Deployments' }).waitFor();
+      await p.getByRole('banner').getByText(/ · /).waitFor(); // the role is known: the page offers what it may do
+      return p;
+    };
+    const navOf = async (p: Page) => (await p.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).map((t) => t.trim());
+
+    const viewer = await signInAs(await mint({ name: 'ui-viewer', role: 'workspace-viewer', workspace: 'default' }));
+    await viewer.getByRole('banner').getByText('ui-viewer · workspace-viewer', { exact: true }).waitFor();
+    await viewer.getByRole('link', { name: 'etl', exact: true }).waitFor();
+    assert.deepEqual(await navOf(viewer), ['Deployments', 'Environment', 'Clusters'], 'no Tokens, no Audit: its role reads neither');
+    assert.equal(await viewer.getByRole('button', { name: '+ Deployment' }).count(), 0);
+    assert.equal(await viewer.getByRole('button', { name: 'Delete etl' }).count(), 0);
+    await viewer.getByRole('link', { name: 'etl', exact: true }).click();
+    await viewer.getByRole('heading', { name: 'Join credentials' }).waitFor();
+    for (const name of ['Delete Deployment', 'Edit', 'Change runtime', 'Create join credential']) {
+      assert.equal(await viewer.getByRole('button', { name, exact: true }).count(), 0, name);
+    }
+    await viewer.goto('/environment?deployment=etl');
+    await viewer.getByRole('table', { name: 'Connections', exact: true }).waitFor();
+    await viewer.getByRole('table', { name: 'Variables of etl' }).waitFor();
+    for (const name of ['+ Connection', 'Edit lake_db', 'Link lake_db', 'Delete lake_db', 'Import file', 'Add variable', 'Load variables']) {
+      assert.equal(await viewer.getByRole('button', { name, exact: true }).count(), 0, name);
+    }
+    await c.shot(viewer, 'viewer-environment');
+    await viewer.context().close();
+
+    // A deployment-admin of etl: its Deployment only; it manages credentials and variables, reads connections.
+    const admin = await signInAs(await mint({ name: 'ui-etl-admin', role: 'deployment-admin', workspace: 'default', deployment: 'etl' }));
+    assert.deepEqual(await navOf(admin), ['Deployments', 'Environment']);
+    await admin.getByRole('link', { name: 'etl', exact: true }).click();
+    await admin.getByRole('button', { name: 'Create join credential' }).waitFor();
+    assert.equal(await admin.getByRole('button', { name: 'Delete Deployment' }).count(), 0);
+    await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environment' }).click();
+    await admin.getByRole('table', { name: 'Connections', exact: true }).getByText('lake_db', { exact: true }).waitFor();
+    await admin.getByRole('button', { name: 'Add variable' }).waitFor();
+    assert.equal(await admin.getByRole('button', { name: 'Edit lake_db' }).count(), 0, 'reads connections, does not change them');
+    await admin.context().close();
+  });
 });

@@ -14,7 +14,7 @@ import type { credentialJson } from '../../src/api/routes/delivery.ts';
 import type { deploymentJson, setupJson } from '../../src/api/routes/deployments.ts';
 import type { savedJson } from '../../src/api/routes/identities.ts';
 import type { resolveJson } from '../../src/api/routes/resolve.ts';
-import type { tokenJson } from '../../src/api/routes/tokens.ts';
+import type { selfJson, tokenJson } from '../../src/api/routes/tokens.ts';
 import type { variableJson } from '../../src/api/routes/variables.ts';
 import type { workspaceJson } from '../../src/api/routes/workspaces.ts';
 import type * as Ui from '../../ui/src/types.ts';
@@ -36,9 +36,10 @@ const fits: Record<string, true> = {
   Resolved: true satisfies Fits<Out<typeof resolveJson>, Ui.Resolved>,
   AuditRecord: true satisfies Fits<Out<typeof auditRecordJson>, Ui.AuditRecord>,
   ApiToken: true satisfies Fits<Out<typeof tokenJson>, Ui.ApiToken>,
+  Self: true satisfies Fits<Out<typeof selfJson>, Ui.Self>,
   Workspace: true satisfies Fits<Out<typeof workspaceJson>, Ui.Workspace>,
 };
 
 it("the console's types fit the API's answers (checked by the typecheck; listed here)", () => {
-  assert.deepEqual(Object.keys(fits).length, 13);
+  assert.deepEqual(Object.keys(fits).length, 14);
 });

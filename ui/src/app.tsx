@@ -2,7 +2,8 @@
 // navigation and the page the path names.
 import { useEffect, useState } from 'react';
 import { SIGNED_OUT_EVENT, api, clearToken, getToken, getWorkspace, setWorkspace } from './api.ts';
-import type { ApiToken, Workspace } from './types.ts';
+import type { Self, Workspace } from './types.ts';
+import { PermissionsContext } from './permissions.tsx';
 import { useLoad } from './components/ui.tsx';
 import { Link, match, navigate, usePath } from './router.tsx';
 import { SignIn } from './pages/sign-in.tsx';
@@ -13,12 +14,13 @@ import { EnvironmentPage } from './pages/environment.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { TokensPage } from './pages/tokens.tsx';
 
+/** The pages, each shown to tokens whose role may read what it shows. */
 const NAV = [
-  { to: '/deployments', label: 'Deployments', pages: ['deployments', 'deployment'] },
-  { to: '/environment', label: 'Environment', pages: ['environment'] },
-  { to: '/clusters', label: 'Clusters', pages: ['clusters'] },
-  { to: '/tokens', label: 'Tokens', pages: ['tokens'] },
-  { to: '/audit', label: 'Audit', pages: ['audit'] },
+  { to: '/deployments', label: 'Deployments', pages: ['deployments', 'deployment'], reads: ['deployment.read'] },
+  { to: '/environment', label: 'Environment', pages: ['environment'], reads: ['variable.read', 'connection.read'] },
+  { to: '/clusters', label: 'Clusters', pages: ['clusters'], reads: ['cluster.read'] },
+  { to: '/tokens', label: 'Tokens', pages: ['tokens'], reads: ['token.read'] },
+  { to: '/audit', label: 'Audit', pages: ['audit'], reads: ['audit.read'] },
 ];
 
 export function App() {
@@ -36,6 +38,9 @@ export function App() {
     return () => window.removeEventListener(SIGNED_OUT_EVENT, out);
   }, []);
   const route = match(path);
+  // Who is signed in, and what its role may do; read again at each sign-in.
+  const self = useLoad(() => (signedIn ? api<Self>('GET', '/api/v1/tokens/self') : Promise.resolve(undefined)), [signedIn]);
+  const permissions = new Set(self.data?.permissions ?? []);
 
   useEffect(() => {
     const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', audit: 'Audit log', tokens: 'API tokens', 'sign-in': 'Sign in' };
@@ -73,7 +78,7 @@ export function App() {
         </Link>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => n.reads.some((p) => permissions.has(p))).map((n) => (
               <li key={n.to}>
                 <Link to={n.to} aria-current={n.pages.includes(route.page) ? 'page' : undefined}>
                   {n.label}
@@ -88,36 +93,35 @@ export function App() {
             if (route.page === 'deployment') navigate('/deployments');
           }}
         />
-        <WhoAmI />
+        {self.data ? <WhoAmI self={self.data} /> : null}
         <button type="button" className="btn btn-ghost" onClick={signOut}>
           Sign out
         </button>
       </header>
-      <main id="main" tabIndex={-1} key={workspaceGeneration}>
-        {route.page === 'deployments' || route.page === 'sign-in' ? <DeploymentsPage /> : null}
-        {route.page === 'deployment' ? <DeploymentPage key={route.name} name={route.name} /> : null}
-        {route.page === 'clusters' ? <ClustersPage /> : null}
-        {route.page === 'environment' ? <EnvironmentPage /> : null}
-        {route.page === 'tokens' ? <TokensPage /> : null}
-        {route.page === 'audit' ? <AuditPage /> : null}
-        {route.page === 'not-found' ? (
-          <section className="page">
-            <h1>Page not found</h1>
-            <p>
-              Nothing lives at <code>{path}</code>. <Link to="/deployments">Go to Deployments</Link>.
-            </p>
-          </section>
-        ) : null}
-      </main>
+      <PermissionsContext.Provider value={permissions}>
+        <main id="main" tabIndex={-1} key={workspaceGeneration}>
+          {route.page === 'deployments' || route.page === 'sign-in' ? <DeploymentsPage /> : null}
+          {route.page === 'deployment' ? <DeploymentPage key={route.name} name={route.name} /> : null}
+          {route.page === 'clusters' ? <ClustersPage /> : null}
+          {route.page === 'environment' ? <EnvironmentPage /> : null}
+          {route.page === 'tokens' ? <TokensPage /> : null}
+          {route.page === 'audit' ? <AuditPage /> : null}
+          {route.page === 'not-found' ? (
+            <section className="page">
+              <h1>Page not found</h1>
+              <p>
+                Nothing lives at <code>{path}</code>. <Link to="/deployments">Go to Deployments</Link>.
+              </p>
+            </section>
+          ) : null}
+        </main>
+      </PermissionsContext.Provider>
     </div>
   );
 }
 
-/** Which token the console acts as: its name and role, with its scope on hover (GET /api/v1/tokens/self). */
-function WhoAmI() {
-  const self = useLoad(() => api<ApiToken>('GET', '/api/v1/tokens/self'), []);
-  const t = self.data;
-  if (!t) return null;
+/** Which token the console acts as: its name and role, with its scope on hover. */
+function WhoAmI({ self: t }: { self: Self }) {
   const scope = t.deploymentName ? `Deployment ${t.deploymentName} in workspace ${t.workspaceName}` : t.workspaceName ? `workspace ${t.workspaceName}` : 'the organization';
   return (
     <span className="whoami" title={`${t.role} of ${scope}`}>

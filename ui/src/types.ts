@@ -225,6 +225,11 @@ export interface ApiToken {
   status: 'live' | 'expired' | 'revoked';
 }
 
+/** GET /api/v1/tokens/self: the calling token, with every permission its role holds. */
+export interface Self extends ApiToken {
+  permissions: string[];
+}
+
 /** GET /api/v1/workspaces. */
 export interface Workspace {
   id: string;

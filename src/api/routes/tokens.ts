@@ -24,6 +24,9 @@ export const tokenJson = z.object({
   status: z.enum(['live', 'expired', 'revoked']),
 });
 
+/** The calling token, with every permission its role holds. */
+export const selfJson = tokenJson.extend({ permissions: z.array(z.string()) });
+
 const isoOrNull = (d: Date | null) => (d ? iso(d) : null);
 
 function toJson(v: TokenView, now: number): z.infer<typeof tokenJson> {
@@ -72,7 +75,7 @@ export function tokenRoutes(admin: TokenAdmin, now: () => number): RouteDef[] {
       permission: 'api.read',
       tag: 'tokens',
       summary: "The calling token: its role, scope and expiry, and every permission its role holds (what a client may offer the user)",
-      response: tokenJson.extend({ permissions: z.array(z.string()) }),
+      response: selfJson,
       handler: async ({ principal }) => ({
         ...toJson(await admin.self(principal!), now()),
         permissions: (Object.keys(PERMISSIONS) as Permission[]).filter((p) => roleAllows(principal!.role, p)),

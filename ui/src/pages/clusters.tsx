@@ -1,10 +1,12 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
 import { Choice, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import type { Cluster, SigningKey } from '../types.ts';
 import { cloudName } from './identity-text.ts';
 
 export function ClustersPage() {
+  const can = useCan();
   const clusters = useLoad(() => listAll<Cluster>('/api/v1/clusters'), []);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<string | undefined>(undefined);
@@ -15,9 +17,11 @@ export function ClustersPage() {
           <h1 id="page-title">Clusters</h1>
           <p className="muted">Each cluster has its own OIDC issuer; clouds trust its discovery document and keys.</p>
         </div>
-        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
-          + Cluster
-        </button>
+        {can('cluster.write') ? (
+          <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+            + Cluster
+          </button>
+        ) : null}
       </div>
       {created ? (
         <div className="banner banner-ok" role="status">
@@ -53,6 +57,7 @@ export function ClustersPage() {
 }
 
 function ClusterCard({ cluster: c }: { cluster: Cluster }) {
+  const can = useCan();
   const keys = useLoad(() => api<{ items: SigningKey[] }>('GET', `/api/v1/clusters/${enc(c.id)}/keys`).then((r) => r.items), [c.id]);
   const [rotating, setRotating] = useState(false);
   const [notice, setNotice] = useState<string | undefined>(undefined);
@@ -63,9 +68,11 @@ function ClusterCard({ cluster: c }: { cluster: Cluster }) {
     <section className="card" aria-labelledby={titleId}>
       <div className="card-header">
         <h2 id={titleId}>{c.name}</h2>
-        <button type="button" className="btn" onClick={() => setRotating(true)} aria-label={`Rotate keys of ${c.name}`}>
-          Rotate keys
-        </button>
+        {can('cluster.write') ? (
+          <button type="button" className="btn" onClick={() => setRotating(true)} aria-label={`Rotate keys of ${c.name}`}>
+            Rotate keys
+          </button>
+        ) : null}
       </div>
       <dl className="facts">
         <dt>Cloud</dt>

@@ -3,12 +3,14 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
 import { Choice, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
 type Kind = 'aws' | 'gcp' | 'azure' | 'generic';
 const KIND_LABEL: Record<Kind, string> = { aws: 'Amazon Web Services', gcp: 'Google Cloud', azure: 'Azure managed identity', generic: 'Generic' };
 
 export function Connections({ deployments, current }: { deployments: Deployment[]; current: Deployment | undefined }) {
+  const can = useCan();
   const list = useLoad(() => api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items), []);
   const [creating, setCreating] = useState(false);
   const [linking, setLinking] = useState<Connection | undefined>(undefined);
@@ -32,9 +34,11 @@ export function Connections({ deployments, current }: { deployments: Deployment[
     <section className="card" aria-labelledby="conn-title">
       <div className="card-header">
         <h2 id="conn-title">Connections</h2>
-        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
-          + Connection
-        </button>
+        {can('connection.write') ? (
+          <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+            + Connection
+          </button>
+        ) : null}
       </div>
       <p className="muted">Airflow connections of this workspace. Link one to the Deployments that use it, or to all of them. Passwords are write-only.</p>
       {notice ? (
@@ -71,32 +75,40 @@ export function Connections({ deployments, current }: { deployments: Deployment[
                   {c.allDeployments ? (
                     <span className="link-chip">
                       All Deployments{' '}
-                      <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
-                        ✕
-                      </button>
+                      {can('connection.write') ? (
+                        <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from all Deployments`} onClick={() => void unlink(c, { allDeployments: true }, 'all Deployments')}>
+                          ✕
+                        </button>
+                      ) : null}
                     </span>
                   ) : null}
                   {c.deployments.map((l) => (
                     <span key={l.id} className="link-chip">
                       {l.name}
                       {Object.keys(l.overrides).length || l.passwordOverridden ? <span className="muted"> (overrides)</span> : null}{' '}
-                      <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
-                        ✕
-                      </button>
+                      {can('connection.write') ? (
+                        <button type="button" className="btn btn-small btn-ghost" aria-label={`Unlink ${c.connId} from ${l.name}`} onClick={() => void unlink(c, { deployment: l.id }, l.name)}>
+                          ✕
+                        </button>
+                      ) : null}
                     </span>
                   ))}
                   {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
                 </td>
                 <td className="actions">
-                  <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
-                    Edit
-                  </button>{' '}
-                  <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
-                    Link
-                  </button>{' '}
-                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
-                    Delete
-                  </button>
+                  {can('connection.write') ? (
+                    <>
+                      <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
+                        Edit
+                      </button>{' '}
+                      <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
+                        Link
+                      </button>{' '}
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
+                        Delete
+                      </button>
+                    </>
+                  ) : null}
                 </td>
               </tr>
             ))}

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
 import { Choice, Empty, ErrorBanner, Field, ListState, Loading, Select, ShownOnce, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cloud, Cluster, Credential, Deployment, DeploymentOptions } from '../types.ts';
 import { ConfirmDelete } from './deployments.tsx';
@@ -10,6 +11,7 @@ import { cloudName, configuredSummary } from './identity-text.ts';
 export function DeploymentPage({ name }: { name: string }) {
   const dep = useLoad(() => api<Deployment>('GET', `/api/v1/deployments/${enc(name)}`), [name]);
   const [deleting, setDeleting] = useState(false);
+  const can = useCan();
   const d = dep.data;
   const cluster = useLoad(() => (d ? api<Cluster>('GET', `/api/v1/clusters/${enc(d.clusterId)}`) : Promise.resolve(undefined)), [d?.clusterId]);
 
@@ -45,9 +47,11 @@ export function DeploymentPage({ name }: { name: string }) {
           <Link className="btn" to={`/environment?deployment=${enc(d.name)}`}>
             Environment
           </Link>
-          <button type="button" className="btn btn-danger-ghost" onClick={() => setDeleting(true)}>
-            Delete Deployment
-          </button>
+          {can('deployment.write') ? (
+            <button type="button" className="btn btn-danger-ghost" onClick={() => setDeleting(true)}>
+              Delete Deployment
+            </button>
+          ) : null}
         </div>
       </div>
 
@@ -101,6 +105,7 @@ export function DeploymentPage({ name }: { name: string }) {
 
 /** The runtime version, with a small form to change it (the API re-checks the identity rules). */
 function Runtime({ deployment: d, onChanged }: { deployment: Deployment; onChanged: () => void }) {
+  const can = useCan();
   const [editing, setEditing] = useState(false);
   const [value, setValue] = useState(d.runtimeVersion);
   const { busy, error, setError, run } = useAction();
@@ -108,9 +113,11 @@ function Runtime({ deployment: d, onChanged }: { deployment: Deployment; onChang
     return (
       <>
         {d.runtimeVersion}{' '}
-        <button type="button" className="btn btn-small" onClick={() => setEditing(true)}>
-          Change runtime
-        </button>
+        {can('deployment.write') ? (
+          <button type="button" className="btn btn-small" onClick={() => setEditing(true)}>
+            Change runtime
+          </button>
+        ) : null}
       </>
     );
   }
@@ -142,6 +149,7 @@ type Mode = 'default' | 'customer';
 type Source = 'new' | 'saved';
 
 function WorkloadIdentity({ deployment: d, cluster, onChanged }: { deployment: Deployment; cluster: Cluster | undefined; onChanged: () => void }) {
+  const can = useCan();
   const [editing, setEditing] = useState(false);
   const [howTo, setHowTo] = useState(false);
   const [mode, setMode] = useState<Mode>(d.workloadIdentity ? 'customer' : 'default');
@@ -221,7 +229,7 @@ function WorkloadIdentity({ deployment: d, cluster, onChanged }: { deployment: D
           <button type="button" className="btn" onClick={() => setHowTo(true)}>
             How to configure
           </button>
-          {!editing ? (
+          {!editing && can('deployment.write') ? (
             <button type="button" className="btn" onClick={() => setEditing(true)}>
               Edit
             </button>
@@ -352,6 +360,7 @@ const COMPONENT_HINT = 'Which part of the Deployment the credential acts as.';
 
 function Credentials({ deployment: d }: { deployment: Deployment }) {
   const list = useLoad(() => api<{ items: Credential[] }>('GET', `/api/v1/deployments/${enc(d.id)}/credentials`).then((r) => r.items), [d.id]);
+  const can = useCan();
   const [component, setComponent] = useState(d.components[0]?.component ?? '');
   const [ttl, setTtl] = useState('30d');
   const [description, setDescription] = useState('');
@@ -380,16 +389,18 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
     <section className="card" aria-labelledby="cred-title">
       <h2 id="cred-title">Join credentials</h2>
       <p className="muted">A join credential lets a workload outside the cluster (a VM, CI, a laptop) act as one component of this Deployment through <code>airlock exec</code>.</p>
-      <form className="inline-form" onSubmit={create} aria-label="Create a join credential" noValidate>
-        <Select label="Component" value={component} onChange={setComponent} hint={COMPONENT_HINT} error={at('component')} options={d.components.map((c) => ({ value: c.component, label: c.component }))} />
-        <Field label="Lifetime" value={ttl} onChange={setTtl} hint="90s, 15m, 1h or 30d; at most 365d." error={at('ttl')} />
-        <Field label="Credential description" value={description} onChange={setDescription} placeholder="celery workers on vm-pool-3" error={at('description')} />
-        <div className="form-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Create join credential
-          </button>
-        </div>
-      </form>
+      {can('credential.write') ? (
+        <form className="inline-form" onSubmit={create} aria-label="Create a join credential" noValidate>
+          <Select label="Component" value={component} onChange={setComponent} hint={COMPONENT_HINT} error={at('component')} options={d.components.map((c) => ({ value: c.component, label: c.component }))} />
+          <Field label="Lifetime" value={ttl} onChange={setTtl} hint="90s, 15m, 1h or 30d; at most 365d." error={at('ttl')} />
+          <Field label="Credential description" value={description} onChange={setDescription} placeholder="celery workers on vm-pool-3" error={at('description')} />
+          <div className="form-actions">
+            <button type="submit" className="btn btn-primary" disabled={busy}>
+              Create join credential
+            </button>
+          </div>
+        </form>
+      ) : null}
       <ErrorBanner error={error} />
       {created ? (
         <ShownOnce
@@ -427,7 +438,7 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
                   <span className={`pill pill-${c.status}`}>{c.status}</span>
                 </td>
                 <td className="actions">
-                  {c.status === 'live' ? (
+                  {c.status === 'live' && can('credential.write') ? (
                     <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${c.id}`} onClick={() => void revoke(c)}>
                       Revoke
                     </button>

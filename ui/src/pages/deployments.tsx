@@ -1,11 +1,13 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
 import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cluster, Deployment, DeploymentOptions, SavedIdentity } from '../types.ts';
 import { identitySummary } from './identity-text.ts';
 
 export function DeploymentsPage() {
+  const can = useCan();
   const [search, setSearch] = useState('');
   const [query, setQuery] = useState('');
   const [cluster, setCluster] = useState('');
@@ -39,9 +41,11 @@ export function DeploymentsPage() {
           <h1 id="page-title">Deployments</h1>
           <p className="muted">Each Deployment runs in its own namespace; its components act as the workload identity shown here.</p>
         </div>
-        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
-          + Deployment
-        </button>
+        {can('deployment.write') ? (
+          <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+            + Deployment
+          </button>
+        ) : null}
       </div>
       {notice ? (
         <div className="banner banner-ok" role="status">
@@ -100,9 +104,11 @@ export function DeploymentsPage() {
                   <Time iso={d.createdAt} />
                 </td>
                 <td className="actions">
-                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
-                    Delete
-                  </button>
+                  {can('deployment.write') ? (
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
+                      Delete
+                    </button>
+                  ) : null}
                 </td>
               </tr>
             ))}
@@ -206,6 +212,7 @@ type IdentityOption = DeploymentOptions['workloadIdentityOptions'][number];
 
 /** The workspace's saved identities, each with how many Deployments use it; delete one (moving its Deployments to the default identity when asked to). */
 function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }) {
+  const can = useCan();
   const options = useLoad(() => api<DeploymentOptions>('GET', '/api/v1/deployment-options').then((r) => r.workloadIdentityOptions), []);
   const [deleting, setDeleting] = useState<IdentityOption | undefined>(undefined);
   return (
@@ -238,9 +245,11 @@ function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }
                   {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
                 </td>
                 <td className="actions">
-                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
-                    Delete
-                  </button>
+                  {can('identity.write') ? (
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
+                      Delete
+                    </button>
+                  ) : null}
                 </td>
               </tr>
             ))}

@@ -4,6 +4,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
 import { CodeBlock, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
 import type { Deployment, Variable } from '../types.ts';
@@ -17,9 +18,12 @@ function initialDeployment(): string {
 }
 
 export function EnvironmentPage() {
+  const can = useCan();
+  const readsConnections = can('connection.read');
+  const readsVariables = can('variable.read');
   const deployments = useLoad(() => listAll<Deployment>('/api/v1/deployments'), []);
   // Suggestions for Resolve; the Connections section loads its own list.
-  const connections = useLoad(() => api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items), []);
+  const connections = useLoad(() => (readsConnections ? api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items) : Promise.resolve([])), [readsConnections]);
   const [picked, setPicked] = useState(initialDeployment);
   const list = deployments.data ?? [];
   const current = list.find((d) => d.name === picked) ?? list[0];
@@ -45,16 +49,16 @@ export function EnvironmentPage() {
           </p>
         </Empty>
       ) : null}
-      {deployments.data ? <Connections deployments={list} current={current} /> : null}
+      {deployments.data && readsConnections ? <Connections deployments={list} current={current} /> : null}
       {current ? (
         <>
           <div className="filters filters-single">
             <Select label="Deployment" value={current.name} onChange={pick} options={list.map((d) => ({ value: d.name, label: `${d.name} (${d.clusterName})` }))} />
           </div>
-          <Variables key={current.id} deployment={current} />
-          <MetastoreConnections key={`m-${current.id}`} deployment={current} />
-          <Rendered key={`r-${current.id}`} deployment={current} />
-          <Resolve key={`x-${current.id}`} deployment={current} connIds={(connections.data ?? []).map((c) => c.connId)} />
+          {readsVariables ? <Variables key={current.id} deployment={current} /> : null}
+          {readsConnections ? <MetastoreConnections key={`m-${current.id}`} deployment={current} /> : null}
+          {readsVariables ? <Rendered key={`r-${current.id}`} deployment={current} /> : null}
+          {readsConnections ? <Resolve key={`x-${current.id}`} deployment={current} connIds={(connections.data ?? []).map((c) => c.connId)} /> : null}
         </>
       ) : null}
     </section>
@@ -62,6 +66,7 @@ export function EnvironmentPage() {
 }
 
 function Variables({ deployment: d }: { deployment: Deployment }) {
+  const can = useCan();
   const vars = useLoad(() => api<{ items: Variable[] }>('GET', `/api/v1/deployments/${enc(d.id)}/variables`).then((r) => r.items), [d.id]);
   const [key, setKey] = useState('');
   const [value, setValue] = useState('');
@@ -140,12 +145,16 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
                   <Time iso={v.updatedAt} />
                 </td>
                 <td className="actions">
-                  <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
-                    Edit
-                  </button>{' '}
-                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
-                    Delete
-                  </button>
+                  {can('variable.write') ? (
+                    <>
+                      <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
+                        Edit
+                      </button>{' '}
+                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
+                        Delete
+                      </button>
+                    </>
+                  ) : null}
                 </td>
               </tr>
             ))}
@@ -153,34 +162,38 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
         )}
       </ListState>
 
-      <h3>Add a variable</h3>
-      <form className="var-form" onSubmit={add} aria-label="Add a variable" noValidate>
-        <Field label="Key" value={key} onChange={setKey} placeholder="AIRFLOW__CORE__LOAD_EXAMPLES" error={fieldError('key')} />
-        <Field label="Value" value={value} onChange={setValue} type={secret ? 'password' : 'text'} autoComplete={secret ? 'new-password' : 'off'} error={fieldError('value')} />
-        <label className="check">
-          <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (write-only)
-        </label>
-        <div className="form-actions">
-          <button type="submit" className="btn btn-primary" disabled={adding.busy}>
-            Add variable
-          </button>
-        </div>
-      </form>
-      <ErrorBanner error={adding.error} title="The variable was not added" />
+      {can('variable.write') ? (
+        <>
+          <h3>Add a variable</h3>
+          <form className="var-form" onSubmit={add} aria-label="Add a variable" noValidate>
+            <Field label="Key" value={key} onChange={setKey} placeholder="AIRFLOW__CORE__LOAD_EXAMPLES" error={fieldError('key')} />
+            <Field label="Value" value={value} onChange={setValue} type={secret ? 'password' : 'text'} autoComplete={secret ? 'new-password' : 'off'} error={fieldError('value')} />
+            <label className="check">
+              <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret (write-only)
+            </label>
+            <div className="form-actions">
+              <button type="submit" className="btn btn-primary" disabled={adding.busy}>
+                Add variable
+              </button>
+            </div>
+          </form>
+          <ErrorBanner error={adding.error} title="The variable was not added" />
 
-      <h3>Load from .env</h3>
-      <form onSubmit={load} aria-label="Load variables from .env text" noValidate>
-        <Field label=".env text" value={dotenv} onChange={setDotenv} multiline placeholder={'API_URL=https://example.com\nexport LOG_LEVEL=info'} hint="KEY=VALUE lines; # comments, export and quotes as in a .env file. Keys already set are skipped." />
-        <label className="check">
-          <input type="checkbox" checked={dotenvSecret} onChange={(e) => setDotenvSecret(e.target.checked)} /> Store every value as a secret
-        </label>
-        <div className="form-actions">
-          <button type="submit" className="btn" disabled={loading.busy}>
-            Load variables
-          </button>
-        </div>
-      </form>
-      <ErrorBanner error={loading.error} title="Nothing was loaded" />
+          <h3>Load from .env</h3>
+          <form onSubmit={load} aria-label="Load variables from .env text" noValidate>
+            <Field label=".env text" value={dotenv} onChange={setDotenv} multiline placeholder={'API_URL=https://example.com\nexport LOG_LEVEL=info'} hint="KEY=VALUE lines; # comments, export and quotes as in a .env file. Keys already set are skipped." />
+            <label className="check">
+              <input type="checkbox" checked={dotenvSecret} onChange={(e) => setDotenvSecret(e.target.checked)} /> Store every value as a secret
+            </label>
+            <div className="form-actions">
+              <button type="submit" className="btn" disabled={loading.busy}>
+                Load variables
+              </button>
+            </div>
+          </form>
+          <ErrorBanner error={loading.error} title="Nothing was loaded" />
+        </>
+      ) : null}
 
       {editing ? (
         <EditVariable

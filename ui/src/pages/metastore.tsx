@@ -4,6 +4,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
 import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import type { Deployment, MetastoreConnection } from '../types.ts';
 
 type Format = 'json' | 'yaml' | 'env';
@@ -14,6 +15,7 @@ const FORMAT_OF_NAME: [RegExp, Format][] = [
 ];
 
 export function MetastoreConnections({ deployment: d }: { deployment: Deployment }) {
+  const can = useCan();
   const list = useLoad(() => api<{ items: MetastoreConnection[] }>('GET', `/api/v1/deployments/${enc(d.name)}/metastore-connections`).then((r) => r.items), [d.id]);
   const [importing, setImporting] = useState(false);
   const [deleting, setDeleting] = useState<MetastoreConnection | undefined>(undefined);
@@ -22,9 +24,11 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
     <section className="card" aria-labelledby="metastore-title">
       <div className="card-header">
         <h2 id="metastore-title">Metadata database connections of {d.name}</h2>
-        <button type="button" className="btn" onClick={() => setImporting(true)}>
-          Import file
-        </button>
+        {can('connection.write') ? (
+          <button type="button" className="btn" onClick={() => setImporting(true)}>
+            Import file
+          </button>
+        ) : null}
       </div>
       <p className="muted">
         Connections in {d.name}'s Airflow metadata database, as <code>airflow connections import</code> leaves them. Airflow looks here last, after a secrets backend, the Environment Manager and <code>AIRFLOW_CONN_*</code> variables. Passwords are write-only.
@@ -64,9 +68,11 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
                   <div className="muted small">{m.source}</div>
                 </td>
                 <td className="actions">
-                  <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
-                    Delete
-                  </button>
+                  {can('connection.write') ? (
+                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
+                      Delete
+                    </button>
+                  ) : null}
                 </td>
               </tr>
             ))}

@@ -4,6 +4,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, enc, fieldMessage } from '../api.ts';
 import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, ShownOnce, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { useCan } from '../permissions.tsx';
 import type { ApiToken } from '../types.ts';
 
 const ROLES: { value: string; label: string; hint: string }[] = [
@@ -25,6 +26,7 @@ function scopeOf(t: ApiToken): string {
 type WithSecret = ApiToken & { token: string };
 
 export function TokensPage() {
+  const can = useCan();
   const list = useLoad(() => api<{ items: ApiToken[] }>('GET', '/api/v1/tokens').then((r) => r.items), []);
   const [form, setForm] = useState({ name: '', role: 'workspace-operator', workspace: '', deployment: '', expiresIn: '90d' });
   const { busy, error, run } = useAction();
@@ -56,26 +58,28 @@ export function TokensPage() {
         </div>
       </div>
 
-      <section className="card" aria-labelledby="create-token-title">
-        <h2 id="create-token-title">Create a token</h2>
-        <form className="token-form" onSubmit={create} aria-label="Create an API token" noValidate>
-          <Field label="Token name" value={form.name} onChange={(name) => setForm({ ...form, name })} placeholder="ci-deployer" error={at('name')} />
-          <Select label="Role" value={form.role} onChange={(role) => setForm({ ...form, role })} options={ROLES} hint={ROLES.find((r) => r.value === form.role)?.hint} error={at('role')} />
-          {needsWorkspace(form.role) ? (
-            <Field label="Workspace" value={form.workspace} onChange={(workspace) => setForm({ ...form, workspace })} placeholder="data-eng" error={at('workspace')} hint="Id or name." />
-          ) : null}
-          {form.role === 'deployment-admin' ? (
-            <Field label="Deployment" value={form.deployment} onChange={(deployment) => setForm({ ...form, deployment })} placeholder="etl" error={at('deployment')} />
-          ) : null}
-          <Field label="Expires in" value={form.expiresIn} onChange={(expiresIn) => setForm({ ...form, expiresIn })} hint="90s, 15m, 1h or 90d; empty: no expiry." error={at('expiresIn')} />
-          <div className="form-actions">
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              Create token
-            </button>
-          </div>
-        </form>
-        <ErrorBanner error={error} title="The token was not created" />
-      </section>
+      {can('token.write') ? (
+        <section className="card" aria-labelledby="create-token-title">
+          <h2 id="create-token-title">Create a token</h2>
+          <form className="token-form" onSubmit={create} aria-label="Create an API token" noValidate>
+            <Field label="Token name" value={form.name} onChange={(name) => setForm({ ...form, name })} placeholder="ci-deployer" error={at('name')} />
+            <Select label="Role" value={form.role} onChange={(role) => setForm({ ...form, role })} options={ROLES} hint={ROLES.find((r) => r.value === form.role)?.hint} error={at('role')} />
+            {needsWorkspace(form.role) ? (
+              <Field label="Workspace" value={form.workspace} onChange={(workspace) => setForm({ ...form, workspace })} placeholder="data-eng" error={at('workspace')} hint="Id or name." />
+            ) : null}
+            {form.role === 'deployment-admin' ? (
+              <Field label="Deployment" value={form.deployment} onChange={(deployment) => setForm({ ...form, deployment })} placeholder="etl" error={at('deployment')} />
+            ) : null}
+            <Field label="Expires in" value={form.expiresIn} onChange={(expiresIn) => setForm({ ...form, expiresIn })} hint="90s, 15m, 1h or 90d; empty: no expiry." error={at('expiresIn')} />
+            <div className="form-actions">
+              <button type="submit" className="btn btn-primary" disabled={busy}>
+                Create token
+              </button>
+            </div>
+          </form>
+          <ErrorBanner error={error} title="The token was not created" />
+        </section>
+      ) : null}
 
       {secret ? (
         <ShownOnce
@@ -113,7 +117,7 @@ export function TokensPage() {
                   ) : null}
                 </td>
                 <td className="actions">
-                  {t.status === 'live' ? (
+                  {t.status === 'live' && can('token.write') ? (
                     <div className="button-row">
                       <button type="button" className="btn btn-small" aria-label={`Rotate ${t.name}`} onClick={() => setRotating(t)}>
                         Rotate
