@@ -44,9 +44,13 @@ export function ClustersPage() {
         failed="Could not load the clusters"
         empty={
           <Empty title="No clusters yet">
-            <p>
-              Register the Kubernetes cluster your Deployments run on with <strong>+ Cluster</strong>, or <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
-            </p>
+            {can('cluster.write') ? (
+              <p>
+                Register the Kubernetes cluster your Deployments run on with <strong>+ Cluster</strong>, or <code>airlock cluster create prod-aws --cloud aws --region us-east-1</code>.
+              </p>
+            ) : (
+              <p>An organization owner registers the clusters Deployments run on.</p>
+            )}
           </Empty>
         }
       >

@@ -53,9 +53,13 @@ export function Connections({ deployments, current }: { deployments: Deployment[
         failed="Could not load the connections"
         empty={
           <Empty title="No connections yet">
-            <p>
-              Create one with <strong>+ Connection</strong>; <em>Create from identity</em> fills a cloud connection from a Deployment's workload identity.
-            </p>
+            {can('connection.write') ? (
+              <p>
+                Create one with <strong>+ Connection</strong>; <em>Create from identity</em> fills a cloud connection from a Deployment's workload identity.
+              </p>
+            ) : (
+              <p>None reaches what this token may read.</p>
+            )}
           </Empty>
         }
       >

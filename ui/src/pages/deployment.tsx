@@ -417,7 +417,7 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
         list={list}
         what="join credentials"
         failed="Could not load the join credentials"
-        empty={<Empty title="No join credentials">Create one above when a workload outside the cluster needs this Deployment's identity.</Empty>}
+        empty={<Empty title="No join credentials">{can('credential.write') ? "Create one above when a workload outside the cluster needs this Deployment's identity." : null}</Empty>}
       >
         {(items) => (
           <Table label="Join credentials" columns={['ID', 'Component', 'Description', 'Last used', 'Expires', 'Status']} actions>

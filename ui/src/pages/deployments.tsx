@@ -80,10 +80,12 @@ export function DeploymentsPage() {
                 <p>
                   A Deployment runs on a cluster, and there is none yet. Create one with <code>airlock cluster create</code>, then come back to add a Deployment.
                 </p>
-              ) : (
+              ) : can('deployment.write') ? (
                 <p>
                   Create your first Deployment with <strong>+ Deployment</strong>: it gets a namespace, a service account per component and the default workload identity.
                 </p>
+              ) : (
+                <p>None in this workspace yet.</p>
               )}
             </Empty>
           )

@@ -124,7 +124,7 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
           {notice}
         </div>
       ) : null}
-      <ListState list={vars} what="variables" failed="Could not load the variables" empty={<Empty title="No variables yet">Add one below, or paste a .env file.</Empty>}>
+      <ListState list={vars} what="variables" failed="Could not load the variables" empty={<Empty title="No variables yet">{can('variable.write') ? 'Add one below, or paste a .env file.' : null}</Empty>}>
         {(items) => (
           <Table label={`Variables of ${d.name}`} columns={['Key', 'Value', 'Updated']} actions>
             {items.map((v) => (

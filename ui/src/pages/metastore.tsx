@@ -44,9 +44,11 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
         failed="Could not load the metadata database connections"
         empty={
           <Empty title="None imported">
-            <p>
-              <strong>Import file</strong> takes what <code>airflow connections export</code> wrote (JSON, YAML or .env).
-            </p>
+            {can('connection.write') ? (
+              <p>
+                <strong>Import file</strong> takes what <code>airflow connections export</code> wrote (JSON, YAML or .env).
+              </p>
+            ) : null}
           </Empty>
         }
       >

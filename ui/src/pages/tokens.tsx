@@ -93,7 +93,7 @@ export function TokensPage() {
         />
       ) : null}
 
-      <ListState list={list} what="API tokens" failed="Could not load the API tokens" empty={<Empty title="No tokens you can manage">Create one above.</Empty>}>
+      <ListState list={list} what="API tokens" failed="Could not load the API tokens" empty={<Empty title="No tokens you can manage">{can('token.write') ? 'Create one above.' : null}</Empty>}>
         {(items) => (
           <Table label="API tokens" columns={['Name', 'Role', 'Scope', 'Last used', 'Expires', 'Status']} actions>
             {items.map((t) => (
