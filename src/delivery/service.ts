@@ -87,11 +87,10 @@ export interface DeliveryService {
   revokeCredential(scope: Scope, deploymentRef: string, id: string): Promise<JoinCredentialRecord>;
   revokeAllCredentials(scope: Scope, deploymentRef: string): Promise<number>;
   /**
-   * A workload's own view: attested by a join credential, or by a pod token for `clusterRef`.
-   * `ctx` names the request in the audit record of a refused stored credential.
+   * A workload's own view, and the actor the audit log names it by: attested by a join credential,
+   * or by a pod token for `clusterRef`. `ctx` names the request in the audit record of a refused
+   * stored credential.
    */
-  profileFor(bearer: string, clusterRef: string | undefined, ctx?: ExchangeContext): Promise<WorkloadProfile>;
-  /** The same attestation, with the actor the audit log names the workload by. */
   authenticateWorkload(bearer: string, clusterRef: string | undefined, ctx?: ExchangeContext): Promise<AuthenticatedWorkload>;
   /** The webhook's lookup: the component whose service account this is, if any. */
   workloads(clusterRef: string, namespace: string, serviceAccount: string): Promise<WorkloadProfile[]>;
@@ -284,7 +283,7 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       : { type: 'kubernetes' as const, id: `system:serviceaccount:${a.namespace}:${a.serviceAccount}`, name: a.podName };
   }
 
-  const service: DeliveryService = {
+  return {
     async createCredential(scope, ref, raw) {
       const input = joinCredentialCreateSchema.parse(raw);
       const view = await d.deployments.get(scope, ref);
@@ -333,10 +332,6 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     async revokeAllCredentials(scope, ref) {
       const dep = await findDeployment(scope, ref);
       return d.store.joinCredentials.revokeAll(dep.id, new Date(d.clock.now()));
-    },
-
-    async profileFor(bearer, clusterRef, ctx) {
-      return (await service.authenticateWorkload(bearer, clusterRef, ctx)).profile;
     },
 
     async authenticateWorkload(bearer, clusterRef, ctx) {
@@ -465,5 +460,4 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
       }
     },
   };
-  return service;
 }

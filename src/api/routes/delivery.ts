@@ -64,7 +64,7 @@ export function deliveryRoutes(delivery: DeliveryService, now: () => number): Ro
       response: workloadProfileSchema,
       handler: async ({ bearer, query, setHeader, request }) => {
         setHeader('cache-control', 'no-store');
-        return delivery.profileFor(bearer!, query.cluster, { requestId: request.id, source: request.source });
+        return (await delivery.authenticateWorkload(bearer!, query.cluster, { requestId: request.id, source: request.source })).profile;
       },
     }),
     defineRoute({
