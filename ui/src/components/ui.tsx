@@ -217,8 +217,16 @@ export function Time({ iso }: { iso: string | null | undefined }) {
   return <time dateTime={iso} title={iso}>{d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</time>;
 }
 
+/** What {@link useLoad} answers: the data once loaded, the failure, whether a load runs, and how to load again. */
+export interface Loaded<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+}
+
 /** Loads once per `deps` change; `reload` fetches again. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => void } {
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
   const [n, setN] = useState(0);
   useEffect(() => {

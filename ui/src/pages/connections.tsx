@@ -2,16 +2,16 @@
 // Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, useAction, useLoad } from '../components/ui.tsx';
+import { Choice, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, type Loaded, Modal, Select, Table, useAction, useLoad } from '../components/ui.tsx';
 import { useCan } from '../permissions.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
 type Kind = 'aws' | 'gcp' | 'azure' | 'generic';
 const KIND_LABEL: Record<Kind, string> = { aws: 'Amazon Web Services', gcp: 'Google Cloud', azure: 'Azure managed identity', generic: 'Generic' };
 
-export function Connections({ deployments, current }: { deployments: Deployment[]; current: Deployment | undefined }) {
+/** The workspace's connections; `list` is the page's load of them (Resolve suggests from the same list). */
+export function Connections({ deployments, current, list }: { deployments: Deployment[]; current: Deployment | undefined; list: Loaded<Connection[]> }) {
   const can = useCan();
-  const list = useLoad(() => api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items), []);
   const [creating, setCreating] = useState(false);
   const [linking, setLinking] = useState<Connection | undefined>(undefined);
   const [editing, setEditing] = useState<Connection | undefined>(undefined);

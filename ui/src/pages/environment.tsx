@@ -22,7 +22,7 @@ export function EnvironmentPage() {
   const readsConnections = can('connection.read');
   const readsVariables = can('variable.read');
   const deployments = useLoad(() => listAll<Deployment>('/api/v1/deployments'), []);
-  // Suggestions for Resolve; the Connections section loads its own list.
+  // One load for the Connections section and Resolve's suggestions.
   const connections = useLoad(() => (readsConnections ? api<{ items: Connection[] }>('GET', '/api/v1/connections').then((r) => r.items) : Promise.resolve([])), [readsConnections]);
   const [picked, setPicked] = useState(initialDeployment);
   const list = deployments.data ?? [];
@@ -49,7 +49,7 @@ export function EnvironmentPage() {
           </p>
         </Empty>
       ) : null}
-      {deployments.data && readsConnections ? <Connections deployments={list} current={current} /> : null}
+      {deployments.data && readsConnections ? <Connections deployments={list} current={current} list={connections} /> : null}
       {current ? (
         <>
           <div className="filters filters-single">
