@@ -291,11 +291,13 @@ function ifMatchVersion(header: string | string[] | undefined): number | undefin
 /** The request's own `version` field, set from If-Match: both may be sent only if they agree. */
 function withVersion(input: unknown, version: number, field: string): unknown {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  // A query carries strings, a JSON body numbers: the version in the form its schema parses.
+  const wanted = field.startsWith('query.') ? String(version) : version;
   const own = (input as { version?: unknown }).version;
-  if (own !== undefined && JSON.stringify(own) !== JSON.stringify(field.startsWith('query.') ? String(version) : version)) {
+  if (own !== undefined && own !== wanted) {
     throw new AppError('ERR_VALIDATION', `${field} (${JSON.stringify(own)}) and If-Match ("${version}") name different versions; send one`, { field: 'headers.if-match', example: `"${version}"` });
   }
-  return { ...input, version: field.startsWith('query.') ? String(version) : version };
+  return { ...input, version: wanted };
 }
 
 /** A parsed form body: each name with every value it was sent with, in order. */
