@@ -44,6 +44,11 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown, R = unknown> {
    * one is refused to every caller, and a test fails on it.
    */
   permission?: Permission;
+  /**
+   * A POST that changes nothing (a check computed from its body): not recorded in the audit log,
+   * as reads are not. Only for routes that write nothing anywhere.
+   */
+  changesNothing?: true;
   /** The audit action of a change made through this route; default `<object>.<verb>` (e.g. `deployment.update`). */
   action?: string;
   /**

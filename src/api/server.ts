@@ -129,7 +129,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         }
         // Every change an API token makes is recorded, refused ones too; reads are not. The record
         // is committed before the response leaves, so an acknowledged change is never missing from it.
-        const audited = principal !== undefined && route.method !== 'GET' && deps.audit !== undefined;
+        const audited = principal !== undefined && route.method !== 'GET' && !route.changesNothing && deps.audit !== undefined;
         const call: { params?: unknown; body?: unknown; scope?: Scope | undefined } = {};
         const record = (result: string, out?: unknown) =>
           deps.audit!.record(

@@ -1,4 +1,4 @@
-import type { ComponentIdentity } from '../deployments/components.ts';
+import type { Component, ComponentIdentity } from '../deployments/components.ts';
 import type { Cloud, ClusterType } from '../domain/terms.ts';
 
 /** Audiences each cloud's token service expects in a federated token. */
@@ -165,3 +165,48 @@ export interface CloudProvider {
    */
   delivery: (input: SetupInput) => CloudDelivery;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checking what a cloud holds (src/cloud/check.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** The documents a check reads, each as the cloud's CLI prints it (JSON text or parsed). */
+export interface TrustDocuments {
+  /** AWS: the role's trust policy, or all of `aws iam get-role` (its `Role.AssumeRolePolicyDocument`). */
+  trustPolicy?: unknown;
+  /** Azure: `az identity federated-credential list` (an array), or the ARM list answer (`{ value: [...] }`). */
+  federatedCredentials?: unknown;
+}
+
+/** One principal the Deployment needs trusted, and whether the document trusts it. */
+export interface TrustCheck {
+  /** The token subject (web identity), or the ARN of the platform role that chains (AWS default identity). */
+  principal: string;
+  /** The component whose token this is; absent when one principal serves every component. */
+  component?: Component | undefined;
+  trusted: boolean;
+  /** What grants it (a statement, a credential), or why it is refused, in the cloud's terms. */
+  reason: string;
+}
+
+/**
+ * Something about the document beside the checks. `error`: the Deployment's identity can be taken
+ * by someone else (the document trusts more than it should); `warning`: it works, but is weaker
+ * or more fragile than the generated setup; `info`: worth knowing, nothing to fix.
+ */
+export interface TrustFinding {
+  severity: 'error' | 'warning' | 'info';
+  message: string;
+}
+
+export interface TrustCheckResult {
+  cloud: Cloud;
+  mode: 'default' | 'customer-managed';
+  /** What was checked, in the cloud's terms (a role ARN, a managed identity). */
+  checked: string;
+  /** Every check trusted and no `error` finding. */
+  ok: boolean;
+  checks: TrustCheck[];
+  findings: TrustFinding[];
+}
+

@@ -8,17 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-
-for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
-const SCRATCH = mkdtempSync(join(tmpdir(), 'airlock-aws-accounts-'));
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
-process.env.AWS_CONFIG_FILE = join(SCRATCH, 'no-such-config');
-process.env.AWS_SHARED_CREDENTIALS_FILE = join(SCRATCH, 'no-such-credentials');
 
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient, type Credentials } from '@aws-sdk/client-sts';
@@ -28,13 +21,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createAwsEmulator } from '../../src/emulators/aws/index.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
-import { guardLoopback } from '../helpers/loopback-guard.ts';
+import { isolateAwsSdk } from '../helpers/aws-sdk.ts';
 
-const loopbackGuard = guardLoopback();
-after(() => {
-  loopbackGuard.restore();
-  assert.deepEqual(loopbackGuard.blocked, [], 'no connection left 127.0.0.1');
-});
+// The SDK sees nothing from the developer's environment, and no call leaves 127.0.0.1.
+const SCRATCH = isolateAwsSdk('airlock-aws-accounts-');
 
 const run = promisify(execFile);
 const REGION = 'us-east-1';

@@ -6,18 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-
-// Nothing from the developer's environment may leak in, and the SDK must never look for the
-// instance metadata service or real config files. (Imports are hoisted above this, which is fine:
-// the SDK reads the environment when clients and providers run, not when modules load.)
-for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
-const SCRATCH = mkdtempSync(join(tmpdir(), 'airlock-aws-emulator-'));
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
-process.env.AWS_CONFIG_FILE = join(SCRATCH, 'no-such-config');
-process.env.AWS_SHARED_CREDENTIALS_FILE = join(SCRATCH, 'no-such-credentials');
 
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
@@ -29,14 +19,10 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { createAwsEmulator, type AwsEmulator } from '../../src/emulators/aws/index.ts';
 import { createManualClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
-import { guardLoopback } from '../helpers/loopback-guard.ts';
+import { isolateAwsSdk } from '../helpers/aws-sdk.ts';
 
-// Every SDK call here must stay on 127.0.0.1; a probe the SDK swallowed still fails the run.
-const loopbackGuard = guardLoopback();
-after(() => {
-  loopbackGuard.restore();
-  assert.deepEqual(loopbackGuard.blocked, [], 'no connection left 127.0.0.1');
-});
+// The SDK sees nothing from the developer's environment, and no call leaves 127.0.0.1.
+const SCRATCH = isolateAwsSdk('airlock-aws-emulator-');
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkTrust } from '../../cloud/check.ts';
 import type { CloudProvider, CustomerIdentity, EffectiveIdentity } from '../../cloud/types.ts';
 import { deploymentCreateSchema, deploymentUpdateSchema, type DeploymentService, type DeploymentView } from '../../deployments/service.ts';
 import { COMPONENTS } from '../../deployments/components.ts';
@@ -92,6 +93,31 @@ export function deploymentToJson(v: DeploymentView): z.infer<typeof deploymentJs
   if (v.effectiveReason) out.effectiveWorkloadIdentityReason = v.effectiveReason;
   return out;
 }
+
+/** A document as the cloud's CLI prints it: JSON text, or the parsed JSON. */
+const cloudDocument = z.union([z.string().min(1).max(200_000), z.array(z.unknown()).max(1000), z.record(z.string(), z.unknown())]);
+
+const checkBody = z
+  .object({
+    trustPolicy: cloudDocument.optional().meta({
+      description: 'AWS: the role\'s trust policy, or the whole output of `aws iam get-role`.',
+      example: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Federated: 'arn:aws:iam::123456789012:oidc-provider/airlock.example.com/clusters/cl_…' }, Action: 'sts:AssumeRoleWithWebIdentity' }] },
+    }),
+    federatedCredentials: cloudDocument.optional().meta({
+      description: 'Azure: the output of `az identity federated-credential list -o json`.',
+      example: [{ name: 'airlock-etl-worker', issuer: 'https://airlock.example.com/clusters/cl_…', subject: 'system:serviceaccount:etl-…:etl-…-worker-serviceaccount', audiences: ['api://AzureADTokenExchange'] }],
+    }),
+  })
+  .strict();
+
+export const checkJson = z.object({
+  cloud: z.enum(CLOUDS),
+  mode: z.enum(['default', 'customer-managed']),
+  checked: z.string(),
+  ok: z.boolean(),
+  checks: z.array(z.object({ principal: z.string(), component: z.enum(COMPONENTS).optional(), trusted: z.boolean(), reason: z.string() })),
+  findings: z.array(z.object({ severity: z.enum(['error', 'warning', 'info']), message: z.string() })),
+});
 
 const ref = z.object({ deployment: z.string().min(1).max(100).meta({ example: 'etl' }) }).strict();
 
@@ -214,6 +240,23 @@ export function deploymentRoutes(deployments: DeploymentService, providers: Reco
       handler: async ({ params, query, scope }) => {
         const input = await deployments.setupInput(scope!, params.deployment, setupOpts(query));
         return providers[input.identity.identity.cloud].setup(input) as unknown as z.infer<typeof setupJson>;
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/deployments/:deployment/identity/check',
+      auth: 'token',
+      permission: 'deployment.read',
+      changesNothing: true,
+      tag: 'deployments',
+      summary: "Check what the cloud holds (a role's trust policy, a managed identity's federated credentials) against what this Deployment needs: each component trusted, nobody else",
+      params: ref,
+      query: setupQuery,
+      body: checkBody,
+      response: checkJson,
+      handler: async ({ params, query, body, scope }) => {
+        const input = await deployments.setupInput(scope!, params.deployment, setupOpts(query));
+        return checkTrust(input, providers[input.identity.identity.cloud].setup(input), body);
       },
     }),
     defineRoute({

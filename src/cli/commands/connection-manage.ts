@@ -4,13 +4,13 @@
  * through the API. Passwords go in (`--password`, `--password-stdin`) and never come back: the
  * table shows `********` when one is stored.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { formatOfFileName, EXPORT_FORMATS } from '../../connections/export-files.ts';
 import { CliError, createClient, withWorkspaceOption } from '../client.ts';
 import { parseFormat, print, type Column } from '../output.ts';
+import { readFileOrStdin, readStdin } from '../input.ts';
 
 interface LinkJson {
   id: string;
@@ -104,11 +104,6 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
 
 interface FieldOptions {
   type?: string;
@@ -324,12 +319,7 @@ Examples:
     const format = o.format ?? (file === '-' ? undefined : formatOfFileName(file));
     if (format === undefined) throw usage('cannot tell the format from the file name: pass --format', '--format', EXPORT_FORMATS.join('|'));
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw usage(`unknown --format "${format}"`, '--format', EXPORT_FORMATS.join('|'));
-    let content: string;
-    try {
-      content = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
-    } catch (err) {
-      throw usage(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, '<file>', 'connections.json');
-    }
+    const content = await readFileOrStdin(file, '<file>', 'connections.json');
     const r = await createClient({ workspace: o.workspace }).request<{ deployment: { name: string }; created: string[]; replaced: string[] }>('POST', '/api/v1/connections/import', {
       deployment: o.deployment,
       format,

@@ -11,15 +11,10 @@ import {
 import { CliError } from '../client.ts';
 import { parseFormat } from '../output.ts';
 import { registerConnectionManageCommands } from './connection-manage.ts';
+import { readStdin } from '../input.ts';
 
 const TARGETS = ['uri', 'json'] as const;
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  // The newline `echo` or a heredoc adds is not part of the value.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
 
 function usage(message: string, flag: string, example: string): CliError {
   return new CliError(message, 'ERR_VALIDATION', flag, example, 2);

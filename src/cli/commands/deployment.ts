@@ -3,7 +3,9 @@ import { registerCredentialCommands } from './credentials.ts';
 import { registerVariableCommands } from './variables.ts';
 import { stringify as toYaml } from 'yaml';
 import { createClient, CliError, withWorkspaceOption, type ApiFlags, type OutputFlags } from '../client.ts';
-import { parseFormat, print, type Column } from '../output.ts';
+import { setExitCode } from '../exit.ts';
+import { readFileOrStdin } from '../input.ts';
+import { parseFormat, print, table, type Column } from '../output.ts';
 
 interface IdentityJson {
   cloud: string;
@@ -40,7 +42,33 @@ interface SetupJson {
   notes: string[];
 }
 
+interface CheckJson {
+  cloud: string;
+  mode: string;
+  checked: string;
+  ok: boolean;
+  checks: { principal: string; component?: string; trusted: boolean; reason: string }[];
+  findings: { severity: 'error' | 'warning' | 'info'; message: string }[];
+}
+
 const enc = encodeURIComponent;
+
+/** A check as a person reads it: one line per principal, then the findings, then the verdict. */
+export function renderCheck(deployment: string, c: CheckJson): string {
+  const out = [`Deployment ${deployment} against ${c.checked} (${c.cloud}, ${c.mode})`, ''];
+  out.push(table(c.checks, [
+    { header: 'COMPONENT', get: (r) => r.component ?? '(all)' },
+    { header: 'TRUSTED', get: (r) => (r.trusted ? 'yes' : 'NO') },
+    { header: 'PRINCIPAL', get: (r) => r.principal },
+    { header: 'WHY', get: (r) => r.reason },
+  ]));
+  if (c.findings.length) out.push('', ...c.findings.map((f) => `${f.severity}: ${f.message}`));
+  const refused = c.checks.filter((r) => !r.trusted).length;
+  const errors = c.findings.filter((f) => f.severity === 'error').length;
+  const problems = [refused && `${refused} of ${c.checks.length} not trusted`, errors && `${errors} error${errors === 1 ? '' : 's'}`].filter(Boolean);
+  out.push('', c.ok ? 'OK: everything the Deployment needs is trusted, and nothing found trusts more.' : `NOT OK: ${problems.join(', ')}.`);
+  return out.join('\n');
+}
 
 const effectiveLabel = (d: DeploymentJson) =>
   d.effectiveWorkloadIdentity ? `${d.effectiveWorkloadIdentity.value}${d.effectiveWorkloadIdentity.mode === 'default' ? ' (default)' : ''}` : '(none)';
@@ -218,7 +246,42 @@ export function registerDeploymentCommands(program: Command): void {
       else if (o.output === 'text') process.stdout.write(renderSetup(ref, s) + '\n');
       else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
     });
+  identity
+    .command('check')
+    .argument('<deployment>', 'id or name')
+    .description(
+      "Check what the cloud holds against what the Deployment needs: each component trusted, nobody else. Exits 1 when not. AWS: the role's trust policy (`aws iam get-role --role-name R --output json`); Azure: the managed identity's federated credentials (`az identity federated-credential list --identity-name I --resource-group G -o json`)",
+    )
+    .option('--trust-policy <file>', "AWS: the role's trust policy, or `aws iam get-role` output (- reads stdin)")
+    .option('--federated-credentials <file>', 'Azure: `az identity federated-credential list -o json` output (- reads stdin)')
+    .option('--wildcard', 'the Deployment was set up with --wildcard (dedicated clusters): expect every service account of the cluster')
+    .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
+    .option('-o, --output <format>', 'text | json | yaml', 'text')
+    .action(async (ref: string, o: CheckFlags) => {
+      const docs = [o.trustPolicy && ['trustPolicy', o.trustPolicy, '--trust-policy'], o.federatedCredentials && ['federatedCredentials', o.federatedCredentials, '--federated-credentials']].filter(Boolean) as [string, string, string][];
+      if (docs.length !== 1) {
+        throw new CliError('give one document to check: --trust-policy (AWS) or --federated-credentials (Azure)', 'ERR_VALIDATION', '--trust-policy', 'aws iam get-role --role-name etl-reader --output json > role.json; airlock deployment identity check etl --trust-policy role.json', 2);
+      }
+      const [[key, file, flag]] = docs as [[string, string, string]];
+      const body = { [key]: await readFileOrStdin(file, flag, 'trust-policy.json') };
+      const q = new URLSearchParams();
+      if (o.wildcard) q.set('wildcard', 'true');
+      if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
+      const c = await createClient({ workspace: o.workspace }).request<CheckJson>('POST', `/api/v1/deployments/${enc(ref)}/identity/check${q.size ? `?${q}` : ''}`, body);
+      if (o.output === 'json') process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+      else if (o.output === 'yaml') process.stdout.write(toYaml(c));
+      else if (o.output === 'text') process.stdout.write(renderCheck(ref, c) + '\n');
+      else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
+      if (!c.ok) setExitCode(1);
+    });
   withWorkspaceOption(dep);
+}
+
+interface CheckFlags extends OutputFlags {
+  trustPolicy?: string;
+  federatedCredentials?: string;
+  wildcard?: boolean;
+  targetRoleArn?: string;
 }
 
 interface SetupFlags extends OutputFlags {

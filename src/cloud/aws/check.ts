@@ -1,0 +1,146 @@
+/**
+ * Checks a role's trust policy, as IAM holds it, against a Deployment: for each component's token,
+ * would STS let it assume the role (`AssumeRoleWithWebIdentity`)? On the default identity route,
+ * would the platform's default role be let in (`AssumeRole`)? The policy goes through the same
+ * parser and evaluator as the sandbox's STS (src/aws-policy), so a policy IAM would reject (a
+ * repeated key, a `Resource`, an unknown operator) is refused here with the place at fault.
+ *
+ * Then the reviewer's question: who else gets in? Tokens the Deployment must not be able to stand
+ * in for are evaluated too: a service account of another namespace on the same issuer, the same
+ * subjects from another OIDC provider, a token meant for another audience; on the default route,
+ * another role of the platform account.
+ */
+import { evaluateTrustPolicy, parseTrustPolicy, type PolicyDocument, type TrustRequest } from '../../aws-policy/trust-policy.ts';
+import { AppError } from '../../errors/index.ts';
+import { AUDIENCE, type SetupInput, type SetupResult, type TrustCheck, type TrustFinding } from '../types.ts';
+import { issuerHostPath, parseRoleArn } from './setup.ts';
+
+const EXAMPLE = 'aws iam get-role --role-name etl-reader --output json';
+/** A namespace no Deployment has (Deployment namespaces end in a random suffix of 8). */
+const OTHER_NAMESPACE = 'airlock-check-other';
+const OTHER_PROVIDER_HOST = 'oidc.airlock-check.invalid/other-issuer';
+/** The session name a probe uses; trust policies rarely condition on it. */
+const PROBE_SESSION = 'airlock-check';
+
+/**
+ * The trust policy out of what the user has: the document itself (JSON text or parsed), or the
+ * whole `aws iam get-role` answer. Text goes to the policy parser as text, so a key repeated in
+ * the user's own file is caught (JSON.parse would keep the last one silently; IAM refuses it).
+ */
+function trustPolicyOf(doc: unknown): PolicyDocument {
+  let value: unknown = doc;
+  if (typeof doc === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(doc);
+    } catch {
+      parsed = undefined; // not JSON at all: the policy parser says where
+    }
+    if (!(parsed && typeof parsed === 'object' && 'Role' in parsed)) return asPolicy(doc.trim().startsWith('%7B') ? decodeURIComponent(doc) : doc);
+    value = parsed;
+  }
+  if (value && typeof value === 'object' && 'Role' in value) {
+    const role = (value as { Role: unknown }).Role;
+    const inner = role && typeof role === 'object' ? (role as { AssumeRolePolicyDocument?: unknown }).AssumeRolePolicyDocument : undefined;
+    if (inner === undefined) {
+      throw new AppError('ERR_VALIDATION', 'trustPolicy looks like `aws iam get-role` output but has no Role.AssumeRolePolicyDocument', { field: 'trustPolicy.Role', example: EXAMPLE });
+    }
+    // The IAM API answers it URL-encoded; the AWS CLI decodes it.
+    value = typeof inner === 'string' && inner.trim().startsWith('%7B') ? decodeURIComponent(inner) : inner;
+  }
+  return asPolicy(value);
+}
+
+function asPolicy(value: unknown): PolicyDocument {
+  if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) {
+    throw new AppError('ERR_VALIDATION', 'trustPolicy must be a trust policy document (JSON) or `aws iam get-role` output', { field: 'trustPolicy', example: EXAMPLE });
+  }
+  try {
+    return parseTrustPolicy(value);
+  } catch (err) {
+    if (err instanceof AppError) {
+      throw new AppError(err.code, err.message, { field: err.field ? `trustPolicy.${err.field}` : 'trustPolicy', example: err.example, cause: err });
+    }
+    throw err;
+  }
+}
+
+function webIdentity(providerArn: string, hostPath: string, subject: string, audience: string): TrustRequest {
+  return {
+    action: 'sts:AssumeRoleWithWebIdentity',
+    principal: { type: 'Federated', id: providerArn },
+    context: { [`${hostPath}:sub`]: subject, [`${hostPath}:aud`]: audience, 'aws:FederatedProvider': providerArn, 'sts:RoleSessionName': PROBE_SESSION },
+  };
+}
+
+function sessionOf(roleArn: string): TrustRequest {
+  const role = parseRoleArn(roleArn, 'deployment');
+  return {
+    action: 'sts:AssumeRole',
+    principal: { type: 'AWS', id: `arn:${role.partition}:sts::${role.accountId}:assumed-role/${role.name}/${PROBE_SESSION}` },
+    context: { 'aws:PrincipalArn': roleArn, 'aws:PrincipalAccount': role.accountId, 'aws:PrincipalType': 'AssumedRole', 'sts:RoleSessionName': PROBE_SESSION },
+  };
+}
+
+function outcome(policy: PolicyDocument, req: TrustRequest): { trusted: boolean; reason: string } {
+  const d = evaluateTrustPolicy(policy, req);
+  if (d.decision === 'allow') return { trusted: true, reason: `allowed by Statement[${d.statement}]` };
+  return { trusted: false, reason: d.reason };
+}
+
+export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknown): { checked: string; checks: TrustCheck[]; findings: TrustFinding[] } {
+  const aws = setup.aws!;
+  const policy = trustPolicyOf(doc);
+  const findings: TrustFinding[] = [];
+  const hostPath = issuerHostPath(setup.issuerUrl);
+  const providerArn = aws.oidcProviderArn!;
+
+  if (aws.platform) {
+    // Default identity: the customer's role is assumed by the platform's default role.
+    const check = outcome(policy, sessionOf(aws.platform.roleArn));
+    const checks: TrustCheck[] = [{ principal: aws.platform.roleArn, ...check }];
+    const platform = parseRoleArn(aws.platform.roleArn, 'deployment');
+    const otherRole = `arn:${platform.partition}:iam::${platform.accountId}:role/airlock-check-other-role`;
+    if (check.trusted && outcome(policy, sessionOf(otherRole)).trusted) {
+      findings.push({
+        severity: 'warning',
+        message: `the policy lets any role of account ${platform.accountId} assume ${aws.roleArn}, not only the default role ${aws.platform.roleArn}: name the role in Principal.AWS instead of the account`,
+      });
+    }
+    if (outcome(policy, webIdentity(providerArn, hostPath, input.components[0]!.subject, AUDIENCE.aws)).trusted) {
+      findings.push({ severity: 'info', message: `the policy also trusts the cluster's tokens directly (web identity); the default route does not need that` });
+    }
+    return { checked: aws.roleArn, checks, findings };
+  }
+
+  const checks: TrustCheck[] = input.components.map((c) => ({ principal: c.subject, component: c.component, ...outcome(policy, webIdentity(providerArn, hostPath, c.subject, AUDIENCE.aws)) }));
+  // Who else gets in is asked with a token the policy does let in, changed in one respect.
+  const trusted = checks.find((c) => c.trusted);
+  if (!trusted) return { checked: aws.roleArn, checks, findings };
+
+  const otherSubject = `system:serviceaccount:${OTHER_NAMESPACE}:${OTHER_NAMESPACE}-worker-serviceaccount`;
+  if (outcome(policy, webIdentity(providerArn, hostPath, otherSubject, AUDIENCE.aws)).trusted) {
+    findings.push(
+      input.wildcard
+        ? { severity: 'info', message: `the policy trusts every service account of cluster ${input.cluster.name} (the wildcard setup you asked for): any workload on it can assume ${aws.roleArn}` }
+        : {
+            severity: 'error',
+            message: `the policy trusts service accounts outside Deployment ${input.deployment.name} (for example ${otherSubject}): any workload on cluster ${input.cluster.name} could assume ${aws.roleArn}. List the Deployment's subjects with StringEquals on ${hostPath}:sub`,
+          },
+    );
+  }
+  const otherProvider = providerArn.replace(/oidc-provider\/.*$/, `oidc-provider/${OTHER_PROVIDER_HOST}`);
+  if (outcome(policy, webIdentity(otherProvider, OTHER_PROVIDER_HOST, trusted.principal, AUDIENCE.aws)).trusted) {
+    findings.push({
+      severity: 'error',
+      message: `the policy trusts tokens from OIDC providers other than ${providerArn}: a token from any issuer with the same subject could assume ${aws.roleArn}. Name the provider in Principal.Federated`,
+    });
+  }
+  if (outcome(policy, webIdentity(providerArn, hostPath, trusted.principal, AUDIENCE.azure)).trusted) {
+    findings.push({
+      severity: 'warning',
+      message: `the policy does not check the audience: add StringEquals ${hostPath}:aud = ${AUDIENCE.aws}. STS also refuses an audience the OIDC provider does not list, so this is a second lock, not the only one`,
+    });
+  }
+  return { checked: aws.roleArn, checks, findings };
+}

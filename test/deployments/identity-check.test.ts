@@ -1,0 +1,358 @@
+/**
+ * `POST /api/v1/deployments/:deployment/identity/check` and `airlock deployment identity check`:
+ * the cloud's configuration, as its CLI prints it, checked against what the Deployment needs.
+ *
+ * AWS verdicts are held to the sandbox's STS, driven by the real AWS SDK with tokens Airlock
+ * mints: for every policy in the table, each component the check calls trusted is let in by STS
+ * and each it calls refused is denied; and when the check says the policy trusts someone outside
+ * the Deployment, STS does let in a token of another namespace (the finding is not a guess).
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { SignatureV4 } from '@smithy/signature-v4';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createAwsEmulator } from '../../src/emulators/aws/index.ts';
+import { systemClock } from '../../src/lib/clock.ts';
+import { startServer, type TestServer } from '../helpers/app.ts';
+import { isolateAwsSdk } from '../helpers/aws-sdk.ts';
+import { airlock as cli } from '../helpers/cli.ts';
+
+const SCRATCH = isolateAwsSdk('airlock-identity-check-');
+
+const ACCOUNT = '000000000000';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/etl-reader`;
+const ADMIN = { accessKeyId: 'AKIASANDBOX', secretAccessKey: 'anything-goes' };
+const COMPONENTS = ['scheduler', 'worker', 'triggerer', 'webserver', 'dag-processor', 'kpo'];
+const OTHER_NAMESPACE = 'airlock-check-other';
+
+interface CheckBody {
+  ok: boolean;
+  mode: string;
+  checked: string;
+  checks: { principal: string; component?: string; trusted: boolean; reason: string }[];
+  findings: { severity: string; message: string }[];
+}
+
+let s: TestServer;
+let sts: FastifyInstance;
+let endpoint: string;
+let clusterId: string;
+let hostPath: string;
+let providerArn: string;
+let namespace: string;
+let setupPolicy: Record<string, unknown>;
+
+async function iam(params: Record<string, string>): Promise<string> {
+  const url = new URL(endpoint);
+  const body = new URLSearchParams({ Version: '2010-05-08', ...params }).toString();
+  const signer = new SignatureV4({ credentials: ADMIN, region: 'us-east-1', service: 'iam', sha256: Sha256 });
+  const signed = await signer.sign({ method: 'POST', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: url.pathname, headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body });
+  const res = await fetch(url, { method: 'POST', headers: signed.headers, body });
+  const xml = await res.text();
+  assert.equal(res.status, 200, xml);
+  return xml;
+}
+
+/** Whether the sandbox's STS lets a token of `serviceAccount` in `ns` assume the role. */
+async function stsAllows(ns: string, serviceAccount: string, audience = 'sts.amazonaws.com'): Promise<boolean> {
+  const { token } = await s.app.minter.mint({ clusterId, namespace: ns, serviceAccount, serviceAccountUid: '00000000-0000-0000-0000-000000000001', audiences: [audience] });
+  const client = new STSClient({ endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' } });
+  try {
+    await client.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: ROLE, RoleSessionName: 'airlock-check', WebIdentityToken: token }));
+    return true;
+  } catch (err) {
+    assert.equal((err as { name?: string }).name, 'AccessDenied', String(err));
+    return false;
+  } finally {
+    client.destroy();
+  }
+}
+
+const serviceAccountOf = (ns: string, component: string) => (component === 'kpo' ? `${ns}-kpo` : `${ns}-${component}-serviceaccount`);
+
+async function check(body: unknown, query = ''): Promise<{ status: number; body: CheckBody & { error?: { code: string; field: string; message: string; example?: unknown } } }> {
+  return (await s.api('POST', `/api/v1/deployments/etl/identity/check${query}`, body)) as never;
+}
+
+before(async () => {
+  s = await startServer();
+  sts = Fastify();
+  await sts.register(createAwsEmulator({ clock: systemClock }).plugin);
+  await sts.listen({ host: '127.0.0.1', port: 0 });
+  endpoint = `http://127.0.0.1:${(sts.server.address() as { port: number }).port}`;
+  const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', region: 'us-east-1' });
+  assert.equal(c.status, 201);
+  clusterId = c.body.id;
+  hostPath = c.body.oidcIssuerUrl.replace(/^https?:\/\//, '');
+  const d = await s.api('POST', '/api/v1/deployments', { name: 'etl', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: ROLE });
+  assert.equal(d.status, 201, JSON.stringify(d.body));
+  namespace = d.body.namespace;
+  const setup = (await s.api('GET', '/api/v1/deployments/etl/identity/setup')).body;
+  setupPolicy = setup.aws.trustPolicy;
+  providerArn = setup.aws.oidcProviderArn;
+  const xml = await iam({ Action: 'CreateOpenIDConnectProvider', Url: c.body.oidcIssuerUrl, 'ClientIDList.member.1': 'sts.amazonaws.com' });
+  assert.match(xml, new RegExp(providerArn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  await iam({ Action: 'CreateRole', RoleName: 'etl-reader', AssumeRolePolicyDocument: JSON.stringify(setupPolicy) });
+});
+
+after(async () => {
+  await sts?.close();
+  await s?.close();
+});
+
+describe('identity check: AWS trust policies, held to the sandbox STS', () => {
+  const webIdentity = (condition: Record<string, unknown>, federated?: string) => ({
+    Effect: 'Allow',
+    Principal: { Federated: federated ?? providerArn },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: condition,
+  });
+  const subjects = () => COMPONENTS.map((c) => `system:serviceaccount:${namespace}:${serviceAccountOf(namespace, c)}`);
+  const cases: { name: string; statements: () => object[]; trusted: string[]; findings: [string, RegExp][] }[] = [
+    { name: 'the generated policy', statements: () => setupPolicy.Statement as object[], trusted: COMPONENTS, findings: [] },
+    {
+      name: 'a namespace wildcard of the seeds\' kind (StringLike system:serviceaccount:*)',
+      statements: () => [webIdentity({ StringEquals: { [`${hostPath}:aud`]: 'sts.amazonaws.com' }, StringLike: { [`${hostPath}:sub`]: 'system:serviceaccount:*' } })],
+      trusted: COMPONENTS,
+      findings: [['error', /trusts service accounts outside Deployment etl .*any workload on cluster prod-aws could assume/]],
+    },
+    {
+      name: 'only the worker',
+      statements: () => [webIdentity({ StringEquals: { [`${hostPath}:aud`]: 'sts.amazonaws.com', [`${hostPath}:sub`]: subjects()[1] } })],
+      trusted: ['worker'],
+      findings: [],
+    },
+    {
+      name: 'no audience condition',
+      statements: () => [webIdentity({ StringEquals: { [`${hostPath}:sub`]: subjects() } })],
+      trusted: COMPONENTS,
+      findings: [['warning', /does not check the audience/]],
+    },
+    {
+      name: 'an explicit Deny for the kpo',
+      statements: () => [
+        ...(setupPolicy.Statement as object[]),
+        { Effect: 'Deny', Principal: { Federated: providerArn }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { [`${hostPath}:sub`]: subjects()[5] } } },
+      ],
+      trusted: COMPONENTS.slice(0, 5),
+      findings: [],
+    },
+    {
+      name: 'the provider of another account',
+      statements: () => [webIdentity({ StringEquals: { [`${hostPath}:sub`]: subjects() } }, providerArn.replace(ACCOUNT, '123456789012'))],
+      trusted: [],
+      findings: [],
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.trusted.length} of 6 trusted, as STS decides`, async () => {
+      const policy = { Version: '2012-10-17', Statement: c.statements() };
+      await iam({ Action: 'UpdateAssumeRolePolicy', RoleName: 'etl-reader', PolicyDocument: JSON.stringify(policy) });
+      const r = await check({ trustPolicy: JSON.stringify(policy) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.checks.filter((x) => x.trusted).map((x) => x.component), c.trusted);
+      for (const x of r.body.checks) {
+        assert.equal(x.principal, subjects()[COMPONENTS.indexOf(x.component!)]);
+        assert.equal(await stsAllows(namespace, serviceAccountOf(namespace, x.component!)), x.trusted, `STS and the check disagree on ${x.component}: ${x.reason}`);
+        if (!x.trusted) assert.match(x.reason, /explicitly denies|no statement allows/);
+      }
+      assert.deepEqual(r.body.findings.map((f) => f.severity), c.findings.map(([sev]) => sev));
+      c.findings.forEach(([, re], i) => assert.match(r.body.findings[i]!.message, re));
+      assert.equal(r.body.ok, c.trusted.length === 6 && !c.findings.some(([sev]) => sev === 'error'));
+      // The "outside the Deployment" finding is STS's own behaviour, not a guess.
+      const outsider = await stsAllows(OTHER_NAMESPACE, `${OTHER_NAMESPACE}-worker-serviceaccount`);
+      assert.equal(outsider, r.body.findings.some((f) => /outside Deployment/.test(f.message)), 'the finding matches what STS does for another namespace');
+    });
+  }
+
+  it('takes `aws iam get-role` output (the policy URL-encoded, as the IAM API answers it, too)', async () => {
+    for (const doc of [setupPolicy, encodeURIComponent(JSON.stringify(setupPolicy))]) {
+      const r = await check({ trustPolicy: { Role: { RoleName: 'etl-reader', Arn: ROLE, AssumeRolePolicyDocument: doc } } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.ok, true);
+      assert.equal(r.body.checked, ROLE);
+    }
+  });
+
+  it("refuses the seeds' repeated condition key with the place at fault and the merged form", async () => {
+    const sub = `${hostPath}:sub`;
+    const text = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"${providerArn}"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"${sub}":"${subjects()[0]}","${sub}":"${subjects()[1]}"}}}]}`;
+    const r = await check({ trustPolicy: text });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.error!.code, 'ERR_VALIDATION');
+    assert.equal(r.body.error!.field, 'body.trustPolicy.Statement[0].Condition.StringLike');
+    assert.deepEqual(r.body.error!.example, { [sub]: [subjects()[0], subjects()[1]] });
+  });
+
+  const refused: [string, unknown, number, string, RegExp][] = [
+    ['no document', {}, 400, 'body.trustPolicy', /trustPolicy is required/],
+    ["Azure's document for an AWS Deployment", { federatedCredentials: [] }, 400, 'body.federatedCredentials', /identity is in aws: federatedCredentials is azure's document/],
+    ['text that is not JSON', { trustPolicy: '{"Version": ' }, 400, 'body.trustPolicy', /JSON/],
+    ['get-role output without the policy', { trustPolicy: { Role: { RoleName: 'x' } } }, 400, 'body.trustPolicy.Role', /no Role.AssumeRolePolicyDocument/],
+    ['an unknown body field', { trustPolicy: '{}', roleArn: ROLE }, 400, 'body.roleArn', /./],
+  ];
+  for (const [name, body, status, field, message] of refused) {
+    it(`refuses ${name}: ${status} at ${field}, with an example`, async () => {
+      const r = await check(body);
+      assert.equal(r.status, status, JSON.stringify(r.body));
+      assert.equal(r.body.error!.field, field);
+      assert.match(r.body.error!.message, message);
+      assert.ok(r.body.error!.example !== undefined, 'an example of the accepted form');
+    });
+  }
+
+  it('changes nothing, so it is not in the audit log; a viewer may run it', async () => {
+    await s.app.audit.flush();
+    const head = await s.app.store.audit.head();
+    const t = await s.api('POST', '/api/v1/tokens', { name: 'reviewer', role: 'workspace-viewer', workspace: 'default' });
+    assert.equal(t.status, 201, JSON.stringify(t.body));
+    await s.app.audit.flush();
+    const afterToken = await s.app.store.audit.head();
+    assert.notDeepEqual(afterToken, head);
+    const res = await fetch(`${s.url}/api/v1/deployments/etl/identity/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.body.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ trustPolicy: setupPolicy }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as CheckBody).ok, true);
+    await s.app.audit.flush();
+    assert.deepEqual(await s.app.store.audit.head(), afterToken, 'no record for a check');
+  });
+
+  it('the CLI prints a verdict per component and exits 1 when something is wrong, 0 when not', async () => {
+    const env = { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token };
+    const good = join(SCRATCH, 'good.json');
+    writeFileSync(good, JSON.stringify({ Role: { AssumeRolePolicyDocument: setupPolicy } }));
+    const ok = await cli(['deployment', 'identity', 'check', 'etl', '--trust-policy', good], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^worker +yes +system:serviceaccount:\S+-worker-serviceaccount +allowed by Statement\[0\]/m);
+    assert.match(ok.stdout, /^OK: /m);
+    const bad = join(SCRATCH, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ Version: '2012-10-17', Statement: [webIdentity({ StringLike: { [`${hostPath}:sub`]: `system:serviceaccount:${namespace}:*worker*` } })] }));
+    const no = await cli(['deployment', 'identity', 'check', 'etl', '--trust-policy', bad], env);
+    assert.equal(no.code, 1, no.stderr);
+    assert.match(no.stdout, /^scheduler +NO +/m);
+    assert.match(no.stdout, /^warning: the policy does not check the audience/m);
+    assert.match(no.stdout, /^NOT OK: 5 of 6 not trusted\.$/m);
+    const json = await cli(['deployment', 'identity', 'check', 'etl', '--trust-policy', bad, '-o', 'json'], env);
+    assert.equal(json.code, 1);
+    assert.equal((JSON.parse(json.stdout) as CheckBody).checks.length, 6);
+    const none = await cli(['deployment', 'identity', 'check', 'etl'], env);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /give one document to check/);
+  });
+});
+
+describe('identity check: AWS default identity (role chaining)', () => {
+  it("checks that the platform's default role may assume the customer's role, and warns when the whole account may", async () => {
+    await s.api('PATCH', '/api/v1/clusters/prod-aws', { defaultIdentityAccount: '111122223333' });
+    const d = await s.api('POST', '/api/v1/deployments', { name: 'chained', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: 'default' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    const q = `?targetRoleArn=${encodeURIComponent('arn:aws:iam::444455556666:role/lake')}`;
+    const setup = (await s.api('GET', `/api/v1/deployments/chained/identity/setup${q}`)).body;
+    assert.equal(setup.mode, 'default', JSON.stringify(setup));
+    const platformRole = setup.aws.platform.roleArn as string;
+    const run = (policy: object) => s.api('POST', `/api/v1/deployments/chained/identity/check${q}`, { trustPolicy: policy }) as Promise<{ status: number; body: CheckBody }>;
+
+    const exact = await run(setup.aws.trustPolicy);
+    assert.equal(exact.status, 200, JSON.stringify(exact.body));
+    assert.deepEqual([exact.body.ok, exact.body.mode, exact.body.checked], [true, 'default', 'arn:aws:iam::444455556666:role/lake']);
+    assert.deepEqual(exact.body.checks.map((c) => [c.principal, c.trusted, c.component]), [[platformRole, true, undefined]]);
+    assert.deepEqual(exact.body.findings, []);
+
+    const account = await run({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'sts:AssumeRole' }] });
+    assert.deepEqual([account.body.ok, account.body.findings.map((f) => f.severity)], [true, ['warning']]);
+    assert.match(account.body.findings[0]!.message, /any role of account 111122223333/);
+
+    const other = await run({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/someone-else' }, Action: 'sts:AssumeRole' }] });
+    assert.equal(other.body.ok, false);
+    assert.match(other.body.checks[0]!.reason, /no statement allows sts:AssumeRole/);
+  });
+});
+
+describe('identity check: Azure federated credentials', () => {
+  let issuer: string;
+  let subjects: string[];
+  let generated: { name: string; issuer: string; subject: string; audiences: string[] }[];
+  const run = (doc: unknown) => s.api('POST', '/api/v1/deployments/az-etl/identity/check', { federatedCredentials: doc }) as Promise<{ status: number; body: CheckBody & { error?: { field: string; message: string } } }>;
+  before(async () => {
+    const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-az', cloud: 'azure', region: 'westeurope' });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    issuer = c.body.oidcIssuerUrl;
+    const mi = { managedIdentityName: 'etl', resourceGroup: 'data', subscriptionId: '11111111-2222-3333-4444-555555555555', clientId: '66666666-7777-8888-9999-000000000000', tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' };
+    assert.equal((await s.api('PUT', '/api/v1/identities', { name: 'etl-mi', azure: mi })).status, 200);
+    const d = await s.api('POST', '/api/v1/deployments', { name: 'az-etl', cluster: 'prod-az', runtimeVersion: '12.1.0', workloadIdentity: 'etl-mi' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    subjects = (d.body.components as { subject: string }[]).map((x) => x.subject);
+    generated = (await s.api('GET', '/api/v1/deployments/az-etl/identity/setup')).body.azure.federatedCredentials;
+    assert.equal(generated.length, 6);
+  });
+  // As `az identity federated-credential list -o json` prints them.
+  const azList = (creds: typeof generated) => creds.map((c) => ({ ...c, id: `/subscriptions/…/federatedIdentityCredentials/${c.name}`, resourceGroup: 'data', type: 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials' }));
+
+  it('the generated credentials, as az lists them or as ARM answers them: every component trusted', async () => {
+    for (const doc of [azList(generated), JSON.stringify(azList(generated)), { value: generated.map(({ name, ...properties }) => ({ name, properties })) }]) {
+      const r = await run(doc);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.ok, true, JSON.stringify(r.body));
+      assert.equal(r.body.checked, 'managed identity etl (resource group data)');
+      assert.deepEqual(r.body.checks.map((c) => c.reason), generated.map((g) => `federated credential ${g.name}`));
+    }
+  });
+
+  it('names the near misses Entra refuses: a trailing slash on the issuer, a subject in another case, the wrong audience, a missing one', async () => {
+    const creds = azList(generated);
+    creds[0]!.issuer = `${issuer}/`;
+    creds[1]!.subject = creds[1]!.subject.toUpperCase();
+    creds[2]!.audiences = ['api://AzureADTokenExchangeX'];
+    creds.splice(3, 1);
+    const r = await run(creds);
+    assert.equal(r.body.ok, false);
+    const why = Object.fromEntries(r.body.checks.map((c) => [c.component, c.trusted ? 'ok' : c.reason]));
+    assert.match(why.scheduler!, /names issuer "[^"]+\/": Entra compares exactly .*AADSTS70021/);
+    assert.match(why.worker!, /names subject "SYSTEM:SERVICEACCOUNT:.*AADSTS70021/);
+    assert.match(why.triggerer!, /has audiences \["api:\/\/AzureADTokenExchangeX"\].*AADSTS700212/);
+    assert.match(why.webserver!, /no federated credential names issuer .* with this subject \(AADSTS70021\)/);
+    assert.deepEqual([why['dag-processor'], why.kpo], ['ok', 'ok']);
+  });
+
+  it("other subjects of the same issuer are named (another Deployment's, or left over), and the 20-credential limit is foreseen", async () => {
+    const others = Array.from({ length: 16 }, (_, i) => ({ name: `other-${i}`, issuer, subject: `system:serviceaccount:old-${i}:old-${i}-worker-serviceaccount`, audiences: ['api://AzureADTokenExchange'] }));
+    const r = await run([...azList(generated.slice(0, 4)), ...others]);
+    assert.deepEqual(r.body.findings.map((f) => f.severity), ['warning', 'info']);
+    assert.match(r.body.findings[0]!.message, /holds 20 federated credentials; the 2 missing ones would take it past Entra's limit of 20/);
+    assert.match(r.body.findings[1]!.message, /also trusts 16 other subjects of this issuer \(system:serviceaccount:old-0:/);
+    assert.deepEqual(subjects.slice(0, 4), r.body.checks.filter((c) => c.trusted).map((c) => c.principal));
+  });
+
+  it('refuses what is not a credential list, at the item at fault', async () => {
+    for (const [doc, field] of [
+      [{ items: [] }, 'body.federatedCredentials'],
+      [[{ name: 'x', issuer }], 'body.federatedCredentials[0]'],
+      ['not json', 'body.federatedCredentials'],
+    ] as const) {
+      const r = await run(doc);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error!.field, field);
+    }
+  });
+});
+
+describe('identity check: GCP', () => {
+  it('is refused as not supported yet (422), pointing at the generated steps', async () => {
+    assert.equal((await s.api('POST', '/api/v1/clusters', { name: 'prod-gcp', cloud: 'gcp', region: 'us-central1' })).status, 201);
+    const d = await s.api('POST', '/api/v1/deployments', { name: 'gcp-etl', cluster: 'prod-gcp', runtimeVersion: '12.1.0', workloadIdentity: 'etl-reader@my-proj.iam.gserviceaccount.com' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    const r = await s.api('POST', '/api/v1/deployments/gcp-etl/identity/check', {});
+    assert.equal(r.status, 422, JSON.stringify(r.body));
+    assert.equal(r.body.error.code, 'ERR_RULE_VIOLATION');
+    assert.match(r.body.error.message, /checking a GCP setup is not supported yet.*airlock deployment identity setup gcp-etl/);
+    const aws = await s.api('POST', '/api/v1/deployments/gcp-etl/identity/check', { trustPolicy: '{}' });
+    assert.deepEqual([aws.status, aws.body.error.field], [400, 'body.trustPolicy']);
+  });
+});
