@@ -176,6 +176,10 @@ export interface TrustDocuments {
   trustPolicy?: unknown;
   /** Azure: `az identity federated-credential list` (an array), or the ARM list answer (`{ value: [...] }`). */
   federatedCredentials?: unknown;
+  /** GCP: `gcloud iam workload-identity-pools providers describe … --format=json`. */
+  provider?: unknown;
+  /** GCP, optional: `gcloud iam service-accounts get-iam-policy <the account the components become> --format=json`. */
+  serviceAccountPolicy?: unknown;
 }
 
 /** One principal the Deployment needs trusted, and whether the document trusts it. */

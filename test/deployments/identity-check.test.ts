@@ -16,6 +16,7 @@ import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts
 import { SignatureV4 } from '@smithy/signature-v4';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAwsEmulator } from '../../src/emulators/aws/index.ts';
+import { createGcpEmulator } from '../../src/emulators/gcp/index.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
 import { isolateAwsSdk } from '../helpers/aws-sdk.ts';
@@ -244,7 +245,7 @@ describe('identity check: AWS trust policies, held to the sandbox STS', () => {
     assert.equal((JSON.parse(json.stdout) as CheckBody).checks.length, 6);
     const none = await cli(['deployment', 'identity', 'check', 'etl'], env);
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /give one document to check/);
+    assert.match(none.stderr, /give the document to check/);
   });
 });
 
@@ -343,16 +344,206 @@ describe('identity check: Azure federated credentials', () => {
   });
 });
 
-describe('identity check: GCP', () => {
-  it('is refused as not supported yet (422), pointing at the generated steps', async () => {
-    assert.equal((await s.api('POST', '/api/v1/clusters', { name: 'prod-gcp', cloud: 'gcp', region: 'us-central1' })).status, 201);
-    const d = await s.api('POST', '/api/v1/deployments', { name: 'gcp-etl', cluster: 'prod-gcp', runtimeVersion: '12.1.0', workloadIdentity: 'etl-reader@my-proj.iam.gserviceaccount.com' });
-    assert.equal(d.status, 201, JSON.stringify(d.body));
-    const r = await s.api('POST', '/api/v1/deployments/gcp-etl/identity/check', {});
-    assert.equal(r.status, 422, JSON.stringify(r.body));
-    assert.equal(r.body.error.code, 'ERR_RULE_VIOLATION');
-    assert.match(r.body.error.message, /checking a GCP setup is not supported yet.*airlock deployment identity setup gcp-etl/);
-    const aws = await s.api('POST', '/api/v1/deployments/gcp-etl/identity/check', { trustPolicy: '{}' });
-    assert.deepEqual([aws.status, aws.body.error.field], [400, 'body.trustPolicy']);
+describe('identity check: GCP pool provider and service account policy', () => {
+  const SA = 'lake-loader@data-lake-prod.iam.gserviceaccount.com';
+  const NUMBER = '498127360554';
+  let issuer: string;
+  let namespace: string;
+  let poolId: string;
+  let providerId: string;
+  let subjects: string[];
+  let gcpClusterId: string;
+  const pool = () => `principalSet://iam.googleapis.com/projects/${NUMBER}/locations/global/workloadIdentityPools/${poolId}`;
+  const principal = (subject: string) => `principal://iam.googleapis.com/projects/${NUMBER}/locations/global/workloadIdentityPools/${poolId}/subject/${subject}`;
+  // As `gcloud iam workload-identity-pools providers describe --format=json` prints the generated one.
+  const provider = (o: { condition?: string | undefined; issuerUri?: string; disabled?: boolean; allowedAudiences?: string[] } = {}) => ({
+    name: `projects/${NUMBER}/locations/global/workloadIdentityPools/${poolId}/providers/${providerId}`,
+    displayName: 'Airlock etl',
+    state: 'ACTIVE',
+    disabled: o.disabled ?? false,
+    oidc: { issuerUri: o.issuerUri ?? issuer, ...(o.allowedAudiences ? { allowedAudiences: o.allowedAudiences } : {}) },
+    attributeMapping: { 'google.subject': 'assertion.sub', 'attribute.namespace': "assertion['kubernetes.io']['namespace']", 'attribute.service_account_name': "assertion['kubernetes.io']['serviceaccount']['name']" },
+    ...('condition' in o ? (o.condition === undefined ? {} : { attributeCondition: o.condition }) : { attributeCondition: `attribute.namespace == '${namespace}'` }),
   });
+  const policy = (members: string[]) => ({ version: 1, etag: 'BwYx', bindings: [{ role: 'roles/iam.workloadIdentityUser', members }, { role: 'roles/iam.serviceAccountTokenCreator', members: [pool() + '/*'] }] });
+  const run = (body: unknown) => s.api('POST', '/api/v1/deployments/gcp-etl/identity/check', body) as Promise<{ status: number; body: CheckBody & { error?: { code: string; field: string; message: string } } }>;
+
+  before(async () => {
+    const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-gcp', cloud: 'gcp', region: 'us-central1' });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    issuer = c.body.oidcIssuerUrl;
+    gcpClusterId = c.body.id;
+    assert.equal((await s.api('PUT', '/api/v1/identities', { name: 'lake', gcpServiceAccount: SA, gcpProjectNumber: NUMBER })).status, 200);
+    const d = await s.api('POST', '/api/v1/deployments', { name: 'gcp-etl', cluster: 'prod-gcp', runtimeVersion: '12.1.0', workloadIdentity: 'lake' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    namespace = d.body.namespace;
+    subjects = (d.body.components as { subject: string }[]).map((x) => x.subject);
+    const setup = (await s.api('GET', '/api/v1/deployments/gcp-etl/identity/setup')).body;
+    ({ poolId, providerId } = setup.gcp.workloadIdentityPool);
+  });
+
+  it('the generated provider and bindings: every component trusted, through its own principal', async () => {
+    const r = await run({ provider: JSON.stringify(provider()), serviceAccountPolicy: policy(subjects.map(principal)) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual([r.body.ok, r.body.checked, r.body.findings], [true, SA, []]);
+    r.body.checks.forEach((c, i) => assert.equal(c.reason, `the provider admits it as ${principal(subjects[i]!)}; ${principal(subjects[i]!)} holds roles/iam.workloadIdentityUser on ${SA}`));
+  });
+
+  it('the CLI reads the two gcloud outputs from files or stdin', async () => {
+    const env = { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token };
+    const prov = join(SCRATCH, 'provider.json');
+    const pol = join(SCRATCH, 'policy.json');
+    writeFileSync(prov, JSON.stringify(provider()));
+    writeFileSync(pol, JSON.stringify(policy([`${pool()}/*`])));
+    const r = await cli(['deployment', 'identity', 'check', 'gcp-etl', '--provider', prov, '--service-account-policy', pol], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^Deployment gcp-etl against lake-loader@data-lake-prod\.iam\.gserviceaccount\.com \(gcp, customer-managed\)$/m);
+    assert.match(r.stdout, /^error: principalSet:\/\/\S+\/\* holds roles\/iam\.workloadIdentityUser/m);
+    const two = await cli(['deployment', 'identity', 'check', 'gcp-etl', '--provider', '-', '--service-account-policy', '-'], env);
+    assert.equal(two.code, 2);
+    assert.match(two.stderr, /only one document can come from stdin/);
+  });
+
+  it('the provider alone: admitted, the grant named as not checked', async () => {
+    const r = await run({ provider: provider() });
+    assert.equal(r.body.ok, true);
+    assert.match(r.body.checks[0]!.reason, /the grant on lake-loader@data-lake-prod\.iam\.gserviceaccount\.com was not checked/);
+    assert.deepEqual(r.body.findings.map((f) => f.severity), ['info']);
+  });
+
+  const refusedCases: [string, () => unknown, string, RegExp][] = [
+    ['another namespace in the condition', () => ({ provider: provider({ condition: "attribute.namespace == 'someone-else'" }) }), 'worker', /rejected by the attribute condition.*\(unauthorized_client\)/],
+    ['a trailing slash on the issuer', () => ({ provider: provider({ issuerUri: `${issuer}/` }) }), 'worker', /differ by a trailing slash, and Google compares exactly \(invalid_grant\)/],
+    ['a disabled provider', () => ({ provider: provider({ disabled: true }) }), 'worker', /is disabled or deleted \(invalid_target\)/],
+    ['allowed audiences without the provider', () => ({ provider: provider({ allowedAudiences: ['sts.amazonaws.com'] }) }), 'worker', /is not among the provider's allowed audiences sts\.amazonaws\.com \(invalid_grant\)/],
+    ['a policy that binds only the worker', () => ({ provider: provider(), serviceAccountPolicy: policy([principal(subjects[1]!)]) }), 'scheduler', /but no roles\/iam\.workloadIdentityUser binding .* names it/],
+  ];
+  for (const [name, body, component, reason] of refusedCases) {
+    it(`${name}: ${component} not trusted, with Google's reason`, async () => {
+      const r = await run(body());
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.ok, false);
+      const c = r.body.checks.find((x) => x.component === component)!;
+      assert.equal(c.trusted, false);
+      assert.match(c.reason, reason);
+    });
+  }
+
+  it('a principal set by namespace is exactly the Deployment; the whole pool is every Deployment of the cluster (error)', async () => {
+    const ns = await run({ provider: provider(), serviceAccountPolicy: policy([`${pool()}/attribute.namespace/${namespace}`]) });
+    assert.deepEqual([ns.body.ok, ns.body.findings], [true, []]);
+    const all = await run({ provider: provider(), serviceAccountPolicy: policy([`${pool()}/*`]) });
+    assert.equal(all.body.ok, false);
+    assert.equal(all.body.checks.every((c) => c.trusted), true);
+    assert.deepEqual(all.body.findings.map((f) => f.severity), ['error']);
+    assert.match(all.body.findings[0]!.message, /\/\* holds roles\/iam\.workloadIdentityUser .* takes in identities of other Deployments in pool/);
+  });
+
+  it('a provider with no condition: a warning alone, an error once the policy lets the outsider act as the account', async () => {
+    const alone = await run({ provider: provider({ condition: undefined }) });
+    assert.deepEqual(alone.body.findings.map((f) => f.severity), ['info', 'warning']);
+    assert.match(alone.body.findings[1]!.message, /admits service accounts outside Deployment gcp-etl .* does not pin namespace/);
+    const bound = await run({ provider: provider({ condition: undefined }), serviceAccountPolicy: policy([`${pool()}/attribute.service_account_name/airlock-check-other-worker-serviceaccount`, ...subjects.map(principal)]) });
+    assert.equal(bound.body.ok, false);
+    assert.deepEqual(bound.body.findings.map((f) => f.severity), ['error']);
+    assert.match(bound.body.findings[0]!.message, /and the service account's policy lets it act as lake-loader@/);
+  });
+
+  it('an identity whose project number Airlock does not know: an error that says how to set it (workloads get no GCP tokens until then)', async () => {
+    assert.equal((await s.api('POST', '/api/v1/deployments', { name: 'gcp-nonum', cluster: 'prod-gcp', runtimeVersion: '12.1.0', workloadIdentity: SA })).status, 201);
+    const r = await s.api('POST', '/api/v1/deployments/gcp-nonum/identity/check', { provider: provider({ condition: undefined }) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.ok, false);
+    assert.equal(r.body.findings[0].severity, 'error');
+    assert.match(r.body.findings[0].message, new RegExp(`Set it: airlock identity save --name <name> --gcp-service-account ${SA} --gcp-project-number ${NUMBER}`));
+  });
+
+  // Held to the sandbox's Google: each case's provider and policy become the emulator's state, and a
+  // component counts as trusted there when STS exchanges its real token and generateAccessToken
+  // then makes it the service account.
+  const agreement: [string, () => ReturnType<typeof provider>, () => string[]][] = [
+    ['generated', () => provider(), () => subjects.map(principal)],
+    ['namespace condition elsewhere', () => provider({ condition: "attribute.namespace == 'someone-else'" }), () => subjects.map(principal)],
+    ['only the worker bound', () => provider(), () => [principal(subjects[1]!)]],
+    ['no condition, the whole pool bound', () => provider({ condition: undefined }), () => [`${pool()}/*`]],
+    ['a disabled provider', () => provider({ disabled: true }), () => subjects.map(principal)],
+    ['another audience allowed', () => provider({ allowedAudiences: ['https://example.invalid'] }), () => subjects.map(principal)],
+  ];
+  for (const [name, prov, members] of agreement) {
+    it(`agrees with the sandbox's STS and IAM Credentials: ${name}`, async () => {
+      const doc = prov();
+      const { name: _name, displayName: _d, state: _s, ...rest } = doc;
+      const gcp = Fastify();
+      await gcp.register(
+        createGcpEmulator({
+          clock: systemClock,
+          config: {
+            projects: [
+              {
+                projectId: 'data-lake-prod',
+                projectNumber: NUMBER,
+                workloadIdentityPools: [{ poolId, providers: [{ providerId, ...rest }] }],
+                serviceAccounts: [{ accountId: 'lake-loader', iamPolicy: { bindings: [{ role: 'roles/iam.workloadIdentityUser', members: members() }] } }],
+              },
+            ],
+          },
+        }).plugin,
+      );
+      await gcp.listen({ host: '127.0.0.1', port: 0 });
+      const emu = `http://127.0.0.1:${(gcp.server.address() as { port: number }).port}`;
+      const audience = `//iam.googleapis.com/projects/${NUMBER}/locations/global/workloadIdentityPools/${poolId}/providers/${providerId}`;
+      const googleAllows = async (ns: string, serviceAccount: string) => {
+        const { token } = await s.app.minter.mint({ clusterId: gcpClusterId, namespace: ns, serviceAccount, serviceAccountUid: '00000000-0000-0000-0000-000000000002', audiences: [audience] });
+        const sts = await fetch(`${emu}/v1/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            audience,
+            scope: 'https://www.googleapis.com/auth/cloud-platform',
+            requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+            subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+            subject_token: token,
+          }),
+        });
+        if (sts.status !== 200) return false;
+        const fed = (await sts.json()) as { access_token: string };
+        const res = await fetch(`${emu}/v1/projects/-/serviceAccounts/${SA}:generateAccessToken`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${fed.access_token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ scope: ['https://www.googleapis.com/auth/cloud-platform'] }),
+        });
+        assert.ok(res.status === 200 || res.status === 403, `generateAccessToken answered ${res.status}`);
+        return res.status === 200;
+      };
+      try {
+        const r = await run({ provider: doc, serviceAccountPolicy: policy(members()) });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        for (const c of r.body.checks) {
+          const sa = c.principal.split(':').pop()!;
+          assert.equal(await googleAllows(namespace, sa), c.trusted, `Google and the check disagree on ${c.component}: ${c.reason}`);
+        }
+        const outsider = await googleAllows('airlock-check-other', 'airlock-check-other-worker-serviceaccount');
+        assert.equal(outsider, r.body.findings.some((f) => f.severity === 'error' && /outside Deployment/.test(f.message)), 'the outsider finding matches what Google does');
+      } finally {
+        await gcp.close();
+      }
+    });
+  }
+
+  const invalid: [string, () => unknown, string][] = [
+    ['no provider', () => ({ serviceAccountPolicy: policy([]) }), 'body.provider'],
+    ['a provider name that is not a resource name', () => ({ provider: { ...provider(), name: 'ns-etl' } }), 'body.provider.name'],
+    ['a condition that is not CEL', () => ({ provider: provider({ condition: "attribute.namespace == 'x" }) }), 'body.provider.attributeCondition'],
+    ['a mapping without google.subject', () => ({ provider: { ...provider(), attributeMapping: { 'attribute.namespace': 'assertion.sub' } } }), 'body.provider.attributeMapping["google.subject"]'],
+    ['a policy whose bindings are not a list', () => ({ provider: provider(), serviceAccountPolicy: { bindings: {} } }), 'body.serviceAccountPolicy.bindings'],
+    ["AWS's document", () => ({ trustPolicy: '{}' }), 'body.trustPolicy'],
+  ];
+  for (const [name, body, field] of invalid) {
+    it(`refuses ${name}: 400 at ${field}`, async () => {
+      const r = await run(body());
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error!.field, field);
+    });
+  }
 });

@@ -107,6 +107,14 @@ const checkBody = z
       description: 'Azure: the output of `az identity federated-credential list -o json`.',
       example: [{ name: 'airlock-etl-worker', issuer: 'https://airlock.example.com/clusters/cl_…', subject: 'system:serviceaccount:etl-…:etl-…-worker-serviceaccount', audiences: ['api://AzureADTokenExchange'] }],
     }),
+    provider: cloudDocument.optional().meta({
+      description: 'GCP: the output of `gcloud iam workload-identity-pools providers describe … --format=json`.',
+      example: { name: 'projects/123456789012/locations/global/workloadIdentityPools/airlock-prod-gcp/providers/ns-etl-7f3k2q9x', state: 'ACTIVE', oidc: { issuerUri: 'https://airlock.example.com/clusters/cl_…' }, attributeMapping: { 'google.subject': 'assertion.sub' } },
+    }),
+    serviceAccountPolicy: cloudDocument.optional().meta({
+      description: 'GCP, optional: the output of `gcloud iam service-accounts get-iam-policy <service account> --format=json` for the account the components become.',
+      example: { bindings: [{ role: 'roles/iam.workloadIdentityUser', members: ['principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/airlock-prod-gcp/subject/system:serviceaccount:etl-7f3k2q9x:etl-7f3k2q9x-worker-serviceaccount'] }] },
+    }),
   })
   .strict();
 
@@ -249,7 +257,7 @@ export function deploymentRoutes(deployments: DeploymentService, providers: Reco
       permission: 'deployment.read',
       changesNothing: true,
       tag: 'deployments',
-      summary: "Check what the cloud holds (a role's trust policy, a managed identity's federated credentials) against what this Deployment needs: each component trusted, nobody else",
+      summary: "Check what the cloud holds (a role's trust policy, a managed identity's federated credentials, a pool provider and a service account's policy) against what this Deployment needs: each component trusted, nobody else",
       params: ref,
       query: setupQuery,
       body: checkBody,

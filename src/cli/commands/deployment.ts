@@ -250,20 +250,30 @@ export function registerDeploymentCommands(program: Command): void {
     .command('check')
     .argument('<deployment>', 'id or name')
     .description(
-      "Check what the cloud holds against what the Deployment needs: each component trusted, nobody else. Exits 1 when not. AWS: the role's trust policy (`aws iam get-role --role-name R --output json`); Azure: the managed identity's federated credentials (`az identity federated-credential list --identity-name I --resource-group G -o json`)",
+      "Check what the cloud holds against what the Deployment needs: each component trusted, nobody else. Exits 1 when not. AWS: the role's trust policy (`aws iam get-role --role-name R --output json`); Azure: the managed identity's federated credentials (`az identity federated-credential list --identity-name I --resource-group G -o json`); GCP: the pool provider (`gcloud iam workload-identity-pools providers describe … --format=json`) and, to check the grant too, the service account's policy",
     )
     .option('--trust-policy <file>', "AWS: the role's trust policy, or `aws iam get-role` output (- reads stdin)")
     .option('--federated-credentials <file>', 'Azure: `az identity federated-credential list -o json` output (- reads stdin)')
+    .option('--provider <file>', 'GCP: `gcloud iam workload-identity-pools providers describe … --format=json` output (- reads stdin)')
+    .option('--service-account-policy <file>', 'GCP, optional: `gcloud iam service-accounts get-iam-policy <account> --format=json` output for the account the components become')
     .option('--wildcard', 'the Deployment was set up with --wildcard (dedicated clusters): expect every service account of the cluster')
     .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
     .option('-o, --output <format>', 'text | json | yaml', 'text')
     .action(async (ref: string, o: CheckFlags) => {
-      const docs = [o.trustPolicy && ['trustPolicy', o.trustPolicy, '--trust-policy'], o.federatedCredentials && ['federatedCredentials', o.federatedCredentials, '--federated-credentials']].filter(Boolean) as [string, string, string][];
-      if (docs.length !== 1) {
-        throw new CliError('give one document to check: --trust-policy (AWS) or --federated-credentials (Azure)', 'ERR_VALIDATION', '--trust-policy', 'aws iam get-role --role-name etl-reader --output json > role.json; airlock deployment identity check etl --trust-policy role.json', 2);
+      const given = (
+        [
+          ['trustPolicy', o.trustPolicy, '--trust-policy'],
+          ['federatedCredentials', o.federatedCredentials, '--federated-credentials'],
+          ['provider', o.provider, '--provider'],
+          ['serviceAccountPolicy', o.serviceAccountPolicy, '--service-account-policy'],
+        ] as const
+      ).filter(([, file]) => file !== undefined);
+      if (given.length === 0) {
+        throw new CliError('give the document to check: --trust-policy (AWS), --federated-credentials (Azure) or --provider [--service-account-policy] (GCP)', 'ERR_VALIDATION', '--trust-policy', 'aws iam get-role --role-name etl-reader --output json > role.json; airlock deployment identity check etl --trust-policy role.json', 2);
       }
-      const [[key, file, flag]] = docs as [[string, string, string]];
-      const body = { [key]: await readFileOrStdin(file, flag, 'trust-policy.json') };
+      if (given.filter(([, file]) => file === '-').length > 1) throw new CliError('only one document can come from stdin (-)', 'ERR_VALIDATION', '--provider', '--provider provider.json --service-account-policy -', 2);
+      const body: Record<string, string> = {};
+      for (const [key, file, flag] of given) body[key] = await readFileOrStdin(file!, flag, 'trust-policy.json');
       const q = new URLSearchParams();
       if (o.wildcard) q.set('wildcard', 'true');
       if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
@@ -280,6 +290,8 @@ export function registerDeploymentCommands(program: Command): void {
 interface CheckFlags extends OutputFlags {
   trustPolicy?: string;
   federatedCredentials?: string;
+  provider?: string;
+  serviceAccountPolicy?: string;
   wildcard?: boolean;
   targetRoleArn?: string;
 }
