@@ -125,6 +125,45 @@ describe('web console (Chromium)', () => {
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
 
+  it("checks the trust policy IAM holds, pasted from aws iam get-role: OK, a namespace wildcard, the guide's repeated key", async () => {
+    await page.getByRole('button', { name: 'How to configure' }).click();
+    const dialog = page.getByRole('dialog', { name: /How to configure etl/ });
+    await dialog.getByRole('tab', { name: 'Check' }).click();
+    const panel = dialog.getByRole('tabpanel', { name: 'Check' });
+    const policy = trustPolicy((await c.api<SetupDoc>('GET', '/api/v1/deployments/etl/identity/setup')).body)!.content as {
+      Statement: { Principal: unknown; Condition: { StringEquals: Record<string, unknown> } }[];
+    };
+    const check = async (text: string) => {
+      await panel.getByLabel('Trust policy', { exact: true }).fill(text);
+      await panel.getByRole('button', { name: 'Check', exact: true }).click();
+    };
+
+    await check(JSON.stringify({ Role: { RoleName: 'etl-reader', AssumeRolePolicyDocument: policy } }, null, 2));
+    const result = panel.getByRole('region', { name: 'Check result' });
+    await result.getByRole('status').filter({ hasText: /^OK/ }).waitFor();
+    const rows = result.getByRole('table', { name: 'Trust per component' }).locator('tbody tr');
+    assert.equal(await rows.count(), 6);
+    assert.deepEqual(await rows.locator('td:nth-child(2)').allTextContents(), ['yes', 'yes', 'yes', 'yes', 'yes', 'yes']);
+
+    const [aud, sub] = Object.keys(policy.Statement[0]!.Condition.StringEquals) as [string, string];
+    const wildcard = { Version: '2012-10-17', Statement: [{ ...policy.Statement[0], Condition: { StringEquals: { [aud]: 'sts.amazonaws.com' }, StringLike: { [sub]: 'system:serviceaccount:*' } } }] };
+    await check(JSON.stringify(wildcard));
+    await result.getByRole('status').filter({ hasText: /^Not OK/ }).waitFor();
+    assert.match((await result.getByRole('list', { name: 'Findings' }).textContent())!, /error: the policy trusts service accounts outside Deployment etl/);
+
+    const subjects = policy.Statement[0]!.Condition.StringEquals[sub] as string[];
+    const federated = (policy.Statement[0]!.Principal as { Federated: string }).Federated;
+    await check(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"${federated}"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"${sub}":"${subjects[0]}","${sub}":"${subjects[1]}"}}}]}`);
+    const alert = panel.getByRole('alert');
+    await alert.waitFor();
+    assert.match((await alert.textContent())!, /names the condition key .* 2 times/);
+    assert.match((await alert.textContent())!, /ERR_VALIDATION · body\.trustPolicy\.Statement\[0\]\.Condition\.StringLike/);
+    assert.equal(await result.count(), 0, 'no stale verdict beside the error');
+    await c.shot(page, 'identity-check');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   it('saves the configuration and picks it for a second Deployment', async () => {
     await page.getByRole('button', { name: 'Edit' }).click();
     await page.getByRole('radio', { name: /Enter AWS identity/ }).check();

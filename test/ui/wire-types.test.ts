@@ -11,7 +11,7 @@ import type { auditRecordJson } from '../../src/api/routes/audit.ts';
 import type { clusterJson, keyJson } from '../../src/api/routes/clusters.ts';
 import type { connectionJson, metastoreJson } from '../../src/api/routes/connections.ts';
 import type { credentialJson } from '../../src/api/routes/delivery.ts';
-import type { deploymentJson, setupJson } from '../../src/api/routes/deployments.ts';
+import type { checkJson, deploymentJson, setupJson } from '../../src/api/routes/deployments.ts';
 import type { savedJson } from '../../src/api/routes/identities.ts';
 import type { resolveJson } from '../../src/api/routes/resolve.ts';
 import type { selfJson, tokenJson } from '../../src/api/routes/tokens.ts';
@@ -30,6 +30,7 @@ const fits: Record<string, true> = {
   SavedIdentity: true satisfies Fits<Out<typeof savedJson>, Ui.SavedIdentity>,
   Credential: true satisfies Fits<Out<typeof credentialJson>, Ui.Credential>,
   Setup: true satisfies Fits<Out<typeof setupJson>, Ui.Setup>,
+  TrustCheck: true satisfies Fits<Out<typeof checkJson>, Ui.TrustCheck>,
   Variable: true satisfies Fits<Out<typeof variableJson>, Ui.Variable>,
   Connection: true satisfies Fits<Out<typeof connectionJson>, Ui.Connection>,
   MetastoreConnection: true satisfies Fits<Out<typeof metastoreJson>, Ui.MetastoreConnection>,

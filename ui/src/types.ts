@@ -103,6 +103,16 @@ export interface Setup {
   notes: string[];
 }
 
+/** POST …/identity/check: what the cloud holds, checked against what the Deployment needs. */
+export interface TrustCheck {
+  cloud: Cloud;
+  mode: 'default' | 'customer-managed';
+  checked: string;
+  ok: boolean;
+  checks: { principal: string; component?: string | undefined; trusted: boolean; reason: string }[];
+  findings: { severity: 'error' | 'warning' | 'info'; message: string }[];
+}
+
 export interface Variable {
   key: string;
   secret: boolean;

@@ -1,9 +1,10 @@
 // "How to configure": the setup the API generates for this Deployment (GET …/identity/setup and
 // …/identity/terraform), as numbered steps. Every command and document shown is the API's text.
+// "Check" takes what the cloud holds, pasted from its CLI, and shows the API's verdict on it.
 import { useState, type FormEvent } from 'react';
 import { api, enc } from '../api.ts';
-import { Choice, CodeBlock, ErrorBanner, Field, Loading, Modal, useLoad } from '../components/ui.tsx';
-import type { Cluster, Deployment, Setup } from '../types.ts';
+import { Choice, CodeBlock, ErrorBanner, Field, Loading, Modal, Table, useAction, useLoad } from '../components/ui.tsx';
+import type { Cloud, Cluster, Deployment, Setup, TrustCheck } from '../types.ts';
 import { cloudName } from './identity-text.ts';
 
 type Trust = 'per-component' | 'wildcard';
@@ -12,7 +13,7 @@ type GcpRoute = 'impersonation' | 'direct-grant';
 const docText = (content: unknown) => (typeof content === 'string' ? content : JSON.stringify(content, null, 2));
 
 export function HowToConfigure({ deployment: d, cluster, onClose }: { deployment: Deployment; cluster: Cluster | undefined; onClose: () => void }) {
-  const [tab, setTab] = useState<'steps' | 'terraform'>('steps');
+  const [tab, setTab] = useState<'steps' | 'terraform' | 'check'>('steps');
   const [trust, setTrust] = useState<Trust>('per-component');
   const [gcpRoute, setGcpRoute] = useState<GcpRoute>('impersonation');
   // Text options apply on "Show setup" (not on every keystroke).
@@ -90,9 +91,16 @@ export function HowToConfigure({ deployment: d, cluster, onClose }: { deployment
         <button type="button" role="tab" aria-selected={tab === 'terraform'} onClick={() => setTab('terraform')}>
           Terraform
         </button>
+        <button type="button" role="tab" aria-selected={tab === 'check'} onClick={() => setTab('check')}>
+          Check
+        </button>
       </div>
 
-      {tab === 'steps' ? (
+      {tab === 'check' ? (
+        <div role="tabpanel" aria-label="Check">
+          <CheckPanel deployment={d} cloud={d.cloud} query={qs} />
+        </div>
+      ) : tab === 'steps' ? (
         <div role="tabpanel" aria-label="Steps">
           <ErrorBanner error={setup.error} title="No setup for these options" />
           {setup.loading ? <Loading what="the setup" /> : null}
@@ -163,5 +171,92 @@ function SetupSteps({ setup }: { setup: Setup }) {
         </section>
       ) : null}
     </>
+  );
+}
+
+/** The document(s) each cloud's check reads, and the command that prints each. */
+const CHECK_INPUTS: Record<Cloud, { key: string; label: string; command: string; optional?: boolean }[]> = {
+  aws: [{ key: 'trustPolicy', label: 'Trust policy', command: 'aws iam get-role --role-name <role> --output json (or the policy alone)' }],
+  azure: [{ key: 'federatedCredentials', label: 'Federated credentials', command: 'az identity federated-credential list --identity-name <identity> --resource-group <group> -o json' }],
+  gcp: [
+    { key: 'provider', label: 'Pool provider', command: 'gcloud iam workload-identity-pools providers describe <provider> --workload-identity-pool=<pool> --location=global --format=json' },
+    { key: 'serviceAccountPolicy', label: 'Service account policy', command: 'gcloud iam service-accounts get-iam-policy <account> --format=json', optional: true },
+  ],
+};
+
+function CheckPanel({ deployment: d, cloud, query }: { deployment: Deployment; cloud: Cloud; query: string }) {
+  const inputs = CHECK_INPUTS[cloud];
+  const [docs, setDocs] = useState<Record<string, string>>({});
+  const [result, setResult] = useState<TrustCheck | undefined>(undefined);
+  const action = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setResult(undefined);
+    const body = Object.fromEntries(inputs.filter((i) => docs[i.key]?.trim()).map((i) => [i.key, docs[i.key]!]));
+    void action.run(async () => setResult(await api<TrustCheck>('POST', `/api/v1/deployments/${enc(d.id)}/identity/check?${query}`, body)));
+  };
+  return (
+    <>
+      <p className="muted">Paste what the cloud holds now; Airlock evaluates it as the cloud would for each component's token, and looks for anyone else it lets in. Nothing is stored.</p>
+      <form aria-label="Check the cloud's configuration" onSubmit={submit}>
+        {inputs.map((i) => (
+          <Field
+            key={i.key}
+            multiline
+            label={i.optional ? `${i.label} (optional)` : i.label}
+            value={docs[i.key] ?? ''}
+            onChange={(v) => setDocs({ ...docs, [i.key]: v })}
+            hint={
+              <>
+                The output of <code className="break">{i.command}</code>
+              </>
+            }
+          />
+        ))}
+        <button type="submit" className="btn btn-primary" disabled={action.busy}>
+          Check
+        </button>
+      </form>
+      <ErrorBanner error={action.error} title="Could not check this document" />
+      {result ? <CheckResult result={result} /> : null}
+    </>
+  );
+}
+
+function CheckResult({ result: r }: { result: TrustCheck }) {
+  const refused = r.checks.filter((c) => !c.trusted).length;
+  const errors = r.findings.filter((f) => f.severity === 'error').length;
+  return (
+    <section aria-label="Check result">
+      <div className={`banner ${r.ok ? 'banner-ok' : 'banner-error'}`} role="status">
+        <strong>{r.ok ? 'OK' : 'Not OK'}</strong>
+        <p>
+          {r.ok
+            ? `Everything the Deployment needs is trusted by ${r.checked}, and nothing found trusts more.`
+            : [refused ? `${refused} of ${r.checks.length} not trusted` : '', errors ? `${errors} error${errors === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ') + ` (${r.checked}).`}
+        </p>
+      </div>
+      <Table label="Trust per component" columns={['Component', 'Trusted', 'Principal', 'Why']}>
+        {r.checks.map((c) => (
+          <tr key={c.principal}>
+            <td>{c.component ?? 'all'}</td>
+            <td>{c.trusted ? 'yes' : 'no'}</td>
+            <td>
+              <code className="break">{c.principal}</code>
+            </td>
+            <td>{c.reason}</td>
+          </tr>
+        ))}
+      </Table>
+      {r.findings.length ? (
+        <ul className="notes" aria-label="Findings">
+          {r.findings.map((f, i) => (
+            <li key={i}>
+              <strong>{f.severity}</strong>: {f.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
   );
 }
