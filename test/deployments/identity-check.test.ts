@@ -2,10 +2,11 @@
  * `POST /api/v1/deployments/:deployment/identity/check` and `airlock deployment identity check`:
  * the cloud's configuration, as its CLI prints it, checked against what the Deployment needs.
  *
- * AWS verdicts are held to the sandbox's STS, driven by the real AWS SDK with tokens Airlock
- * mints: for every policy in the table, each component the check calls trusted is let in by STS
- * and each it calls refused is denied; and when the check says the policy trusts someone outside
- * the Deployment, STS does let in a token of another namespace (the finding is not a guess).
+ * Verdicts are held to the sandbox's clouds with tokens Airlock mints: for every document in the
+ * tables, each component the check calls trusted is let in and each it calls refused is refused —
+ * by STS through the real AWS SDK, by Google's STS and IAM Credentials, by Entra ID (with the same
+ * AADSTS code) — and when the check says a document trusts someone outside the Deployment, the
+ * sandbox does let in a token of another namespace (the finding is not a guess).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts
 import { SignatureV4 } from '@smithy/signature-v4';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAwsEmulator } from '../../src/emulators/aws/index.ts';
+import { createAzureEmulator } from '../../src/emulators/azure/index.ts';
 import { createGcpEmulator } from '../../src/emulators/gcp/index.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { startServer, type TestServer } from '../helpers/app.ts';
@@ -277,7 +279,9 @@ describe('identity check: AWS default identity (role chaining)', () => {
 });
 
 describe('identity check: Azure federated credentials', () => {
+  const MI = { managedIdentityName: 'etl', resourceGroup: 'data', subscriptionId: '11111111-2222-3333-4444-555555555555', clientId: '66666666-7777-8888-9999-000000000000', tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' };
   let issuer: string;
+  let azClusterId: string;
   let subjects: string[];
   let generated: { name: string; issuer: string; subject: string; audiences: string[] }[];
   const run = (doc: unknown) => s.api('POST', '/api/v1/deployments/az-etl/identity/check', { federatedCredentials: doc }) as Promise<{ status: number; body: CheckBody & { error?: { field: string; message: string } } }>;
@@ -285,8 +289,8 @@ describe('identity check: Azure federated credentials', () => {
     const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-az', cloud: 'azure', region: 'westeurope' });
     assert.equal(c.status, 201, JSON.stringify(c.body));
     issuer = c.body.oidcIssuerUrl;
-    const mi = { managedIdentityName: 'etl', resourceGroup: 'data', subscriptionId: '11111111-2222-3333-4444-555555555555', clientId: '66666666-7777-8888-9999-000000000000', tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' };
-    assert.equal((await s.api('PUT', '/api/v1/identities', { name: 'etl-mi', azure: mi })).status, 200);
+    azClusterId = c.body.id;
+    assert.equal((await s.api('PUT', '/api/v1/identities', { name: 'etl-mi', azure: MI })).status, 200);
     const d = await s.api('POST', '/api/v1/deployments', { name: 'az-etl', cluster: 'prod-az', runtimeVersion: '12.1.0', workloadIdentity: 'etl-mi' });
     assert.equal(d.status, 201, JSON.stringify(d.body));
     subjects = (d.body.components as { subject: string }[]).map((x) => x.subject);
@@ -329,6 +333,47 @@ describe('identity check: Azure federated credentials', () => {
     assert.match(r.body.findings[0]!.message, /holds 20 federated credentials; the 2 missing ones would take it past Entra's limit of 20/);
     assert.match(r.body.findings[1]!.message, /also trusts 16 other subjects of this issuer \(system:serviceaccount:old-0:/);
     assert.deepEqual(subjects.slice(0, 4), r.body.checks.filter((c) => c.trusted).map((c) => c.principal));
+  });
+
+  it("agrees with the sandbox's Entra ID: a component the check trusts gets a token, one it refuses is refused", async () => {
+    const near = azList(generated);
+    near[0]!.issuer = `${issuer}/`;
+    near[1]!.subject = near[1]!.subject.toUpperCase();
+    near[2]!.audiences = ['api://AzureADTokenExchangeX'];
+    near.splice(3, 1);
+    for (const creds of [azList(generated), near]) {
+      const entra = createAzureEmulator({ clock: systemClock });
+      const app = Fastify();
+      await app.register(entra.plugin);
+      const ref = { subscriptionId: MI.subscriptionId, resourceGroup: MI.resourceGroup, name: MI.managedIdentityName };
+      entra.state.putTenant(MI.tenantId, {});
+      entra.state.putIdentity(ref, { tenantId: MI.tenantId, clientId: MI.clientId, location: 'westeurope' });
+      for (const c of creds) entra.state.putCredential(ref, c.name, { issuer: c.issuer, subject: c.subject, audiences: c.audiences });
+      try {
+        const r = await run(creds);
+        for (const c of r.body.checks) {
+          const sa = c.principal.split(':').pop()!;
+          const ns = c.principal.split(':')[2]!;
+          const { token } = await s.app.minter.mint({ clusterId: azClusterId, namespace: ns, serviceAccount: sa, serviceAccountUid: '00000000-0000-0000-0000-000000000003', audiences: ['api://AzureADTokenExchange'] });
+          const res = await app.inject({
+            method: 'POST',
+            url: `/${MI.tenantId}/oauth2/v2.0/token`,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            payload: new URLSearchParams({
+              grant_type: 'client_credentials',
+              client_id: MI.clientId,
+              scope: 'https://storage.azure.com/.default',
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: token,
+            }).toString(),
+          });
+          assert.equal(res.statusCode === 200, c.trusted, `Entra and the check disagree on ${c.component}: ${c.reason} / ${res.body}`);
+          if (!c.trusted) assert.match(res.body, new RegExp(/\((AADSTS\d+)\)$/.exec(c.reason)![1]!), 'the same AADSTS code');
+        }
+      } finally {
+        await app.close();
+      }
+    }
   });
 
   it('refuses what is not a credential list, at the item at fault', async () => {
