@@ -251,6 +251,20 @@ describe('identity check: AWS trust policies, held to the sandbox STS', () => {
   });
 });
 
+describe('identity check: the wildcard setup of a dedicated cluster', () => {
+  it('its own policy is OK when checked as wildcard (info), an error with the hint when not', async () => {
+    assert.equal((await s.api('POST', '/api/v1/clusters', { name: 'dedicated-aws', cloud: 'aws', type: 'dedicated', region: 'us-east-1' })).status, 201);
+    assert.equal((await s.api('POST', '/api/v1/deployments', { name: 'wide', cluster: 'dedicated-aws', runtimeVersion: '12.1.0', workloadIdentity: ROLE })).status, 201);
+    const policy = (await s.api('GET', '/api/v1/deployments/wide/identity/setup?wildcard=true')).body.aws.trustPolicy;
+    const asWildcard = await s.api('POST', '/api/v1/deployments/wide/identity/check?wildcard=true', { trustPolicy: policy });
+    assert.equal(asWildcard.status, 200, JSON.stringify(asWildcard.body));
+    assert.deepEqual([asWildcard.body.ok, asWildcard.body.findings.map((f: { severity: string }) => f.severity)], [true, ['info']]);
+    const exact = await s.api('POST', '/api/v1/deployments/wide/identity/check', { trustPolicy: policy });
+    assert.deepEqual([exact.body.ok, exact.body.findings.map((f: { severity: string }) => f.severity)], [false, ['error']]);
+    assert.match(exact.body.findings[0].message, /check with --wildcard\)$/);
+  });
+});
+
 describe('identity check: AWS default identity (role chaining)', () => {
   it("checks that the platform's default role may assume the customer's role, and warns when the whole account may", async () => {
     await s.api('PATCH', '/api/v1/clusters/prod-aws', { defaultIdentityAccount: '111122223333' });

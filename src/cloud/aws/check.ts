@@ -125,7 +125,7 @@ export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknow
         ? { severity: 'info', message: `the policy trusts every service account of cluster ${input.cluster.name} (the wildcard setup you asked for): any workload on it can assume ${aws.roleArn}` }
         : {
             severity: 'error',
-            message: `the policy trusts service accounts outside Deployment ${input.deployment.name} (for example ${otherSubject}): any workload on cluster ${input.cluster.name} could assume ${aws.roleArn}. List the Deployment's subjects with StringEquals on ${hostPath}:sub`,
+            message: `the policy trusts service accounts outside Deployment ${input.deployment.name} (for example ${otherSubject}): any workload on cluster ${input.cluster.name} could assume ${aws.roleArn}. List the Deployment's subjects with StringEquals on ${hostPath}:sub${input.cluster.type === 'dedicated' ? ' (or, if you chose the wildcard setup for this dedicated cluster, check with --wildcard)' : ''}`,
           },
     );
   }

@@ -200,7 +200,7 @@ export function checkGcpTrust(input: SetupInput, _setup: SetupResult, docs: { pr
   if (throughProvider.admitted && !input.wildcard) {
     findings.push({
       severity: outsiderActs ? 'error' : 'warning',
-      message: `provider ${provider.providerId} admits service accounts outside Deployment ${input.deployment.name} (for example ${String(other.sub)}): its attribute condition does not pin namespace ${input.deployment.namespace}${outsiderActs ? `, and the service account's policy lets it act as ${plan.serviceAccountEmail}` : ''}`,
+      message: `provider ${provider.providerId} admits service accounts outside Deployment ${input.deployment.name} (for example ${String(other.sub)}): its attribute condition does not pin namespace ${input.deployment.namespace}${outsiderActs ? `, and the service account's policy lets it act as ${plan.serviceAccountEmail}` : ''}${input.cluster.type === 'dedicated' ? ' (if you chose the wildcard setup for this dedicated cluster, check with --wildcard)' : ''}`,
     });
   }
   if (users && !outsiderActs) {
