@@ -9,6 +9,7 @@
  *   gcp/credential-config.json     Google's external_account configuration pointing at the GCP token
  */
 import { join } from 'node:path';
+import { roleSessionName } from '../cloud/aws/setup.ts';
 import type { CloudDeliveryWire, WorkloadProfile } from './profile.ts';
 
 /**
@@ -87,7 +88,7 @@ export function planDelivery(profile: WorkloadProfile, o: DeliveryPlanOptions): 
     if (c.cloud === 'aws') {
       env.AWS_ROLE_ARN = c.roleArn;
       env.AWS_WEB_IDENTITY_TOKEN_FILE = tokenPath;
-      env.AWS_ROLE_SESSION_NAME = sessionName(`${profile.deployment.name}-${profile.component}`);
+      env.AWS_ROLE_SESSION_NAME = roleSessionName(profile.deployment.name, profile.component);
       if (c.region) {
         env.AWS_REGION = c.region;
         env.AWS_DEFAULT_REGION = c.region;
@@ -142,11 +143,6 @@ export function planDelivery(profile: WorkloadProfile, o: DeliveryPlanOptions): 
 }
 
 /** STS RoleSessionName: 2–64 characters of `[\w+=,.@-]`. */
-function sessionName(s: string): string {
-  const clean = s.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
-  return clean.length >= 2 ? clean : `airlock-${clean}`;
-}
-
 function rewriteGcpUrls(config: Record<string, unknown>, gcpUrl: string): void {
   const base = gcpUrl.replace(/\/+$/, '');
   for (const key of ['token_url', 'service_account_impersonation_url', 'token_info_url']) {

@@ -195,6 +195,7 @@ describe('identity check: AWS trust policies, held to the sandbox STS', () => {
     ['no document', {}, 400, 'body.trustPolicy', /trustPolicy is required/],
     ["Azure's document for an AWS Deployment", { federatedCredentials: [] }, 400, 'body.federatedCredentials', /identity is in aws: federatedCredentials is azure's document/],
     ['text that is not JSON', { trustPolicy: '{"Version": ' }, 400, 'body.trustPolicy', /JSON/],
+    ['URL-encoding that does not decode', { trustPolicy: '%7B%ZZ' }, 400, 'body.trustPolicy', /looks URL-encoded .* but does not decode/],
     ['get-role output without the policy', { trustPolicy: { Role: { RoleName: 'x' } } }, 400, 'body.trustPolicy.Role', /no Role.AssumeRolePolicyDocument/],
     ['an unknown body field', { trustPolicy: '{}', roleArn: ROLE }, 400, 'body.roleArn', /./],
   ];

@@ -13,14 +13,14 @@
 import { evaluateTrustPolicy, parseTrustPolicy, type PolicyDocument, type TrustRequest } from '../../aws-policy/trust-policy.ts';
 import { AppError } from '../../errors/index.ts';
 import { AUDIENCE, type SetupInput, type SetupResult, type TrustCheck, type TrustFinding } from '../types.ts';
-import { issuerHostPath, parseRoleArn } from './setup.ts';
+import { issuerHostPath, parseRoleArn, roleSessionName } from './setup.ts';
 
 const EXAMPLE = 'aws iam get-role --role-name etl-reader --output json';
 /** A namespace no Deployment has (Deployment namespaces end in a random suffix of 8). */
 const OTHER_NAMESPACE = 'airlock-check-other';
 const OTHER_PROVIDER_HOST = 'oidc.airlock-check.invalid/other-issuer';
-/** The session name a probe uses; trust policies rarely condition on it. */
-const PROBE_SESSION = 'airlock-check';
+/** The session name the default-route probe uses (Airflow names its sessions `Airflow_<conn_id>`). */
+const PROBE_SESSION = 'Airflow_aws_default';
 
 /**
  * The trust policy out of what the user has: the document itself (JSON text or parsed), or the
@@ -36,7 +36,7 @@ function trustPolicyOf(doc: unknown): PolicyDocument {
     } catch {
       parsed = undefined; // not JSON at all: the policy parser says where
     }
-    if (!(parsed && typeof parsed === 'object' && 'Role' in parsed)) return asPolicy(doc.trim().startsWith('%7B') ? decodeURIComponent(doc) : doc);
+    if (!(parsed && typeof parsed === 'object' && 'Role' in parsed)) return asPolicy(urlDecoded(doc));
     value = parsed;
   }
   if (value && typeof value === 'object' && 'Role' in value) {
@@ -46,7 +46,7 @@ function trustPolicyOf(doc: unknown): PolicyDocument {
       throw new AppError('ERR_VALIDATION', 'trustPolicy looks like `aws iam get-role` output but has no Role.AssumeRolePolicyDocument', { field: 'trustPolicy.Role', example: EXAMPLE });
     }
     // The IAM API answers it URL-encoded; the AWS CLI decodes it.
-    value = typeof inner === 'string' && inner.trim().startsWith('%7B') ? decodeURIComponent(inner) : inner;
+    value = typeof inner === 'string' ? urlDecoded(inner) : inner;
   }
   return asPolicy(value);
 }
@@ -65,12 +65,23 @@ function asPolicy(value: unknown): PolicyDocument {
   }
 }
 
-function webIdentity(providerArn: string, hostPath: string, subject: string, audience: string): TrustRequest {
+/** The request STS evaluates for a token of `subject`, with the session name Airlock's env gives it. */
+function webIdentity(providerArn: string, hostPath: string, subject: string, audience: string, sessionName: string): TrustRequest {
   return {
     action: 'sts:AssumeRoleWithWebIdentity',
     principal: { type: 'Federated', id: providerArn },
-    context: { [`${hostPath}:sub`]: subject, [`${hostPath}:aud`]: audience, 'aws:FederatedProvider': providerArn, 'sts:RoleSessionName': PROBE_SESSION },
+    context: { [`${hostPath}:sub`]: subject, [`${hostPath}:aud`]: audience, 'aws:FederatedProvider': providerArn, 'sts:RoleSessionName': sessionName },
   };
+}
+
+/** `%7B…`: the IAM API's URL-encoded form of a policy; anything else is left as it is. */
+function urlDecoded(text: string): string {
+  if (!text.trim().startsWith('%7B')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new AppError('ERR_VALIDATION', 'trustPolicy looks URL-encoded (as the IAM API answers it) but does not decode', { field: 'trustPolicy', example: EXAMPLE });
+  }
 }
 
 function sessionOf(roleArn: string): TrustRequest {
@@ -107,19 +118,20 @@ export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknow
         message: `the policy lets any role of account ${platform.accountId} assume ${aws.roleArn}, not only the default role ${aws.platform.roleArn}: name the role in Principal.AWS instead of the account`,
       });
     }
-    if (outcome(policy, webIdentity(providerArn, hostPath, input.components[0]!.subject, AUDIENCE.aws)).trusted) {
+    if (outcome(policy, webIdentity(providerArn, hostPath, input.components[0]!.subject, AUDIENCE.aws, roleSessionName(input.deployment.name, input.components[0]!.component))).trusted) {
       findings.push({ severity: 'info', message: `the policy also trusts the cluster's tokens directly (web identity); the default route does not need that` });
     }
     return { checked: aws.roleArn, checks, findings };
   }
 
-  const checks: TrustCheck[] = input.components.map((c) => ({ principal: c.subject, component: c.component, ...outcome(policy, webIdentity(providerArn, hostPath, c.subject, AUDIENCE.aws)) }));
+  const checks: TrustCheck[] = input.components.map((c) => ({ principal: c.subject, component: c.component, ...outcome(policy, webIdentity(providerArn, hostPath, c.subject, AUDIENCE.aws, roleSessionName(input.deployment.name, c.component))) }));
   // Who else gets in is asked with a token the policy does let in, changed in one respect.
   const trusted = checks.find((c) => c.trusted);
   if (!trusted) return { checked: aws.roleArn, checks, findings };
+  const session = roleSessionName(input.deployment.name, trusted.component!);
 
   const otherSubject = `system:serviceaccount:${OTHER_NAMESPACE}:${OTHER_NAMESPACE}-worker-serviceaccount`;
-  if (outcome(policy, webIdentity(providerArn, hostPath, otherSubject, AUDIENCE.aws)).trusted) {
+  if (outcome(policy, webIdentity(providerArn, hostPath, otherSubject, AUDIENCE.aws, session)).trusted) {
     findings.push(
       input.wildcard
         ? { severity: 'info', message: `the policy trusts every service account of cluster ${input.cluster.name} (the wildcard setup you asked for): any workload on it can assume ${aws.roleArn}` }
@@ -130,13 +142,13 @@ export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknow
     );
   }
   const otherProvider = providerArn.replace(/oidc-provider\/.*$/, `oidc-provider/${OTHER_PROVIDER_HOST}`);
-  if (outcome(policy, webIdentity(otherProvider, OTHER_PROVIDER_HOST, trusted.principal, AUDIENCE.aws)).trusted) {
+  if (outcome(policy, webIdentity(otherProvider, OTHER_PROVIDER_HOST, trusted.principal, AUDIENCE.aws, session)).trusted) {
     findings.push({
       severity: 'error',
       message: `the policy trusts tokens from OIDC providers other than ${providerArn}: a token from any issuer with the same subject could assume ${aws.roleArn}. Name the provider in Principal.Federated`,
     });
   }
-  if (outcome(policy, webIdentity(providerArn, hostPath, trusted.principal, AUDIENCE.azure)).trusted) {
+  if (outcome(policy, webIdentity(providerArn, hostPath, trusted.principal, AUDIENCE.azure, session)).trusted) {
     findings.push({
       severity: 'warning',
       message: `the policy does not check the audience: add StringEquals ${hostPath}:aud = ${AUDIENCE.aws}. STS also refuses an audience the OIDC provider does not list, so this is a second lock, not the only one`,

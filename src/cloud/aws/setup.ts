@@ -109,6 +109,15 @@ export function issuerHostPath(issuerUrl: string): string {
   return issuerUrl.slice(scheme.length);
 }
 
+/**
+ * The role session name a component's workloads use (`AWS_ROLE_SESSION_NAME`): `<deployment>-<component>`,
+ * what CloudTrail and the assumed-role ARN show. STS allows 2-64 of `[\w+=,.@-]`.
+ */
+export function roleSessionName(deployment: string, component: string): string {
+  const clean = `${deployment}-${component}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+  return clean.length >= 2 ? clean : `airlock-${clean}`;
+}
+
 /** `arn:<partition>:iam::<account>:oidc-provider/<host+path>`. */
 export function oidcProviderArn(partition: AwsPartition, accountId: string, hostPath: string): string {
   return `arn:${partition}:iam::${accountId}:oidc-provider/${hostPath}`;
