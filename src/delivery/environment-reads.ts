@@ -5,7 +5,8 @@
  * Secrets leaving the server are recorded. The agent re-reads the environment every 30 s, so a
  * record is written when a workload receives content it has not been recorded receiving (its
  * first read, and the first read after any change: the digest names the content), and otherwise
- * at most once an hour per workload, with `details.suppressed` counting the reads in between.
+ * at most once an hour per workload (a join credential, or a pod), with `details.suppressed`
+ * counting the reads in between.
  * The record commits before the response leaves; a read whose record cannot be written is refused.
  */
 import type { AuditLog } from '../audit/log.ts';
@@ -40,7 +41,9 @@ export function createWorkloadEnvironmentReader(d: WorkloadEnvironmentReaderDeps
       const env = await d.environment(dep.id);
       const content = { variables: env.variables, connections: env.connections.map((c) => ({ connId: c.connId, fields: c.fields })) };
       const doc: WorkloadEnvironmentDoc = { deployment: { id: dep.id, name: dep.name }, digest: environmentDigest(content), ...content };
-      const key = `${actor.type}:${actor.id}\n${dep.id}\n${doc.digest}`;
+      // Per workload: a join credential, or one pod (several pods share a service account, and
+      // each one that receives the secrets is named in a record of its own).
+      const key = `${actor.type}:${actor.id}\n${actor.type === 'kubernetes' ? (actor.name ?? '') : ''}\n${dep.id}\n${doc.digest}`;
       const verdict = pacer.admit(key);
       if (verdict.record) {
         try {
