@@ -9,9 +9,11 @@
  * sandbox does let in a token of another namespace (the finding is not a guess).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -25,6 +27,7 @@ import { isolateAwsSdk } from '../helpers/aws-sdk.ts';
 import { airlock as cli } from '../helpers/cli.ts';
 
 const SCRATCH = isolateAwsSdk('airlock-identity-check-');
+const run = promisify(execFile);
 
 const ACCOUNT = '000000000000';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/etl-reader`;
@@ -171,6 +174,29 @@ describe('identity check: AWS trust policies, held to the sandbox STS', () => {
       assert.equal(outsider, r.body.findings.some((f) => /outside Deployment/.test(f.message)), 'the finding matches what STS does for another namespace');
     });
   }
+
+  it('takes what the real aws CLI prints for get-role, piped into airlock deployment identity check', async () => {
+    await iam({ Action: 'UpdateAssumeRolePolicy', RoleName: 'etl-reader', PolicyDocument: JSON.stringify(setupPolicy) });
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: SCRATCH,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: join(SCRATCH, 'no-such-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(SCRATCH, 'no-such-credentials'),
+      AWS_ACCESS_KEY_ID: ADMIN.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: ADMIN.secretAccessKey,
+      AIRLOCK_URL: s.url,
+      AIRLOCK_TOKEN: s.token,
+      ...(process.env.PYENV_ROOT ? { PYENV_ROOT: process.env.PYENV_ROOT } : {}),
+    };
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
+    const { stdout } = await run('sh', ['-c', `aws --endpoint-url "$SANDBOX" --region us-east-1 --output json iam get-role --role-name etl-reader | "$NODE" "$BIN" deployment identity check etl --trust-policy - -o json`], {
+      env: { ...env, SANDBOX: endpoint, NODE: process.execPath, BIN: bin },
+      cwd: SCRATCH,
+    });
+    const r = JSON.parse(stdout) as CheckBody;
+    assert.deepEqual([r.ok, r.checked, r.checks.filter((c) => c.trusted).length], [true, ROLE, 6]);
+  });
 
   it('takes `aws iam get-role` output (the policy URL-encoded, as the IAM API answers it, too)', async () => {
     for (const doc of [setupPolicy, encodeURIComponent(JSON.stringify(setupPolicy))]) {
