@@ -14,6 +14,7 @@ import pg from 'pg';
 import { startServer, type TestServer } from '../helpers/app.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { airlock } from '../helpers/cli.ts';
+import { killAll, spawnGroup, waitExit } from '../helpers/processes.ts';
 
 type Rec = AuditEventRecord;
 
@@ -46,7 +47,10 @@ describe('audit log of API changes', () => {
     await s.api('POST', '/api/v1/deployments?workspace=data-eng', { name: 'reports', cluster: 'shared', runtimeVersion: '12.1.0' });
     await s.api('POST', '/api/v1/deployments?workspace=ml', { name: 'train', cluster: 'shared', runtimeVersion: '12.1.0' });
   });
-  after(() => s.close());
+  after(async () => {
+    await killAll();
+    await s.close();
+  });
 
   it('a change: one record with the actor token, action, target, changed fields, request id, source and result', async () => {
     const op = await mint({ name: 'ci-deployer', role: 'workspace-operator', workspace: 'data-eng' });
@@ -219,6 +223,47 @@ describe('audit log of API changes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('CLI: audit export --after-seq resumes right after a seq; --follow writes new records as they come and exits 0 on SIGTERM', async () => {
+    const env = { AIRLOCK_URL: s.url, AIRLOCK_TOKEN: s.token, PATH: process.env.PATH ?? '' };
+    await s.app.audit.flush();
+    const all = await s.app.store.audit.list({ limit: 100_000 });
+    const from = all[all.length - 3]!.seq;
+    const resumed = await airlock(['audit', 'export', '--after-seq', String(from)], env);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(resumed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Rec).seq), [from + 1, from + 2]);
+
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
+    const head = all[all.length - 1]!.seq;
+    const follow = spawnGroup(process.execPath, [bin, 'audit', 'export', '--follow', '--interval', '1s', '--after-seq', String(head), '--action', 'token.create'], { env });
+    try {
+      assert.equal((await s.api('POST', '/api/v1/tokens', { name: 'followed-1', role: 'organization-member' })).status, 201);
+      await follow.waitFor(/"name":"followed-1"/);
+      assert.equal((await s.api('POST', '/api/v1/tokens', { name: 'followed-2', role: 'organization-member' })).status, 201);
+      await follow.waitFor(/"name":"followed-2"/);
+      follow.child.kill('SIGTERM');
+      assert.equal(await waitExit(follow, 'audit export --follow', 30_000), 0, follow.stderr());
+      const lines = follow.stdout().trim().split('\n').map((l) => JSON.parse(l) as Rec);
+      assert.deepEqual(lines.map((r) => [r.action, r.targetName]), [['token.create', 'followed-1'], ['token.create', 'followed-2']], 'only new matching records, each once');
+      assert.ok(lines[0]!.seq > head);
+    } finally {
+      follow.kill();
+    }
+    // Following, an unreachable server is waited out (a restart), not the end of the export.
+    const waiting = spawnGroup(process.execPath, [bin, 'audit', 'export', '--follow', '--interval', '1s'], { env: { ...env, AIRLOCK_URL: 'http://127.0.0.1:1' } });
+    try {
+      for (let i = 0; i < 200 && !/trying again in 1s/.test(waiting.stderr()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(waiting.stderr(), /cannot reach the Airlock server at http:\/\/127\.0\.0\.1:1 .*; trying again in 1s/);
+      waiting.child.kill('SIGTERM');
+      assert.equal(await waitExit(waiting, 'audit export --follow (unreachable)', 30_000), 0);
+    } finally {
+      waiting.kill();
+    }
+    const bad = await airlock(['audit', 'export', '--after-seq', 'last'], env);
+    assert.deepEqual([bad.code, /--after-seq must be a record seq/.test(bad.stderr)], [2, true]);
+    const api = await s.api('GET', '/api/v1/audit?afterSeq=3&order=newest');
+    assert.deepEqual([api.status, api.body.error.field], [400, 'query.afterSeq']);
   });
 
   it('retention deletes old records (never the newest), records that it did, and the chain still verifies from its anchor', async () => {

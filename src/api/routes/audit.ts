@@ -57,6 +57,13 @@ export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
         .object({
           limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ example: 100 }),
           cursor: z.string().min(1).max(100).optional().meta({ example: 'YXVkaXQ6MTAw' }),
+          afterSeq: z.coerce
+            .number()
+            .int()
+            .min(0)
+            .max(Number.MAX_SAFE_INTEGER)
+            .optional()
+            .meta({ example: 4711, description: 'Records after this seq, oldest first: where a log shipper resumes (the seq of the last record it wrote). Not with cursor or order=newest.' }),
           since: instant.optional().meta({ example: '2026-12-01T00:00:00Z', description: 'Records at or after this instant.' }),
           until: instant.optional().meta({ example: '2026-12-02T00:00:00Z', description: 'Records before this instant.' }),
           actor: z.string().min(1).max(200).optional().meta({ example: 'tok_0123456789abcdefghjk', description: 'Actor id: an API token, a join credential, a service account.' }),
@@ -72,8 +79,14 @@ export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
       handler: async ({ query }) => {
         // Everything recorded before this request is in the answer.
         await audit.flush();
-        const cursor = query.cursor ? decodeSeq(query.cursor) : undefined;
         const newest = query.order === 'newest';
+        if (query.afterSeq !== undefined && (query.cursor !== undefined || newest)) {
+          throw new AppError('ERR_VALIDATION', `afterSeq starts an oldest-first read; it cannot be combined with ${query.cursor !== undefined ? 'cursor (which already names where to go on)' : 'order=newest'}`, {
+            field: 'afterSeq',
+            example: '?afterSeq=4711 (then follow nextCursor)',
+          });
+        }
+        const cursor = query.cursor ? decodeSeq(query.cursor) : query.afterSeq;
         const rows = await store.audit.list({
           afterSeq: newest ? undefined : cursor,
           newestFirst: newest ? { beforeSeq: cursor } : undefined,

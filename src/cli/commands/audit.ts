@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { verifyChain } from '../../audit/log.ts';
 import type { AuditEventRecord } from '../../domain/records.ts';
@@ -46,6 +48,13 @@ function filterQuery(o: FilterFlags): URLSearchParams {
   return q;
 }
 
+/** One page of matching records after `q`'s afterSeq (the export walks and follows with these). */
+const PAGE = 1000;
+async function collect(q: URLSearchParams): Promise<RecordJson[]> {
+  q.set('limit', String(PAGE));
+  return (await createClient().request<{ items: RecordJson[] }>('GET', `/api/v1/audit?${q}`)).items;
+}
+
 /** Every matching record, page by page (bounded memory per page), handed to `each`. */
 async function walk(q: URLSearchParams, pageSize: number, each: (r: RecordJson) => void, max = Infinity): Promise<number> {
   const client = createClient();
@@ -88,11 +97,51 @@ export function registerAuditCommands(program: Command): void {
       print(parseFormat(o.output), rows, columns);
     });
 
-  filters(audit.command('export').description('Write matching records as JSON lines on stdout (for a SIEM); each line verifies with `audit verify --file`')).action(
-    async (o: FilterFlags) => {
-      await walk(filterQuery(o), 1000, (r) => process.stdout.write(JSON.stringify(r) + '\n'));
-    },
-  );
+  filters(audit.command('export').description('Write matching records as JSON lines on stdout (for a SIEM); each line verifies with `audit verify --file`'))
+    .option('--after-seq <seq>', 'only records after this seq: resume where a shipper stopped (the seq of the last line it wrote)')
+    .option('--follow', 'keep running and write new records as they are recorded, until SIGINT/SIGTERM (exit 0)')
+    .option('--interval <duration>', 'with --follow: how often to ask for new records', '2s')
+    .action(async (o: FilterFlags & { afterSeq?: string; follow?: boolean; interval: string }) => {
+      let last: number | undefined;
+      if (o.afterSeq !== undefined) {
+        last = Number(o.afterSeq);
+        if (!/^\d{1,15}$/.test(o.afterSeq)) throw new CliError('--after-seq must be a record seq (a whole number)', 'ERR_VALIDATION', '--after-seq', '4711', 2);
+      }
+      const intervalS = parseDuration(o.interval);
+      if (intervalS === undefined || intervalS < 1 || intervalS > 3600) throw new CliError('--interval must be a duration from 1s to 1h', 'ERR_VALIDATION', '--interval', '5s', 2);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        for (;;) {
+          let page: RecordJson[];
+          do {
+            const q = filterQuery(o);
+            if (last !== undefined) q.set('afterSeq', String(last));
+            try {
+              page = await collect(q);
+            } catch (err) {
+              // Following, a server restart is waited out; anything else (a refused token) ends the export.
+              if (!(o.follow && err instanceof CliError && err.code === 'ERR_UNREACHABLE')) throw err;
+              process.stderr.write(`airlock audit export: ${err.message}; trying again in ${o.interval}\n`);
+              page = [];
+            }
+            for (const r of page) {
+              // A slow reader (a pipe into a shipper) holds the export back rather than filling memory.
+              if (!process.stdout.write(JSON.stringify(r) + '\n')) await once(process.stdout, 'drain');
+              last = r.seq;
+            }
+          } while (page.length === PAGE && !stop.signal.aborted);
+          if (!o.follow || stop.signal.aborted) break;
+          await sleep(intervalS * 1000, undefined, { signal: stop.signal }).catch(() => undefined);
+          if (stop.signal.aborted) break;
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
 
   audit
     .command('verify')
