@@ -20,10 +20,10 @@ export type { TrustCheck, TrustCheckResult, TrustDocuments, TrustFinding } from 
 
 /** The documents each cloud's check reads (the first is required), for error messages. */
 const DOCUMENTS_OF: Record<Cloud, { fields: (keyof TrustDocuments)[]; example: string }> = {
-  aws: { fields: ['trustPolicy'], example: 'aws iam get-role --role-name etl-reader --output json' },
+  aws: { fields: ['trustPolicy', 'platformTrustPolicy'], example: 'aws iam get-role --role-name etl-reader --output json' },
   azure: { fields: ['federatedCredentials'], example: 'az identity federated-credential list --identity-name etl --resource-group data -o json' },
   gcp: {
-    fields: ['provider', 'serviceAccountPolicy'],
+    fields: ['provider', 'serviceAccountPolicy', 'targetPolicy'],
     example: 'gcloud iam workload-identity-pools providers describe ns-etl-7f3k2q9x --workload-identity-pool=airlock-prod-gcp --location=global --format=json',
   },
 };
@@ -48,9 +48,9 @@ export function checkTrust(input: SetupInput, setup: SetupResult, docs: TrustDoc
   }
   const r =
     cloud === 'aws'
-      ? checkAwsTrust(input, setup, docs.trustPolicy)
+      ? checkAwsTrust(input, setup, docs.trustPolicy, docs.platformTrustPolicy)
       : cloud === 'azure'
         ? checkAzureTrust(input, setup, docs.federatedCredentials)
-        : checkGcpTrust(input, setup, { provider: docs.provider, serviceAccountPolicy: docs.serviceAccountPolicy });
+        : checkGcpTrust(input, setup, { provider: docs.provider, serviceAccountPolicy: docs.serviceAccountPolicy, targetPolicy: docs.targetPolicy });
   return { cloud, mode: setup.mode, ...r, ok: r.checks.every((c) => c.trusted) && !r.findings.some((f) => f.severity === 'error') };
 }

@@ -180,6 +180,13 @@ export interface TrustDocuments {
   provider?: unknown;
   /** GCP, optional: `gcloud iam service-accounts get-iam-policy <the account the components become> --format=json`. */
   serviceAccountPolicy?: unknown;
+  /** AWS default identity, optional: the platform's default role's trust policy (the operator's side). */
+  platformTrustPolicy?: unknown;
+  /**
+   * GCP default identity, optional: the allow policy of what the customer grants the default identity
+   * (the target service account's `get-iam-policy`, or the project's for a direct grant).
+   */
+  targetPolicy?: unknown;
 }
 
 /** One principal the Deployment needs trusted, and whether the document trusts it. */

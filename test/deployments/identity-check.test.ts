@@ -317,6 +317,26 @@ describe('identity check: AWS default identity (role chaining)', () => {
     assert.equal(other.body.ok, false);
     assert.match(other.body.checks[0]!.reason, /no statement allows sts:AssumeRole/);
   });
+
+  it("with the default role's own trust policy too (the operator's side): each component, then the chaining; an outsider there is an error named for that role", async () => {
+    const q = `?targetRoleArn=${encodeURIComponent('arn:aws:iam::444455556666:role/lake')}`;
+    const setup = (await s.api('GET', `/api/v1/deployments/chained/identity/setup${q}`)).body;
+    const both = await s.api('POST', `/api/v1/deployments/chained/identity/check${q}`, { trustPolicy: setup.aws.trustPolicy, platformTrustPolicy: { Role: { AssumeRolePolicyDocument: setup.aws.platform.trustPolicy } } });
+    assert.equal(both.status, 200, JSON.stringify(both.body));
+    assert.deepEqual(
+      (both.body as CheckBody).checks.map((c) => [c.component ?? 'chain', c.trusted]),
+      [...COMPONENTS.map((c) => [c, true]), ['chain', true]],
+    );
+    assert.equal(both.body.ok, true);
+    const statement = setup.aws.platform.trustPolicy.Statement[0];
+    const [aud, sub] = Object.keys(statement.Condition.StringEquals) as [string, string];
+    const wide = { Version: '2012-10-17', Statement: [{ ...statement, Condition: { StringEquals: { [aud]: 'sts.amazonaws.com' }, StringLike: { [sub]: 'system:serviceaccount:*' } } }] };
+    const loose = await s.api('POST', `/api/v1/deployments/chained/identity/check${q}`, { trustPolicy: setup.aws.trustPolicy, platformTrustPolicy: wide });
+    assert.equal(loose.body.ok, false);
+    assert.match(loose.body.findings[0].message, new RegExp(`^default role ${setup.aws.platform.roleArn.replace(/[/.]/g, '\\$&')}: the policy trusts service accounts outside Deployment chained`));
+    const own = await s.api('POST', '/api/v1/deployments/etl/identity/check', { trustPolicy: setupPolicy, platformTrustPolicy: setupPolicy });
+    assert.deepEqual([own.status, own.body.error.field], [400, 'body.platformTrustPolicy']);
+  });
 });
 
 describe('identity check: Azure federated credentials', () => {
@@ -533,6 +553,29 @@ describe('identity check: GCP pool provider and service account policy', () => {
     assert.equal(bound.body.ok, false);
     assert.deepEqual(bound.body.findings.map((f) => f.severity), ['error']);
     assert.match(bound.body.findings[0]!.message, /and the service account's policy lets it act as lake-loader@/);
+  });
+
+  it("the default identity: its grant on the customer's target account is checked from targetPolicy", async () => {
+    assert.equal((await s.api('PATCH', '/api/v1/clusters/prod-gcp', { defaultIdentityProject: 'airlock-platform', defaultIdentityProjectNumber: NUMBER })).status, 200);
+    assert.equal((await s.api('POST', '/api/v1/deployments', { name: 'gcp-default', cluster: 'prod-gcp', runtimeVersion: '12.1.0', workloadIdentity: 'default' })).status, 201);
+    const q = `?gcpRoute=impersonation&targetServiceAccount=${encodeURIComponent(SA)}`;
+    const setup = (await s.api('GET', `/api/v1/deployments/gcp-default/identity/setup${q}`)).body;
+    const platformSa = (setup.gcp.members as string[])[0]!;
+    assert.match(platformSa, /^serviceAccount:airlock-.*@airlock-platform\.iam\.gserviceaccount\.com$/);
+    const { poolId: p, providerId: pr } = setup.gcp.workloadIdentityPool;
+    const prov = { ...provider(), name: `projects/${NUMBER}/locations/global/workloadIdentityPools/${p}/providers/${pr}` };
+    delete (prov as { attributeCondition?: string }).attributeCondition;
+    const check = (targetPolicy: unknown) => s.api('POST', `/api/v1/deployments/gcp-default/identity/check${q}`, { provider: prov, targetPolicy });
+    const granted = await check({ bindings: [{ role: 'roles/iam.serviceAccountTokenCreator', members: [platformSa] }] });
+    assert.equal(granted.status, 200, JSON.stringify(granted.body));
+    const row = (granted.body as CheckBody).checks.find((c) => c.component === undefined)!;
+    assert.deepEqual([row.principal, row.trusted, row.reason], [platformSa, true, `holds roles/iam.serviceAccountTokenCreator on ${SA}`]);
+    const missing = await check({ bindings: [{ role: 'roles/iam.serviceAccountUser', members: [platformSa] }] });
+    const no = (missing.body as CheckBody).checks.find((c) => c.component === undefined)!;
+    assert.equal(no.trusted, false);
+    assert.match(no.reason, /no roles\/iam\.serviceAccountTokenCreator binding on .* names serviceAccount:airlock-/);
+    const own = await s.api('POST', '/api/v1/deployments/gcp-etl/identity/check', { provider: provider(), targetPolicy: { bindings: [] } });
+    assert.deepEqual([own.status, own.body.error.field], [400, 'body.targetPolicy']);
   });
 
   it('an identity whose project number Airlock does not know: an error that says how to set it (workloads get no GCP tokens until then)', async () => {

@@ -115,6 +115,14 @@ const checkBody = z
       description: 'GCP, optional: the output of `gcloud iam service-accounts get-iam-policy <service account> --format=json` for the account the components become.',
       example: { bindings: [{ role: 'roles/iam.workloadIdentityUser', members: ['principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/airlock-prod-gcp/subject/system:serviceaccount:etl-7f3k2q9x:etl-7f3k2q9x-worker-serviceaccount'] }] },
     }),
+    platformTrustPolicy: cloudDocument.optional().meta({
+      description: "AWS default identity, optional: the platform's default role's trust policy (or its `aws iam get-role` output), the operator's side.",
+      example: { Version: '2012-10-17', Statement: [] },
+    }),
+    targetPolicy: cloudDocument.optional().meta({
+      description: "GCP default identity, optional: what the customer grants the default identity — the target service account's `get-iam-policy` (impersonation) or the project's (direct grant).",
+      example: { bindings: [{ role: 'roles/iam.serviceAccountTokenCreator', members: ['serviceAccount:airlock-etl-7f3k2q9x@airlock-platform.iam.gserviceaccount.com'] }] },
+    }),
   })
   .strict();
 

@@ -53,6 +53,18 @@ interface CheckJson {
 
 const enc = encodeURIComponent;
 
+/** The setup options both `identity setup` and `identity check` take, as the API's query. */
+function setupQuery(o: SetupOptionFlags): URLSearchParams {
+  const q = new URLSearchParams();
+  if (o.wildcard) q.set('wildcard', 'true');
+  if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
+  if (o.targetServiceAccount) q.set('targetServiceAccount', o.targetServiceAccount);
+  if (o.gcpRoute) q.set('gcpRoute', o.gcpRoute);
+  if (o.project) q.set('project', o.project);
+  if (o.role) q.set('role', o.role);
+  return q;
+}
+
 /** A check as a person reads it: one line per principal, then the findings, then the verdict. */
 export function renderCheck(deployment: string, c: CheckJson): string {
   const out = [`Deployment ${deployment} against ${c.checked} (${c.cloud}, ${c.mode})`, ''];
@@ -226,13 +238,7 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--project <id>', 'GCP project for direct grants or the secrets backend')
     .option('--role <role>', 'GCP role to grant directly, e.g. roles/bigquery.dataViewer')
     .action(async (ref: string, o: SetupFlags) => {
-      const q = new URLSearchParams();
-      if (o.wildcard) q.set('wildcard', 'true');
-      if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
-      if (o.targetServiceAccount) q.set('targetServiceAccount', o.targetServiceAccount);
-      if (o.gcpRoute) q.set('gcpRoute', o.gcpRoute);
-      if (o.project) q.set('project', o.project);
-      if (o.role) q.set('role', o.role);
+      const q = setupQuery(o);
       const qs = q.size ? `?${q}` : '';
       const client = createClient({ workspace: o.workspace });
       if (o.format === 'terraform') {
@@ -256,8 +262,14 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--federated-credentials <file>', 'Azure: `az identity federated-credential list -o json` output (- reads stdin)')
     .option('--provider <file>', 'GCP: `gcloud iam workload-identity-pools providers describe … --format=json` output (- reads stdin)')
     .option('--service-account-policy <file>', 'GCP, optional: `gcloud iam service-accounts get-iam-policy <account> --format=json` output for the account the components become')
+    .option('--platform-trust-policy <file>', "default identity on AWS, optional: the default role's trust policy or get-role output (the platform operator's side)")
+    .option('--target-policy <file>', "default identity on GCP, optional: get-iam-policy of your target service account (impersonation) or project (direct grant)")
     .option('--wildcard', 'the Deployment was set up with --wildcard (dedicated clusters): expect every service account of the cluster')
     .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
+    .option('--target-service-account <email>', 'default identity on GCP: the service account the default identity impersonates')
+    .option('--gcp-route <route>', 'default identity on GCP: impersonation | direct-grant')
+    .option('--project <id>', 'default identity on GCP, direct grant: the project')
+    .option('--role <role>', 'default identity on GCP, direct grant: the role granted')
     .option('-o, --output <format>', 'text | json | yaml', 'text')
     .action(async (ref: string, o: CheckFlags) => {
       const given = (
@@ -266,6 +278,8 @@ export function registerDeploymentCommands(program: Command): void {
           ['federatedCredentials', o.federatedCredentials, '--federated-credentials'],
           ['provider', o.provider, '--provider'],
           ['serviceAccountPolicy', o.serviceAccountPolicy, '--service-account-policy'],
+          ['platformTrustPolicy', o.platformTrustPolicy, '--platform-trust-policy'],
+          ['targetPolicy', o.targetPolicy, '--target-policy'],
         ] as const
       ).filter(([, file]) => file !== undefined);
       if (given.length === 0) {
@@ -274,9 +288,7 @@ export function registerDeploymentCommands(program: Command): void {
       if (given.filter(([, file]) => file === '-').length > 1) throw new CliError('only one document can come from stdin (-)', 'ERR_VALIDATION', '--provider', '--provider provider.json --service-account-policy -', 2);
       const body: Record<string, string> = {};
       for (const [key, file, flag] of given) body[key] = await readFileOrStdin(file!, flag, 'trust-policy.json');
-      const q = new URLSearchParams();
-      if (o.wildcard) q.set('wildcard', 'true');
-      if (o.targetRoleArn) q.set('targetRoleArn', o.targetRoleArn);
+      const q = setupQuery(o);
       const c = await createClient({ workspace: o.workspace }).request<CheckJson>('POST', `/api/v1/deployments/${enc(ref)}/identity/check${q.size ? `?${q}` : ''}`, body);
       if (o.output === 'json') process.stdout.write(JSON.stringify(c, null, 2) + '\n');
       else if (o.output === 'yaml') process.stdout.write(toYaml(c));
@@ -287,23 +299,26 @@ export function registerDeploymentCommands(program: Command): void {
   withWorkspaceOption(dep);
 }
 
-interface CheckFlags extends OutputFlags {
-  trustPolicy?: string;
-  federatedCredentials?: string;
-  provider?: string;
-  serviceAccountPolicy?: string;
-  wildcard?: boolean;
-  targetRoleArn?: string;
-}
-
-interface SetupFlags extends OutputFlags {
-  format: string;
+interface SetupOptionFlags {
   wildcard?: boolean;
   targetRoleArn?: string;
   targetServiceAccount?: string;
   gcpRoute?: string;
   project?: string;
   role?: string;
+}
+
+interface CheckFlags extends OutputFlags, SetupOptionFlags {
+  trustPolicy?: string;
+  federatedCredentials?: string;
+  provider?: string;
+  serviceAccountPolicy?: string;
+  platformTrustPolicy?: string;
+  targetPolicy?: string;
+}
+
+interface SetupFlags extends OutputFlags, SetupOptionFlags {
+  format: string;
 }
 
 interface SaveIdentityFlags extends OutputFlags {

@@ -27,7 +27,7 @@ const PROBE_SESSION = 'Airflow_aws_default';
  * whole `aws iam get-role` answer. Text goes to the policy parser as text, so a key repeated in
  * the user's own file is caught (JSON.parse would keep the last one silently; IAM refuses it).
  */
-function trustPolicyOf(doc: unknown): PolicyDocument {
+function trustPolicyOf(doc: unknown, field = 'trustPolicy'): PolicyDocument {
   let value: unknown = doc;
   if (typeof doc === 'string') {
     let parsed: unknown;
@@ -36,30 +36,30 @@ function trustPolicyOf(doc: unknown): PolicyDocument {
     } catch {
       parsed = undefined; // not JSON at all: the policy parser says where
     }
-    if (!(parsed && typeof parsed === 'object' && 'Role' in parsed)) return asPolicy(urlDecoded(doc));
+    if (!(parsed && typeof parsed === 'object' && 'Role' in parsed)) return asPolicy(urlDecoded(doc, field), field);
     value = parsed;
   }
   if (value && typeof value === 'object' && 'Role' in value) {
     const role = (value as { Role: unknown }).Role;
     const inner = role && typeof role === 'object' ? (role as { AssumeRolePolicyDocument?: unknown }).AssumeRolePolicyDocument : undefined;
     if (inner === undefined) {
-      throw new AppError('ERR_VALIDATION', 'trustPolicy looks like `aws iam get-role` output but has no Role.AssumeRolePolicyDocument', { field: 'trustPolicy.Role', example: EXAMPLE });
+      throw new AppError('ERR_VALIDATION', `${field} looks like \`aws iam get-role\` output but has no Role.AssumeRolePolicyDocument`, { field: `${field}.Role`, example: EXAMPLE });
     }
     // The IAM API answers it URL-encoded; the AWS CLI decodes it.
-    value = typeof inner === 'string' ? urlDecoded(inner) : inner;
+    value = typeof inner === 'string' ? urlDecoded(inner, field) : inner;
   }
-  return asPolicy(value);
+  return asPolicy(value, field);
 }
 
-function asPolicy(value: unknown): PolicyDocument {
+function asPolicy(value: unknown, field: string): PolicyDocument {
   if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) {
-    throw new AppError('ERR_VALIDATION', 'trustPolicy must be a trust policy document (JSON) or `aws iam get-role` output', { field: 'trustPolicy', example: EXAMPLE });
+    throw new AppError('ERR_VALIDATION', `${field} must be a trust policy document (JSON) or \`aws iam get-role\` output`, { field, example: EXAMPLE });
   }
   try {
     return parseTrustPolicy(value);
   } catch (err) {
     if (err instanceof AppError) {
-      throw new AppError(err.code, err.message, { field: err.field ? `trustPolicy.${err.field}` : 'trustPolicy', example: err.example, cause: err });
+      throw new AppError(err.code, err.message, { field: err.field ? `${field}.${err.field}` : field, example: err.example, cause: err });
     }
     throw err;
   }
@@ -75,12 +75,12 @@ function webIdentity(providerArn: string, hostPath: string, subject: string, aud
 }
 
 /** `%7B…`: the IAM API's URL-encoded form of a policy; anything else is left as it is. */
-function urlDecoded(text: string): string {
+function urlDecoded(text: string, field: string): string {
   if (!text.trim().startsWith('%7B')) return text;
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new AppError('ERR_VALIDATION', 'trustPolicy looks URL-encoded (as the IAM API answers it) but does not decode', { field: 'trustPolicy', example: EXAMPLE });
+    throw new AppError('ERR_VALIDATION', `${field} looks URL-encoded (as the IAM API answers it) but does not decode`, { field, example: EXAMPLE });
   }
 }
 
@@ -99,17 +99,29 @@ function outcome(policy: PolicyDocument, req: TrustRequest): { trusted: boolean;
   return { trusted: false, reason: d.reason };
 }
 
-export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknown): { checked: string; checks: TrustCheck[]; findings: TrustFinding[] } {
+export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknown, platformDoc?: unknown): { checked: string; checks: TrustCheck[]; findings: TrustFinding[] } {
   const aws = setup.aws!;
-  const policy = trustPolicyOf(doc);
-  const findings: TrustFinding[] = [];
   const hostPath = issuerHostPath(setup.issuerUrl);
   const providerArn = aws.oidcProviderArn!;
+  if (platformDoc !== undefined && !aws.platform) {
+    throw new AppError('ERR_VALIDATION', `platformTrustPolicy is for a Deployment on the default identity; ${input.deployment.name} uses its own role, whose trust policy is trustPolicy`, {
+      field: 'platformTrustPolicy',
+      example: 'leave it out',
+    });
+  }
+  const policy = trustPolicyOf(doc);
+  const findings: TrustFinding[] = [];
 
   if (aws.platform) {
     // Default identity: the customer's role is assumed by the platform's default role.
     const check = outcome(policy, sessionOf(aws.platform.roleArn));
     const checks: TrustCheck[] = [{ principal: aws.platform.roleArn, ...check }];
+    if (platformDoc !== undefined) {
+      // The operator's side: the default role trusts the Deployment's tokens, and nobody else's.
+      const operator = webIdentityChecks(input, trustPolicyOf(platformDoc, 'platformTrustPolicy'), providerArn, hostPath, aws.platform.roleArn);
+      checks.unshift(...operator.checks);
+      findings.push(...operator.findings.map((f) => ({ ...f, message: `default role ${aws.platform!.roleArn}: ${f.message}` })));
+    }
     const platform = parseRoleArn(aws.platform.roleArn, 'deployment');
     const otherRole = `arn:${platform.partition}:iam::${platform.accountId}:role/airlock-check-other-role`;
     if (check.trusted && outcome(policy, sessionOf(otherRole)).trusted) {
@@ -124,20 +136,27 @@ export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknow
     return { checked: aws.roleArn, checks, findings };
   }
 
+  const r = webIdentityChecks(input, policy, providerArn, hostPath, aws.roleArn);
+  return { checked: aws.roleArn, checks: r.checks, findings: r.findings };
+}
+
+/** Each component's token against a web-identity trust policy, then the tokens that must not get in. */
+function webIdentityChecks(input: SetupInput, policy: PolicyDocument, providerArn: string, hostPath: string, roleArn: string): { checks: TrustCheck[]; findings: TrustFinding[] } {
+  const findings: TrustFinding[] = [];
   const checks: TrustCheck[] = input.components.map((c) => ({ principal: c.subject, component: c.component, ...outcome(policy, webIdentity(providerArn, hostPath, c.subject, AUDIENCE.aws, roleSessionName(input.deployment.name, c.component))) }));
   // Who else gets in is asked with a token the policy does let in, changed in one respect.
   const trusted = checks.find((c) => c.trusted);
-  if (!trusted) return { checked: aws.roleArn, checks, findings };
+  if (!trusted) return { checks, findings };
   const session = roleSessionName(input.deployment.name, trusted.component!);
 
   const otherSubject = `system:serviceaccount:${OTHER_NAMESPACE}:${OTHER_NAMESPACE}-worker-serviceaccount`;
   if (outcome(policy, webIdentity(providerArn, hostPath, otherSubject, AUDIENCE.aws, session)).trusted) {
     findings.push(
       input.wildcard
-        ? { severity: 'info', message: `the policy trusts every service account of cluster ${input.cluster.name} (the wildcard setup you asked for): any workload on it can assume ${aws.roleArn}` }
+        ? { severity: 'info', message: `the policy trusts every service account of cluster ${input.cluster.name} (the wildcard setup you asked for): any workload on it can assume ${roleArn}` }
         : {
             severity: 'error',
-            message: `the policy trusts service accounts outside Deployment ${input.deployment.name} (for example ${otherSubject}): any workload on cluster ${input.cluster.name} could assume ${aws.roleArn}. List the Deployment's subjects with StringEquals on ${hostPath}:sub${input.cluster.type === 'dedicated' ? ' (or, if you chose the wildcard setup for this dedicated cluster, check with --wildcard)' : ''}`,
+            message: `the policy trusts service accounts outside Deployment ${input.deployment.name} (for example ${otherSubject}): any workload on cluster ${input.cluster.name} could assume ${roleArn}. List the Deployment's subjects with StringEquals on ${hostPath}:sub${input.cluster.type === 'dedicated' ? ' (or, if you chose the wildcard setup for this dedicated cluster, check with --wildcard)' : ''}`,
           },
     );
   }
@@ -145,7 +164,7 @@ export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknow
   if (outcome(policy, webIdentity(otherProvider, OTHER_PROVIDER_HOST, trusted.principal, AUDIENCE.aws, session)).trusted) {
     findings.push({
       severity: 'error',
-      message: `the policy trusts tokens from OIDC providers other than ${providerArn}: a token from any issuer with the same subject could assume ${aws.roleArn}. Name the provider in Principal.Federated`,
+      message: `the policy trusts tokens from OIDC providers other than ${providerArn}: a token from any issuer with the same subject could assume ${roleArn}. Name the provider in Principal.Federated`,
     });
   }
   if (outcome(policy, webIdentity(providerArn, hostPath, trusted.principal, AUDIENCE.azure, session)).trusted) {
@@ -154,5 +173,5 @@ export function checkAwsTrust(input: SetupInput, setup: SetupResult, doc: unknow
       message: `the policy does not check the audience: add StringEquals ${hostPath}:aud = ${AUDIENCE.aws}. STS also refuses an audience the OIDC provider does not list, so this is a second lock, not the only one`,
     });
   }
-  return { checked: aws.roleArn, checks, findings };
+  return { checks, findings };
 }

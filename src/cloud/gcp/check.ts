@@ -91,18 +91,23 @@ function providerOf(doc: unknown): Provider {
   };
 }
 
-/** The members of each `roles/iam.workloadIdentityUser` binding of `gcloud … get-iam-policy --format=json`. */
-function workloadIdentityUsers(doc: unknown): string[] {
-  const p = parsed(doc, 'serviceAccountPolicy', POLICY_EXAMPLE);
+/** The bindings of `gcloud … get-iam-policy --format=json` (conditions are not evaluated: a conditional binding counts). */
+function bindingsOf(doc: unknown, field: string): { role: string; members: string[] }[] {
+  const p = parsed(doc, field, POLICY_EXAMPLE);
   const bindings = p.bindings ?? [];
-  if (!Array.isArray(bindings)) throw bad('serviceAccountPolicy.bindings', 'serviceAccountPolicy.bindings must be a list', POLICY_EXAMPLE);
-  return bindings.flatMap((b: unknown, i) => {
+  if (!Array.isArray(bindings)) throw bad(`${field}.bindings`, `${field}.bindings must be a list`, POLICY_EXAMPLE);
+  return bindings.map((b: unknown, i) => {
     const { role, members } = (b ?? {}) as { role?: unknown; members?: unknown };
     if (typeof role !== 'string' || !Array.isArray(members) || !members.every((x) => typeof x === 'string')) {
-      throw bad(`serviceAccountPolicy.bindings[${i}]`, 'a binding needs a role and a list of members', POLICY_EXAMPLE);
+      throw bad(`${field}.bindings[${i}]`, 'a binding needs a role and a list of members', POLICY_EXAMPLE);
     }
-    return role === WORKLOAD_IDENTITY_USER ? (members as string[]) : [];
+    return { role, members: members as string[] };
   });
+}
+
+/** The members of each `roles/iam.workloadIdentityUser` binding. */
+function workloadIdentityUsers(doc: unknown): string[] {
+  return bindingsOf(doc, 'serviceAccountPolicy').flatMap((b) => (b.role === WORKLOAD_IDENTITY_USER ? b.members : []));
 }
 
 interface Admission {
@@ -155,8 +160,20 @@ function claimsOf(issuer: string, audience: string, namespace: string, serviceAc
   };
 }
 
-export function checkGcpTrust(input: SetupInput, _setup: SetupResult, docs: { provider: unknown; serviceAccountPolicy?: unknown }): { checked: string; checks: TrustCheck[]; findings: TrustFinding[] } {
-  const plan = planGcpSetup(input).federation;
+export function checkGcpTrust(
+  input: SetupInput,
+  _setup: SetupResult,
+  docs: { provider: unknown; serviceAccountPolicy?: unknown; targetPolicy?: unknown },
+): { checked: string; checks: TrustCheck[]; findings: TrustFinding[] } {
+  const full = planGcpSetup(input);
+  const plan = full.federation;
+  if (docs.targetPolicy !== undefined && full.grants.length === 0) {
+    throw new AppError('ERR_VALIDATION', `targetPolicy is for a Deployment on the default identity (impersonation or a direct grant); ${input.deployment.name} becomes ${plan.serviceAccountEmail} itself, whose policy is serviceAccountPolicy`, {
+      field: 'targetPolicy',
+      example: 'leave it out',
+    });
+  }
+  const granted = docs.targetPolicy === undefined ? undefined : bindingsOf(docs.targetPolicy, 'targetPolicy');
   const provider = providerOf(docs.provider);
   const users = docs.serviceAccountPolicy === undefined ? undefined : workloadIdentityUsers(docs.serviceAccountPolicy);
   const findings: TrustFinding[] = [];
@@ -188,6 +205,16 @@ export function checkGcpTrust(input: SetupInput, _setup: SetupResult, docs: { pr
       ? { principal: c.subject, component: c.component, trusted: true, reason: `${a.reason}; ${by} holds ${WORKLOAD_IDENTITY_USER} on ${plan.serviceAccountEmail}` }
       : { principal: c.subject, component: c.component, trusted: false, reason: `${a.reason}, but no ${WORKLOAD_IDENTITY_USER} binding on ${plan.serviceAccountEmail} names it or a principal set it belongs to (generateAccessToken: PERMISSION_DENIED)` };
   });
+  // The customer's side of a default route: what it grants the default identity.
+  for (const g of granted ? full.grants : []) {
+    const where = g.resource === 'serviceAccount' ? g.serviceAccountEmail : `project ${g.projectId}`;
+    const ok = granted!.some((b) => b.role === g.role && b.members.includes(g.member));
+    checks.push({
+      principal: g.member,
+      trusted: ok,
+      reason: ok ? `holds ${g.role} on ${where}` : `no ${g.role} binding on ${where} names ${g.member} (${g.resource === 'serviceAccount' ? 'generateAccessToken' : 'the API call'}: PERMISSION_DENIED)`,
+    });
+  }
   if (!users) {
     findings.push({ severity: 'info', message: `only the provider was checked; add the service account's policy (${POLICY_EXAMPLE.replace('lake-loader@data-lake-prod.iam.gserviceaccount.com', plan.serviceAccountEmail)}) to check the grant` });
   }

@@ -175,17 +175,22 @@ function SetupSteps({ setup }: { setup: Setup }) {
 }
 
 /** The document(s) each cloud's check reads, and the command that prints each. */
-const CHECK_INPUTS: Record<Cloud, { key: string; label: string; command: string; optional?: boolean }[]> = {
-  aws: [{ key: 'trustPolicy', label: 'Trust policy', command: 'aws iam get-role --role-name <role> --output json (or the policy alone)' }],
+const CHECK_INPUTS: Record<Cloud, { key: string; label: string; command: string; optional?: boolean; defaultOnly?: boolean }[]> = {
+  aws: [
+    { key: 'trustPolicy', label: 'Trust policy', command: 'aws iam get-role --role-name <role> --output json (or the policy alone)' },
+    { key: 'platformTrustPolicy', label: "Default role's trust policy", command: 'aws iam get-role --role-name <default role> --output json (the platform operator)', optional: true, defaultOnly: true },
+  ],
   azure: [{ key: 'federatedCredentials', label: 'Federated credentials', command: 'az identity federated-credential list --identity-name <identity> --resource-group <group> -o json' }],
   gcp: [
     { key: 'provider', label: 'Pool provider', command: 'gcloud iam workload-identity-pools providers describe <provider> --workload-identity-pool=<pool> --location=global --format=json' },
     { key: 'serviceAccountPolicy', label: 'Service account policy', command: 'gcloud iam service-accounts get-iam-policy <account> --format=json', optional: true },
+    { key: 'targetPolicy', label: 'Your grant to the default identity', command: 'gcloud iam service-accounts get-iam-policy <your account> --format=json (or gcloud projects get-iam-policy <project>)', optional: true, defaultOnly: true },
   ],
 };
 
 function CheckPanel({ deployment: d, cloud, query }: { deployment: Deployment; cloud: Cloud; query: string }) {
-  const inputs = CHECK_INPUTS[cloud];
+  const isDefault = d.effectiveWorkloadIdentity?.mode === 'default';
+  const inputs = CHECK_INPUTS[cloud].filter((i) => isDefault || !i.defaultOnly);
   const [docs, setDocs] = useState<Record<string, string>>({});
   const [result, setResult] = useState<TrustCheck | undefined>(undefined);
   const action = useAction();
