@@ -264,6 +264,11 @@ describe('audit log of API changes', () => {
     assert.deepEqual([bad.code, /--after-seq must be a record seq/.test(bad.stderr)], [2, true]);
     const api = await s.api('GET', '/api/v1/audit?afterSeq=3&order=newest');
     assert.deepEqual([api.status, api.body.error.field], [400, 'query.afterSeq']);
+    // headSeq: how far a filtered read has looked, so a follower need not rescan what matched nothing.
+    await s.app.audit.flush();
+    const newest = (await s.app.store.audit.head())!.seq;
+    const none = await s.api('GET', `/api/v1/audit?action=no.such.action&afterSeq=${from}`);
+    assert.deepEqual([none.status, none.body.items, none.body.headSeq, none.body.nextCursor], [200, [], newest, undefined]);
   });
 
   it('retention deletes old records (never the newest), records that it did, and the chain still verifies from its anchor', async () => {

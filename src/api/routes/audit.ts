@@ -75,10 +75,19 @@ export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
             .meta({ example: 'newest', description: '`oldest` first (default; what an export or a SIEM follows) or `newest` first (what a person reads). A cursor continues in the order it was issued for.' }),
         })
         .strict(),
-      response: z.object({ items: z.array(auditRecordJson), nextCursor: z.string().optional() }),
+      response: z.object({
+        items: z.array(auditRecordJson),
+        nextCursor: z.string().optional(),
+        headSeq: z.number().int().meta({
+          description:
+            'The newest seq when the query ran (0 for an empty log). With no nextCursor, every record up to it was considered, so a follower filtering on actor, target or action resumes from here, not from its last match.',
+        }),
+      }),
       handler: async ({ query }) => {
-        // Everything recorded before this request is in the answer.
+        // Everything recorded before this request is in the answer. The head is read first: a
+        // record committed later has a higher seq, so "nothing more up to headSeq" stays true.
         await audit.flush();
+        const headSeq = (await store.audit.head())?.seq ?? 0;
         const newest = query.order === 'newest';
         if (query.afterSeq !== undefined && (query.cursor !== undefined || newest)) {
           throw new AppError('ERR_VALIDATION', `afterSeq starts an oldest-first read; it cannot be combined with ${query.cursor !== undefined ? 'cursor (which already names where to go on)' : 'order=newest'}`, {
@@ -99,7 +108,7 @@ export function auditRoutes(store: Store, audit: AuditLog): RouteDef[] {
         });
         const more = rows.length > query.limit;
         const items = (more ? rows.slice(0, query.limit) : rows).map(toJson);
-        return more ? { items, nextCursor: encodeSeq(items[items.length - 1]!.seq) } : { items };
+        return more ? { items, nextCursor: encodeSeq(items[items.length - 1]!.seq), headSeq } : { items, headSeq };
       },
     }),
     defineRoute({

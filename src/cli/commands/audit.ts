@@ -50,9 +50,9 @@ function filterQuery(o: FilterFlags): URLSearchParams {
 
 /** One page of matching records after `q`'s afterSeq (the export walks and follows with these). */
 const PAGE = 1000;
-async function collect(q: URLSearchParams): Promise<RecordJson[]> {
+async function collect(q: URLSearchParams): Promise<{ items: RecordJson[]; nextCursor?: string; headSeq: number }> {
   q.set('limit', String(PAGE));
-  return (await createClient().request<{ items: RecordJson[] }>('GET', `/api/v1/audit?${q}`)).items;
+  return createClient().request<{ items: RecordJson[]; nextCursor?: string; headSeq: number }>('GET', `/api/v1/audit?${q}`);
 }
 
 /** Every matching record, page by page (bounded memory per page), handed to `each`. */
@@ -115,24 +115,28 @@ export function registerAuditCommands(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         for (;;) {
-          let page: RecordJson[];
+          let more: boolean;
           do {
             const q = filterQuery(o);
             if (last !== undefined) q.set('afterSeq', String(last));
+            let page: Awaited<ReturnType<typeof collect>>;
             try {
               page = await collect(q);
             } catch (err) {
               // Following, a server restart is waited out; anything else (a refused token) ends the export.
               if (!(o.follow && err instanceof CliError && err.code === 'ERR_UNREACHABLE')) throw err;
               process.stderr.write(`airlock audit export: ${err.message}; trying again in ${o.interval}\n`);
-              page = [];
+              break;
             }
-            for (const r of page) {
+            for (const r of page.items) {
               // A slow reader (a pipe into a shipper) holds the export back rather than filling memory.
               if (!process.stdout.write(JSON.stringify(r) + '\n')) await once(process.stdout, 'drain');
               last = r.seq;
             }
-          } while (page.length === PAGE && !stop.signal.aborted);
+            more = page.nextCursor !== undefined;
+            // Everything up to the head was considered: with a filter, the next poll starts there, not at the last match.
+            if (!more && (last === undefined || page.headSeq > last)) last = page.headSeq;
+          } while (more && !stop.signal.aborted);
           if (!o.follow || stop.signal.aborted) break;
           await sleep(intervalS * 1000, undefined, { signal: stop.signal }).catch(() => undefined);
           if (stop.signal.aborted) break;
