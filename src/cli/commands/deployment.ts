@@ -53,6 +53,17 @@ interface CheckJson {
 
 const enc = encodeURIComponent;
 
+/** The setup options `identity setup` and `identity check` both take (the check evaluates against the same setup). */
+function setupOptions(cmd: Command): Command {
+  return cmd
+    .option('--wildcard', 'dedicated clusters only: trust every service account of the cluster (system:serviceaccount:*:*)')
+    .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
+    .option('--target-service-account <email>', 'default identity on GCP: the service account to impersonate')
+    .option('--gcp-route <route>', 'default identity on GCP: impersonation | direct-grant')
+    .option('--project <id>', 'GCP project for direct grants or the secrets backend')
+    .option('--role <role>', 'GCP role to grant directly, e.g. roles/bigquery.dataViewer');
+}
+
 /** The setup options both `identity setup` and `identity check` take, as the API's query. */
 function setupQuery(o: SetupOptionFlags): URLSearchParams {
   const q = new URLSearchParams();
@@ -225,18 +236,11 @@ export function registerDeploymentCommands(program: Command): void {
   registerVariableCommands(dep);
 
   const identity = dep.command('identity').description("A Deployment's workload identity");
-  identity
-    .command('setup')
+  setupOptions(identity.command('setup'))
     .argument('<deployment>', 'id or name')
     .description('What to run in the cloud so it trusts this Deployment')
     .option('-o, --output <format>', 'text | json | yaml', 'text')
     .option('--format <format>', 'steps | terraform', 'steps')
-    .option('--wildcard', 'dedicated clusters only: trust every service account of the cluster (system:serviceaccount:*:*)')
-    .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
-    .option('--target-service-account <email>', 'default identity on GCP: the service account to impersonate')
-    .option('--gcp-route <route>', 'default identity on GCP: impersonation | direct-grant')
-    .option('--project <id>', 'GCP project for direct grants or the secrets backend')
-    .option('--role <role>', 'GCP role to grant directly, e.g. roles/bigquery.dataViewer')
     .action(async (ref: string, o: SetupFlags) => {
       const q = setupQuery(o);
       const qs = q.size ? `?${q}` : '';
@@ -252,8 +256,7 @@ export function registerDeploymentCommands(program: Command): void {
       else if (o.output === 'text') process.stdout.write(renderSetup(ref, s) + '\n');
       else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
     });
-  identity
-    .command('check')
+  setupOptions(identity.command('check'))
     .argument('<deployment>', 'id or name')
     .description(
       "Check what the cloud holds against what the Deployment needs: each component trusted, nobody else. Exits 1 when not. AWS: the role's trust policy (`aws iam get-role --role-name R --output json`); Azure: the managed identity's federated credentials (`az identity federated-credential list --identity-name I --resource-group G -o json`); GCP: the pool provider (`gcloud iam workload-identity-pools providers describe … --format=json`) and, to check the grant too, the service account's policy",
@@ -264,12 +267,6 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--service-account-policy <file>', 'GCP, optional: `gcloud iam service-accounts get-iam-policy <account> --format=json` output for the account the components become')
     .option('--platform-trust-policy <file>', "default identity on AWS, optional: the default role's trust policy or get-role output (the platform operator's side)")
     .option('--target-policy <file>', "default identity on GCP, optional: get-iam-policy of your target service account (impersonation) or project (direct grant)")
-    .option('--wildcard', 'the Deployment was set up with --wildcard (dedicated clusters): expect every service account of the cluster')
-    .option('--target-role-arn <arn>', 'default identity on AWS: your role that the default identity assumes')
-    .option('--target-service-account <email>', 'default identity on GCP: the service account the default identity impersonates')
-    .option('--gcp-route <route>', 'default identity on GCP: impersonation | direct-grant')
-    .option('--project <id>', 'default identity on GCP, direct grant: the project')
-    .option('--role <role>', 'default identity on GCP, direct grant: the role granted')
     .option('-o, --output <format>', 'text | json | yaml', 'text')
     .action(async (ref: string, o: CheckFlags) => {
       const given = (
