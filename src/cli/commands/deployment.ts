@@ -256,7 +256,8 @@ export function registerDeploymentCommands(program: Command): void {
       else if (o.output === 'text') process.stdout.write(renderSetup(ref, s) + '\n');
       else throw new CliError(`unknown output format "${o.output}"`, 'ERR_VALIDATION', '-o', 'text | json | yaml', 2);
     });
-  setupOptions(identity.command('check'))
+  const check = identity
+    .command('check')
     .argument('<deployment>', 'id or name')
     .description(
       "Check what the cloud holds against what the Deployment needs: each component trusted, nobody else. Exits 1 when not. AWS: the role's trust policy (`aws iam get-role --role-name R --output json`); Azure: the managed identity's federated credentials (`az identity federated-credential list --identity-name I --resource-group G -o json`); GCP: the pool provider (`gcloud iam workload-identity-pools providers describe … --format=json`) and, to check the grant too, the service account's policy",
@@ -266,7 +267,8 @@ export function registerDeploymentCommands(program: Command): void {
     .option('--provider <file>', 'GCP: `gcloud iam workload-identity-pools providers describe … --format=json` output (- reads stdin)')
     .option('--service-account-policy <file>', 'GCP, optional: `gcloud iam service-accounts get-iam-policy <account> --format=json` output for the account the components become')
     .option('--platform-trust-policy <file>', "default identity on AWS, optional: the default role's trust policy or get-role output (the platform operator's side)")
-    .option('--target-policy <file>', "default identity on GCP, optional: get-iam-policy of your target service account (impersonation) or project (direct grant)")
+    .option('--target-policy <file>', "default identity on GCP, optional: get-iam-policy of your target service account (impersonation) or project (direct grant)");
+  setupOptions(check)
     .option('-o, --output <format>', 'text | json | yaml', 'text')
     .action(async (ref: string, o: CheckFlags) => {
       const given = (
