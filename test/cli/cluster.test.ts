@@ -76,6 +76,21 @@ describe('airlock CLI', () => {
     assert.equal(shown.databaseUrl, 'postgres://u:****@127.0.0.1/db', 'passwords are masked');
   });
 
+  it('config validate --production: the defaults are refused for real clouds (exit 1, each setting with its fix); a ready configuration passes', async () => {
+    const defaults = await airlock(['config', 'validate', '--production'], {});
+    assert.equal(defaults.code, 1, defaults.stderr);
+    assert.match(defaults.stdout, /^ {2}error publicUrl: publicUrl is not set, so every cluster's issuer is http:\/\/127\.0\.0\.1:8080\/clusters\/…/m);
+    assert.match(defaults.stdout, /^ {6}set: AIRLOCK_PUBLIC_URL=https:\/\/airlock\.example\.com/m);
+    const ready = await airlock(['config', 'validate', '--production', '-o', 'json', '--public-url', 'https://airlock.example.com', '--audit-retention', '400d'], {
+      AIRLOCK_DATABASE_URL: 'postgres://airlock:secret@db.example.com/airlock?sslmode=verify-full',
+      AIRLOCK_MASTER_KEY: 'from-a-secret-manager',
+    });
+    assert.equal(ready.code, 0, ready.stderr);
+    const out = JSON.parse(ready.stdout) as { config: { publicUrl: string; databaseUrl: string }; readiness: unknown[] };
+    assert.deepEqual([out.config.publicUrl, out.readiness], ['https://airlock.example.com', []]);
+    assert.equal(ready.stdout.includes('secret'), false, 'the database password stays masked');
+  });
+
   it('config validate never prints a database password, in whichever form it was given, valid or not', async () => {
     for (const url of ['postgres://:secret@127.0.0.1/db', 'postgres://127.0.0.1/db?user=u&password=secret', 'postgres://u:secret@127.0.0.1/db?sslpassword=secret', 'mysql://u:secret@127.0.0.1/db']) {
       const r = await airlock(['config', 'validate', '-o', 'json'], { DATABASE_URL: url });

@@ -5,10 +5,12 @@ import { createApp } from '../../app.ts';
 import { embeddedPath } from '../../store/store.ts';
 import { envName, loadConfig } from '../../config/load.ts';
 import { maskDatabaseUrl } from '../../config/mask.ts';
+import { productionReadiness } from '../../config/readiness.ts';
 import { CONFIG_KEYS, configSchema, type ConfigInput } from '../../config/schema.ts';
 import { AppError } from '../../errors/index.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { CliError } from '../client.ts';
+import { setExitCode } from '../exit.ts';
 
 /** `--public-url` ↔ `publicUrl` for every setting, so flags stay in step with the schema. */
 const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -78,7 +80,8 @@ export function registerServeCommands(program: Command): void {
   addConfigFlags(config.command('validate').description('Check the configuration (file, env, flags) and print the result'))
     .option('-o, --output <format>', 'yaml | json', 'yaml')
     .option('--explain', 'print every setting with its description and default')
-    .action((opts: Record<string, unknown> & { explain?: boolean; output: string }) => {
+    .option('--production', 'also check it is ready for real clouds (public https issuers, store, master key, key pre-publication); exit 1 on an error')
+    .action((opts: Record<string, unknown> & { explain?: boolean; output: string; production?: boolean }) => {
       if (opts.explain) {
         for (const key of CONFIG_KEYS) {
           const s = configSchema.shape[key];
@@ -91,6 +94,15 @@ export function registerServeCommands(program: Command): void {
       for (const [k, v] of Object.entries(c)) shown[k] = DURATION_KEYS.has(k) && typeof v === 'number' ? formatDuration(v) : v;
       if (c.databaseUrl) shown.databaseUrl = maskDatabaseUrl(c.databaseUrl);
       process.stderr.write('configuration is valid\n');
-      process.stdout.write(opts.output === 'json' ? JSON.stringify(shown, null, 2) + '\n' : toYaml(shown));
+      const readiness = opts.production ? productionReadiness(c, process.env) : undefined;
+      if (opts.output === 'json') process.stdout.write(JSON.stringify(readiness ? { config: shown, readiness } : shown, null, 2) + '\n');
+      else {
+        process.stdout.write(toYaml(shown));
+        if (readiness) {
+          process.stdout.write(`\nproduction readiness:${readiness.length === 0 ? ' nothing to report' : ''}\n`);
+          for (const f of readiness) process.stdout.write(`  ${f.severity} ${f.key}: ${f.message}\n      set: ${f.fix}\n`);
+        }
+      }
+      if (readiness?.some((f) => f.severity === 'error')) setExitCode(1);
     });
 }
