@@ -1,7 +1,7 @@
 // Shared pieces: error banners that stay until the next attempt, labelled fields whose error is
 // tied to the input (aria-describedby), dialogs on the native <dialog> (focus trap, Escape), code
 // blocks with a Copy button.
-import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { Fragment, useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { ApiError } from '../api.ts';
 
 export function ErrorBanner({ error, title }: { error: unknown; title?: string }) {
@@ -321,5 +321,31 @@ export function Table({ label, columns, actions, busy, children }: { label: stri
         <tbody>{children}</tbody>
       </table>
     </div>
+  );
+}
+
+/** One button of {@link RowActions}: `name` is its accessible name, which says which row it acts on. */
+export interface RowAction {
+  label: string;
+  name: string;
+  onClick: () => void;
+  danger?: boolean;
+}
+
+/** A table row's actions cell: its buttons when `allowed` (the role may, the row is in a state that allows it), else empty. */
+export function RowActions({ allowed, actions }: { allowed: boolean; actions: RowAction[] }) {
+  return (
+    <td className="actions">
+      {allowed
+        ? actions.map((a, i) => (
+            <Fragment key={a.label}>
+              {i > 0 ? ' ' : null}
+              <button type="button" className={a.danger ? 'btn btn-small btn-danger-ghost' : 'btn btn-small'} aria-label={a.name} onClick={a.onClick}>
+                {a.label}
+              </button>
+            </Fragment>
+          ))
+        : null}
+    </td>
   );
 }

@@ -2,7 +2,7 @@
 // Deployments or to all of them. Passwords are write-only (the API answers `passwordSet` only).
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, type Loaded, Modal, Select, Table, useAction, useLoad } from '../components/ui.tsx';
+import { Choice, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, RowActions, type Loaded, Modal, Select, Table, useAction, useLoad } from '../components/ui.tsx';
 import { useCan } from '../permissions.tsx';
 import type { Connection, Deployment, SavedIdentity } from '../types.ts';
 
@@ -99,21 +99,14 @@ export function Connections({ deployments, current, list }: { deployments: Deplo
                   ))}
                   {!c.allDeployments && c.deployments.length === 0 ? <span className="muted">not linked</span> : null}
                 </td>
-                <td className="actions">
-                  {can('connection.write') ? (
-                    <>
-                      <button type="button" className="btn btn-small" aria-label={`Edit ${c.connId}`} onClick={() => setEditing(c)}>
-                        Edit
-                      </button>{' '}
-                      <button type="button" className="btn btn-small" aria-label={`Link ${c.connId}`} onClick={() => setLinking(c)}>
-                        Link
-                      </button>{' '}
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${c.connId}`} onClick={() => setDeleting(c)}>
-                        Delete
-                      </button>
-                    </>
-                  ) : null}
-                </td>
+                <RowActions
+                  allowed={can('connection.write')}
+                  actions={[
+                    { label: 'Edit', name: `Edit ${c.connId}`, onClick: () => setEditing(c) },
+                    { label: 'Link', name: `Link ${c.connId}`, onClick: () => setLinking(c) },
+                    { label: 'Delete', name: `Delete ${c.connId}`, onClick: () => setDeleting(c), danger: true },
+                  ]}
+                />
               </tr>
             ))}
           </Table>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { Choice, Empty, ErrorBanner, Field, ListState, Loading, Select, ShownOnce, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { Choice, Empty, ErrorBanner, Field, ListState, RowActions, Loading, Select, ShownOnce, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { useCan } from '../permissions.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cloud, Cluster, Credential, Deployment, DeploymentOptions } from '../types.ts';
@@ -437,13 +437,7 @@ function Credentials({ deployment: d }: { deployment: Deployment }) {
                 <td>
                   <span className={`pill pill-${c.status}`}>{c.status}</span>
                 </td>
-                <td className="actions">
-                  {c.status === 'live' && can('credential.write') ? (
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Revoke ${c.id}`} onClick={() => void revoke(c)}>
-                      Revoke
-                    </button>
-                  ) : null}
-                </td>
+                <RowActions allowed={c.status === 'live' && can('credential.write')} actions={[{ label: 'Revoke', name: `Revoke ${c.id}`, onClick: () => void revoke(c), danger: true }]} />
               </tr>
             ))}
           </Table>

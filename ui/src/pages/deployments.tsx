@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, RowActions, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { useCan } from '../permissions.tsx';
 import { Link, navigate } from '../router.tsx';
 import type { Cluster, Deployment, DeploymentOptions, SavedIdentity } from '../types.ts';
@@ -105,13 +105,7 @@ export function DeploymentsPage() {
                 <td>
                   <Time iso={d.createdAt} />
                 </td>
-                <td className="actions">
-                  {can('deployment.write') ? (
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)}>
-                      Delete
-                    </button>
-                  ) : null}
-                </td>
+                <RowActions allowed={can('deployment.write')} actions={[{ label: 'Delete', name: `Delete ${d.name}`, onClick: () => setDeleting(d), danger: true }]} />
               </tr>
             ))}
           </Table>
@@ -246,13 +240,7 @@ function SavedIdentities({ onChanged }: { onChanged: (message: string) => void }
                   {i.deploymentsUsing} Deployment{i.deploymentsUsing === 1 ? '' : 's'}
                   {i.capacity !== undefined ? <span className="muted"> of {i.capacity}</span> : null}
                 </td>
-                <td className="actions">
-                  {can('identity.write') ? (
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete saved identity ${i.name}`} onClick={() => setDeleting(i)}>
-                      Delete
-                    </button>
-                  ) : null}
-                </td>
+                <RowActions allowed={can('identity.write')} actions={[{ label: 'Delete', name: `Delete saved identity ${i.name}`, onClick: () => setDeleting(i), danger: true }]} />
               </tr>
             ))}
           </Table>

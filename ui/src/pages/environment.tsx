@@ -3,7 +3,7 @@
 // so the console never has them to show.
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, enc, listAll } from '../api.ts';
-import { CodeBlock, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Loading, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { CodeBlock, ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, RowActions, Loading, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { useCan } from '../permissions.tsx';
 import { parseDotenv } from '../dotenv.ts';
 import { Link } from '../router.tsx';
@@ -144,18 +144,13 @@ function Variables({ deployment: d }: { deployment: Deployment }) {
                 <td>
                   <Time iso={v.updatedAt} />
                 </td>
-                <td className="actions">
-                  {can('variable.write') ? (
-                    <>
-                      <button type="button" className="btn btn-small" aria-label={`Edit ${v.key}`} onClick={() => setEditing(v)}>
-                        Edit
-                      </button>{' '}
-                      <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${v.key}`} onClick={() => setDeleting(v)}>
-                        Delete
-                      </button>
-                    </>
-                  ) : null}
-                </td>
+                <RowActions
+                  allowed={can('variable.write')}
+                  actions={[
+                    { label: 'Edit', name: `Edit ${v.key}`, onClick: () => setEditing(v) },
+                    { label: 'Delete', name: `Delete ${v.key}`, onClick: () => setDeleting(v), danger: true },
+                  ]}
+                />
               </tr>
             ))}
           </Table>

@@ -3,7 +3,7 @@
 // file (JSON, YAML or .env), all or nothing; passwords are write-only like everywhere else.
 import { useState, type FormEvent } from 'react';
 import { ApiError, api, enc, fieldMessage } from '../api.ts';
-import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
+import { ConfirmDialog, Empty, ErrorBanner, Field, FormActions, ListState, RowActions, Modal, Select, Table, Time, useAction, useLoad } from '../components/ui.tsx';
 import { useCan } from '../permissions.tsx';
 import type { Deployment, MetastoreConnection } from '../types.ts';
 
@@ -69,13 +69,7 @@ export function MetastoreConnections({ deployment: d }: { deployment: Deployment
                   <Time iso={m.importedAt} />
                   <div className="muted small">{m.source}</div>
                 </td>
-                <td className="actions">
-                  {can('connection.write') ? (
-                    <button type="button" className="btn btn-small btn-danger-ghost" aria-label={`Delete ${m.connId} from the metadata database`} onClick={() => setDeleting(m)}>
-                      Delete
-                    </button>
-                  ) : null}
-                </td>
+                <RowActions allowed={can('connection.write')} actions={[{ label: 'Delete', name: `Delete ${m.connId} from the metadata database`, onClick: () => setDeleting(m), danger: true }]} />
               </tr>
             ))}
           </Table>
