@@ -13,7 +13,8 @@
  */
 import { applyMapping, compileMapping, MappingError, MAX_SUBJECT_BYTES, type CompiledMapping } from '../../emulators/gcp/attribute-mapping.ts';
 import { CelSyntaxError, evaluateCondition, parseCel, type CelNode } from '../../emulators/gcp/cel.ts';
-import { attributePrincipalSet, defaultAudiences, groupPrincipalSet, poolPrincipalSet, subjectPrincipal, type PoolName } from '../../emulators/gcp/resource-names.ts';
+import { defaultAudiences, type PoolName } from '../../emulators/gcp/resource-names.ts';
+import { principalOf, principalSetsOf, type FederatedIdentity } from '../../emulators/gcp/tokens.ts';
 import { AppError } from '../../errors/index.ts';
 import type { SetupInput, SetupResult, TrustCheck, TrustFinding } from '../types.ts';
 import { planGcpSetup } from './plan.ts';
@@ -140,11 +141,10 @@ function admit(p: Provider, claims: Record<string, unknown>): Admission {
   }
   if (!mapped.subject) return refuse('the mapping gives an empty google.subject (invalid_request)');
   if (Buffer.byteLength(mapped.subject, 'utf8') > MAX_SUBJECT_BYTES) return refuse(`google.subject is longer than ${MAX_SUBJECT_BYTES} bytes (invalid_request)`);
-  const sets = [poolPrincipalSet(p.pool)];
-  for (const [name, v] of Object.entries(mapped.attributes)) for (const value of Array.isArray(v) ? v : [v]) sets.push(attributePrincipalSet(p.pool, name, value));
-  const groups = mapped.google.groups;
-  for (const g of Array.isArray(groups) ? groups : groups ? [groups] : []) sets.push(groupPrincipalSet(p.pool, g));
-  return { admitted: true, reason: `the provider admits it as ${subjectPrincipal(p.pool, mapped.subject)}`, principals: [subjectPrincipal(p.pool, mapped.subject), ...sets] };
+  // The identity the sandbox's STS would issue a token for, and the members IAM matches it by.
+  const { subject: _subject, ...google } = mapped.google;
+  const identity: FederatedIdentity = { kind: 'federated', pool: p.pool, providerId: p.providerId, subject: mapped.subject, google, attributes: mapped.attributes };
+  return { admitted: true, reason: `the provider admits it as ${principalOf(identity)}`, principals: [principalOf(identity), ...principalSetsOf(identity)] };
 }
 
 function claimsOf(issuer: string, audience: string, namespace: string, serviceAccount: string): Record<string, unknown> {
