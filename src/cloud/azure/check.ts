@@ -6,6 +6,7 @@
  * a setup that "looks right" answers AADSTS70021.
  */
 import { AppError } from '../../errors/index.ts';
+import { jsonDocument } from '../document.ts';
 import { AUDIENCE, type SetupInput, type SetupResult, type TrustCheck, type TrustFinding } from '../types.ts';
 import { MAX_FEDERATED_CREDENTIALS } from './setup.ts';
 
@@ -16,16 +17,6 @@ interface Credential {
   issuer: string;
   subject: string;
   audiences: string[];
-}
-
-/** A document given as JSON text or already parsed; text that is not JSON is refused at `field`. */
-function jsonDocument(doc: unknown, field: string, example: string): unknown {
-  if (typeof doc !== 'string') return doc;
-  try {
-    return JSON.parse(doc);
-  } catch (err) {
-    throw new AppError('ERR_VALIDATION', `${field} is not JSON: ${(err as Error).message}`, { field, example });
-  }
 }
 
 /** `az … list` prints the credentials flat; the ARM REST answer nests them in `properties` under `value`. */

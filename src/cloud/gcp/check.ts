@@ -16,6 +16,7 @@ import { CelSyntaxError, evaluateCondition, parseCel, type CelNode } from '../..
 import { defaultAudiences, type PoolName } from '../../emulators/gcp/resource-names.ts';
 import { principalOf, principalSetsOf, type FederatedIdentity } from '../../emulators/gcp/tokens.ts';
 import { AppError } from '../../errors/index.ts';
+import { jsonDocument } from '../document.ts';
 import type { SetupInput, SetupResult, TrustCheck, TrustFinding } from '../types.ts';
 import { planGcpSetup } from './plan.ts';
 
@@ -39,14 +40,7 @@ interface Provider {
 const bad = (field: string, message: string, example: unknown = PROVIDER_EXAMPLE) => new AppError('ERR_VALIDATION', message, { field, example });
 
 function parsed(doc: unknown, field: string, example: string): Record<string, unknown> {
-  let v = doc;
-  if (typeof doc === 'string') {
-    try {
-      v = JSON.parse(doc);
-    } catch (err) {
-      throw bad(field, `${field} is not JSON: ${(err as Error).message}`, example);
-    }
-  }
+  const v = jsonDocument(doc, field, example);
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(field, `${field} must be a JSON object, as \`--format=json\` prints it`, example);
   return v as Record<string, unknown>;
 }
