@@ -38,6 +38,8 @@ import { createKeyring, type Keyring } from './issuer/keyring.ts';
 import { createMinter, type Minter } from './issuer/minter.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
+import { sampleClusters } from './metrics/clusters.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createStore, type Store } from './store/store.ts';
 import { ensureDefaultTenancy, type Tenancy } from './tenancy/service.ts';
 import { createWorkspaceService, type WorkspaceService } from './tenancy/workspaces.ts';
@@ -78,6 +80,7 @@ export interface App {
   audit: AuditLog;
   delivery: DeliveryService;
   variables: VariableService;
+  metrics: Metrics;
   routes: RouteDef[];
   http: FastifyInstance;
   /**
@@ -165,7 +168,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   // Unlinking or deleting a connection warns where a Deployment's variables still name it.
   connections.addReferenceFinder(variableReferenceFinder);
 
-  const audit = createAuditLog({ store, clock, logger });
+  const metrics = createMetrics({ version: VERSION });
+  const audit = createAuditLog({ store, clock, logger, metrics });
   const delivery = createDeliveryService({
     store,
     clock,
@@ -177,6 +181,16 @@ export async function createApp(o: AppOptions): Promise<App> {
     kubernetes: createKubernetesTokenVerifier({ clock }),
     providers: CLOUD_PROVIDERS,
     tokenTtlSeconds: config.tokenTtlDefault,
+    metrics,
+  });
+  metrics.sampleClustersWith(async () => {
+    // A store that does not answer leaves the gauges empty for this scrape; the counters still go out.
+    try {
+      return await sampleClusters(store, keyring, clock.now());
+    } catch (err) {
+      logger.warn('metrics: the clusters could not be read for this scrape', { err: err as Error });
+      return [];
+    }
   });
 
   const variables = createVariableService({
@@ -193,7 +207,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const routes: RouteDef[] = [];
   routes.push(
-    ...metaRoutes(store, VERSION, () => routes),
+    ...metaRoutes(store, VERSION, () => routes, metrics),
     ...issuerRoutes(clusters, keyring),
     ...workspaceRoutes(workspaces),
     ...tokenRoutes(createTokenAdmin({ store, clock, tenancy, tokens, workspaces, deployments }), () => clock.now()),
@@ -223,7 +237,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       logger.warn('the web console could not be read; serving the API alone', { dir: uiDir, err: err as Error });
     }
   }
-  const http = createHttpServer({ routes, tokens, access, audit, logger, web, clock });
+  const http = createHttpServer({ routes, tokens, access, audit, logger, web, clock, metrics });
   const startup = {
     storeOpenMs: store.startup.openMs,
     migrateMs: store.startup.migrateMs,
@@ -250,8 +264,10 @@ export async function createApp(o: AppOptions): Promise<App> {
     ticking = true;
     try {
       const created = await keyring.tick();
+      metrics.rotationCheck({ ok: true, created: created.length });
       if (created.length) logger.info('scheduled signing keys created', { kids: created });
     } catch (err) {
+      metrics.rotationCheck({ ok: false, created: 0 });
       logger.error('key rotation check failed', { err });
     } finally {
       ticking = false;
@@ -277,6 +293,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     audit,
     delivery,
     variables,
+    metrics,
     routes,
     http,
     startup,

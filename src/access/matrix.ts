@@ -24,7 +24,7 @@ export interface RoleInfo {
 
 export const ROLE_INFO: Record<Role, RoleInfo> = {
   'organization-owner': { level: 'organization', short: 'owner', description: 'Everything, in every workspace. The admin token is one.' },
-  'organization-member': { level: 'organization', short: 'member', description: 'Reads organization objects: clusters, workspaces, workload lookups.' },
+  'organization-member': { level: 'organization', short: 'member', description: 'Reads organization objects: clusters, workspaces, workload lookups; scrapes /metrics (the webhook and Prometheus use one).' },
   'workspace-owner': { level: 'workspace', short: 'owner', description: "Everything in one workspace, including its tokens (up to its own role)." },
   'workspace-operator': { level: 'workspace', short: 'operator', description: "Creates, updates and deletes one workspace's Deployments, identities, join credentials and Airflow connections." },
   'workspace-viewer': { level: 'workspace', short: 'viewer', description: 'Reads one workspace; never a secret value.' },
@@ -59,6 +59,7 @@ export const PERMISSIONS = {
   'token.read': { level: 'organization', description: 'List API tokens (never their secrets)' },
   'token.write': { level: 'organization', description: 'Create, rotate and revoke API tokens, never one with more power than the caller' },
   'audit.read': { level: 'organization', description: 'Read, export and verify the audit log' },
+  'metrics.read': { level: 'organization', description: 'Scrape the Prometheus metrics at /metrics (counts and cluster ids; no secret, no Deployment name)' },
 } as const satisfies Record<string, { level: 'organization' | 'workspace'; description: string }>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -69,7 +70,7 @@ const WORKSPACE_OPERATOR: readonly Permission[] = [...WORKSPACE_VIEWER, 'deploym
 /** The matrix: what each role may do. Anything not listed is denied. */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   'organization-owner': Object.keys(PERMISSIONS) as Permission[],
-  'organization-member': ['api.read', 'cluster.read', 'workload.read', 'workspace.read'],
+  'organization-member': ['api.read', 'cluster.read', 'workload.read', 'workspace.read', 'metrics.read'],
   'workspace-owner': [...WORKSPACE_OPERATOR, 'token.read', 'token.write'],
   'workspace-operator': WORKSPACE_OPERATOR,
   'workspace-viewer': WORKSPACE_VIEWER,

@@ -10,6 +10,7 @@ import { describeCall } from './audit-call.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { errorBody, frameworkError, inRequestTerms, validationError } from './errors.ts';
 import type { RouteDef } from './route.ts';
 import { WEB_HEADERS, type WebAsset, type WebAssets } from '../web/assets.ts';
@@ -27,6 +28,8 @@ export interface HttpServerDeps {
   web?: WebAssets | undefined;
   /** Paces the records of refused tokens (default: the system clock). */
   clock?: Clock | undefined;
+  /** Counts requests and refused tokens (`GET /metrics`); absent, nothing is counted. */
+  metrics?: Metrics | undefined;
 }
 
 /** A client's standing choice of workspace for workspace-level routes (`?workspace=` wins over it). */
@@ -57,6 +60,14 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     void reply.header('x-request-id', String(req.id));
     done();
   });
+  const metrics = deps.metrics;
+  if (metrics) {
+    // By route template, never the raw path: a client cannot mint new series.
+    app.addHook('onResponse', (req, reply, done) => {
+      metrics.httpRequest({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, seconds: reply.elapsedTime / 1000 });
+      done();
+    });
+  }
 
   // JSON is the only body type the API accepts; anything else is a 415, not a string to misparse.
   // Form bodies are parsed for the OAuth routes that declare them and refused everywhere else.
@@ -118,7 +129,10 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
           const presented = bearer(req);
           const checked = presented ? await deps.tokens.check(presented) : undefined;
           if (checked?.ok) principal = checked.principal;
-          else if (checked) await recordRefusal(checked, req, route);
+          else if (checked) {
+            metrics?.apiTokenRefused(checked.reason);
+            await recordRefusal(checked, req, route);
+          }
           if (!principal) {
             void reply.header('www-authenticate', 'Bearer realm="airlock"');
             throw new AppError('ERR_UNAUTHENTICATED', presented ? 'the API token is not valid' : 'send an API token: Authorization: Bearer <token>', {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { AuditEventRecord } from '../domain/records.ts';
 import type { Store } from '../store/store.ts';
 
@@ -102,7 +103,7 @@ export function verifyChain(events: AuditEventRecord[], prevHash = GENESIS_HASH)
   return { ok: true, head: prev };
 }
 
-export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; maxBatch?: number }): AuditLog {
+export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; maxBatch?: number; metrics?: Pick<Metrics, 'auditBatch'> }): AuditLog {
   const maxBatch = o.maxBatch ?? 1000;
   let queue: { e: AuditEvent; at: Date; done: (err?: Error) => void }[] = [];
   let running: Promise<void> | undefined;
@@ -165,8 +166,10 @@ export function createAuditLog(o: { store: Store; clock: Clock; logger: Logger; 
         queue = queue.slice(batch.length);
         try {
           await writeBatch(batch);
+          o.metrics?.auditBatch({ records: batch.length, ok: true });
           for (const b of batch) b.done();
         } catch (err) {
+          o.metrics?.auditBatch({ records: batch.length, ok: false });
           o.logger.error('audit: a batch of records could not be written; the actions they record are refused', { err: err as Error, count: batch.length });
           const failure = err instanceof Error ? err : new Error('audit: the batch could not be written', { cause: err });
           for (const b of batch) b.done(failure);

@@ -20,6 +20,7 @@ import type { DeploymentService } from '../deployments/service.ts';
 import type { JoinCredentialRecord } from '../domain/records.ts';
 import type { Cloud } from '../domain/terms.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
+import { noMetrics, type ExchangeAttestation, type JoinRefusal, type Metrics } from '../metrics/metrics.ts';
 import type { Minter } from '../issuer/minter.ts';
 import { createBatcher } from '../lib/batch.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -109,6 +110,8 @@ export interface DeliveryServiceDeps {
   kubernetes: KubernetesTokenVerifier;
   providers: Readonly<Record<Cloud, CloudProvider>>;
   tokenTtlSeconds: number;
+  /** Counts exchanges by result (default: nothing is counted). */
+  metrics?: Metrics | undefined;
 }
 
 const sha256hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -130,7 +133,14 @@ class Refused extends Error {
   }
 }
 
-type RefusedCredential = { id: string; name: string; reason: 'wrong-secret' | 'revoked' | 'expired' | 'other-cluster' };
+type RefusedCredential = { id: string; name: string; reason: JoinRefusal };
+
+/** What an exchange got as far as establishing, for its metrics. */
+interface ExchangeSeen {
+  cluster: string | undefined;
+  attestation: ExchangeAttestation;
+  refusal: RefusedCredential['reason'] | undefined;
+}
 
 /** A stored join credential as the audit log names a refusal of it: id, and `<deployment>/<component>`. */
 function refusedCredential(row: JoinCredentialForExchange, reason: RefusedCredential['reason']): RefusedCredential {
@@ -138,6 +148,7 @@ function refusedCredential(row: JoinCredentialForExchange, reason: RefusedCreden
 }
 
 export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
+  const metrics = d.metrics ?? noMetrics;
   // Refusals anyone can cause are recorded paced (src/audit/pacer.ts); grants are all recorded.
   const exchangeRefusals = createPacedRecorder({ clock: d.clock, log: d.audit, onError: () => undefined });
   const profileRefusals = createPacedRecorder({
@@ -378,86 +389,102 @@ export function createDeliveryService(d: DeliveryServiceDeps): DeliveryService {
     },
 
     async exchange(clusterId, form, ctx) {
-      const grantType = single(form, 'grant_type', true);
-      if (grantType !== TOKEN_EXCHANGE_GRANT_TYPE) throw new OAuthError('unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE_GRANT_TYPE}`);
-      const subjectToken = single(form, 'subject_token', true);
-      const subjectTokenType = single(form, 'subject_token_type', true);
-      if (subjectTokenType !== JOIN_CREDENTIAL_TOKEN_TYPE && subjectTokenType !== JWT_TOKEN_TYPE) {
-        throw new OAuthError('invalid_request', `subject_token_type must be ${JOIN_CREDENTIAL_TOKEN_TYPE} (a join credential) or ${JWT_TOKEN_TYPE} (the pod's service-account token)`);
-      }
-      const requested = single(form, 'requested_token_type', false);
-      if (requested !== undefined && requested !== JWT_TOKEN_TYPE) throw new OAuthError('invalid_request', `requested_token_type can only be ${JWT_TOKEN_TYPE}`);
-      for (const unsupported of ['actor_token', 'actor_token_type', 'scope']) {
-        if (form[unsupported]) throw new OAuthError('invalid_request', `${unsupported} is not supported by this issuer`);
-      }
-      if (form.resource) throw new OAuthError('invalid_target', 'resource is not supported; name what the token is for with audience');
-      const audiences = [...new Set(form.audience ?? [])];
-      if (audiences.length === 0 || audiences.some((a) => a === '')) throw new OAuthError('invalid_request', 'audience is required (repeat it for a token with several audiences)');
-
-      let attested: AttestedWorkload | undefined;
-      let refusedJoin: RefusedCredential | undefined;
-      const auditBase = { action: 'token.exchange', requestId: ctx.requestId, source: ctx.source };
+      const seen: ExchangeSeen = { cluster: undefined, attestation: 'none', refusal: undefined };
       try {
-        if (!isId('cluster', clusterId)) throw new OAuthError('invalid_request', `no issuer at cluster ${JSON.stringify(clusterId)}`);
-        let cluster: ClusterView;
-        try {
-          cluster = await d.clusters.getCached(clusterId);
-        } catch (err) {
-          if (err instanceof AppError && err.code === 'ERR_NOT_FOUND') throw new OAuthError('invalid_request', `no issuer at cluster ${clusterId}`);
-          throw err;
-        }
-        if (cluster.issuerMode !== 'airlock') {
-          throw new OAuthError('invalid_request', `cluster ${cluster.name} uses its own issuer (${cluster.oidcIssuerUrl}); its pods get tokens from the kubelet, not from Airlock`);
-        }
-        try {
-          attested = await attest(cluster, subjectTokenType, subjectToken);
-        } catch (err) {
-          if (err instanceof Refused) {
-            refusedJoin = err.credential;
-            throw new OAuthError('invalid_grant', err.message);
-          }
-          throw err;
-        }
-        const p = attested.profile;
-        const refused = audiences.filter((a) => !p.audiences.includes(a));
-        if (refused.length > 0) {
-          const allowed = p.audiences.length ? `this workload may ask for: ${p.audiences.join(', ')}` : `this workload may ask for none: ${p.identityReason ?? 'it has no identity and the cluster no custom audiences'}`;
-          throw new OAuthError('invalid_target', `audience ${refused.map((a) => JSON.stringify(a)).join(', ')} not allowed; ${allowed}`);
-        }
-        const minted = await d.minter.mint({
-          clusterId: cluster.id,
-          namespace: p.deployment.namespace,
-          serviceAccount: p.serviceAccount,
-          serviceAccountUid: serviceAccountUid(p.deployment.id, p.component),
-          audiences,
-        });
-        await d.audit.record({
-          ...auditBase,
-          actor: actorOf(attested.attestation),
-          target: { type: 'deployment', id: p.deployment.id, name: `${p.deployment.name}/${p.component}` },
-          result: 'success',
-          details: { attestation: attested.attestation, subject: minted.subject, audiences, jti: minted.jti, kid: minted.kid, expiresAt: new Date(minted.expiresAt * 1000).toISOString() },
-        });
-        return { access_token: minted.token, issued_token_type: JWT_TOKEN_TYPE, token_type: 'N_A', expires_in: minted.expiresAt - minted.issuedAt };
+        const answer = await exchangeToken(clusterId, form, ctx, seen);
+        metrics.exchange({ cluster: seen.cluster, attestation: seen.attestation, result: 'issued' });
+        return answer;
       } catch (err) {
-        if (err instanceof OAuthError && err.status < 500) {
-          // Refusals are paced per who (or what) was refused: anyone can send made-up credentials.
-          const actor = actorOf(attested?.attestation);
-          const target = attested
-            ? { type: 'deployment', id: attested.deploymentId, name: attested.profile.deployment.name }
-            : refusedJoin
-              ? { type: 'credential', id: refusedJoin.id, name: refusedJoin.name }
-              : { type: 'cluster', id: clusterId };
-          await exchangeRefusals.record(attested ? `${actor.type}:${actor.id}` : `${target.type}:${target.id}`, {
-            ...auditBase,
-            actor,
-            target,
-            result: err.error,
-            details: { reason: err.message, ...(refusedJoin && { refusal: refusedJoin.reason }), audiences, subjectTokenType },
-          });
-        }
+        metrics.exchange({ cluster: seen.cluster, attestation: seen.attestation, result: err instanceof OAuthError ? err.error : 'server_error' });
+        if (seen.refusal) metrics.joinCredentialRefused(seen.refusal);
         throw err;
       }
     },
   };
+
+  async function exchangeToken(clusterId: string, form: Record<string, string[]>, ctx: ExchangeContext, seen: ExchangeSeen): Promise<TokenResponse> {
+    const grantType = single(form, 'grant_type', true);
+    if (grantType !== TOKEN_EXCHANGE_GRANT_TYPE) throw new OAuthError('unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE_GRANT_TYPE}`);
+    const subjectToken = single(form, 'subject_token', true);
+    const subjectTokenType = single(form, 'subject_token_type', true);
+    if (subjectTokenType !== JOIN_CREDENTIAL_TOKEN_TYPE && subjectTokenType !== JWT_TOKEN_TYPE) {
+      throw new OAuthError('invalid_request', `subject_token_type must be ${JOIN_CREDENTIAL_TOKEN_TYPE} (a join credential) or ${JWT_TOKEN_TYPE} (the pod's service-account token)`);
+    }
+    seen.attestation = subjectTokenType === JOIN_CREDENTIAL_TOKEN_TYPE ? 'join-credential' : 'kubernetes';
+    const requested = single(form, 'requested_token_type', false);
+    if (requested !== undefined && requested !== JWT_TOKEN_TYPE) throw new OAuthError('invalid_request', `requested_token_type can only be ${JWT_TOKEN_TYPE}`);
+    for (const unsupported of ['actor_token', 'actor_token_type', 'scope']) {
+      if (form[unsupported]) throw new OAuthError('invalid_request', `${unsupported} is not supported by this issuer`);
+    }
+    if (form.resource) throw new OAuthError('invalid_target', 'resource is not supported; name what the token is for with audience');
+    const audiences = [...new Set(form.audience ?? [])];
+    if (audiences.length === 0 || audiences.some((a) => a === '')) throw new OAuthError('invalid_request', 'audience is required (repeat it for a token with several audiences)');
+
+    let attested: AttestedWorkload | undefined;
+    let refusedJoin: RefusedCredential | undefined;
+    const auditBase = { action: 'token.exchange', requestId: ctx.requestId, source: ctx.source };
+    try {
+      if (!isId('cluster', clusterId)) throw new OAuthError('invalid_request', `no issuer at cluster ${JSON.stringify(clusterId)}`);
+      let cluster: ClusterView;
+      try {
+        cluster = await d.clusters.getCached(clusterId);
+        seen.cluster = cluster.id;
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'ERR_NOT_FOUND') throw new OAuthError('invalid_request', `no issuer at cluster ${clusterId}`);
+        throw err;
+      }
+      if (cluster.issuerMode !== 'airlock') {
+        throw new OAuthError('invalid_request', `cluster ${cluster.name} uses its own issuer (${cluster.oidcIssuerUrl}); its pods get tokens from the kubelet, not from Airlock`);
+      }
+      try {
+        attested = await attest(cluster, subjectTokenType, subjectToken);
+      } catch (err) {
+        if (err instanceof Refused) {
+          refusedJoin = err.credential;
+          throw new OAuthError('invalid_grant', err.message);
+        }
+        throw err;
+      }
+      const p = attested.profile;
+      const refused = audiences.filter((a) => !p.audiences.includes(a));
+      if (refused.length > 0) {
+        const allowed = p.audiences.length ? `this workload may ask for: ${p.audiences.join(', ')}` : `this workload may ask for none: ${p.identityReason ?? 'it has no identity and the cluster no custom audiences'}`;
+        throw new OAuthError('invalid_target', `audience ${refused.map((a) => JSON.stringify(a)).join(', ')} not allowed; ${allowed}`);
+      }
+      const minted = await d.minter.mint({
+        clusterId: cluster.id,
+        namespace: p.deployment.namespace,
+        serviceAccount: p.serviceAccount,
+        serviceAccountUid: serviceAccountUid(p.deployment.id, p.component),
+        audiences,
+      });
+      await d.audit.record({
+        ...auditBase,
+        actor: actorOf(attested.attestation),
+        target: { type: 'deployment', id: p.deployment.id, name: `${p.deployment.name}/${p.component}` },
+        result: 'success',
+        details: { attestation: attested.attestation, subject: minted.subject, audiences, jti: minted.jti, kid: minted.kid, expiresAt: new Date(minted.expiresAt * 1000).toISOString() },
+      });
+      return { access_token: minted.token, issued_token_type: JWT_TOKEN_TYPE, token_type: 'N_A', expires_in: minted.expiresAt - minted.issuedAt };
+    } catch (err) {
+      seen.refusal = refusedJoin?.reason;
+      if (err instanceof OAuthError && err.status < 500) {
+        // Refusals are paced per who (or what) was refused: anyone can send made-up credentials.
+        const actor = actorOf(attested?.attestation);
+        const target = attested
+          ? { type: 'deployment', id: attested.deploymentId, name: attested.profile.deployment.name }
+          : refusedJoin
+            ? { type: 'credential', id: refusedJoin.id, name: refusedJoin.name }
+            : { type: 'cluster', id: clusterId };
+        await exchangeRefusals.record(attested ? `${actor.type}:${actor.id}` : `${target.type}:${target.id}`, {
+          ...auditBase,
+          actor,
+          target,
+          result: err.error,
+          details: { reason: err.message, ...(refusedJoin && { refusal: refusedJoin.reason }), audiences, subjectTokenType },
+        });
+      }
+      throw err;
+    }
+  }
 }

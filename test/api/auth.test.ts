@@ -32,7 +32,8 @@ describe('authentication', () => {
     assert.ok(guarded.length >= 8, 'the table is the source, not a hand-kept list');
     for (const r of guarded) {
       assert.equal(r.auth, 'token', `${r.method} ${r.path} is declared as needing a token`);
-      assert.ok(r.path.startsWith('/api/v1/'), `${r.path}: guarded routes live under /api/v1`);
+      // …and Prometheus' conventional /metrics, which needs a token like the rest.
+      assert.ok(r.path.startsWith('/api/v1/') || r.path === '/metrics', `${r.path}: guarded routes live under /api/v1`);
       for (const headers of [{} as Record<string, string>, { authorization: 'Bearer alk_00000000000000000000_' + 'A'.repeat(43) }, { authorization: 'Basic YTpi' }]) {
         const res = await s.api(r.method, concrete(r.path), r.method === 'GET' || r.method === 'DELETE' ? undefined : {}, { auth: false, headers });
         assert.equal(res.status, 401, `${r.method} ${r.path} with ${JSON.stringify(headers)}`);

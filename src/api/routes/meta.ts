@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../store/store.ts';
 import { openApiDocument } from '../openapi.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
-/** Health probes (public) and the OpenAPI document (token). `all` is the full table, for the document. */
-export function metaRoutes(store: Store, version: string, all: () => RouteDef[]): RouteDef[] {
+/**
+ * Health probes (public), the OpenAPI document and the Prometheus metrics (token). `all` is the
+ * full table, for the document.
+ */
+export function metaRoutes(store: Store, version: string, all: () => RouteDef[], metrics: Metrics): RouteDef[] {
   return [
     defineRoute({
       method: 'GET',
@@ -36,6 +40,18 @@ export function metaRoutes(store: Store, version: string, all: () => RouteDef[])
       summary: 'This API, as OpenAPI 3.0',
       response: z.record(z.string(), z.unknown()),
       handler: () => Promise.resolve(openApiDocument(all(), version)),
+    }),
+    defineRoute({
+      method: 'GET',
+      // Prometheus' default metrics_path; scrape it with a bearer token (docs/metrics.md).
+      path: '/metrics',
+      auth: 'token',
+      permission: 'metrics.read',
+      tag: 'meta',
+      summary: 'Prometheus metrics: token exchanges, refusals, requests, audit writes, signing keys',
+      contentType: metrics.contentType,
+      response: z.string(),
+      handler: () => metrics.scrape(),
     }),
   ];
 }

@@ -9,7 +9,7 @@ import type { ApiToken } from '../types.ts';
 
 const ROLES: { value: string; label: string; hint: string }[] = [
   { value: 'organization-owner', label: 'Organization owner', hint: 'Everything, in every workspace.' },
-  { value: 'organization-member', label: 'Organization member', hint: 'Reads clusters, workspaces and workload lookups (what the webhook needs).' },
+  { value: 'organization-member', label: 'Organization member', hint: 'Reads clusters, workspaces and workload lookups, and scrapes /metrics (what the webhook and Prometheus need).' },
   { value: 'workspace-owner', label: 'Workspace owner', hint: 'Everything in one workspace, its tokens included.' },
   { value: 'workspace-operator', label: 'Workspace operator', hint: "Changes one workspace's Deployments, identities, join credentials and connections." },
   { value: 'workspace-viewer', label: 'Workspace viewer', hint: 'Reads one workspace; never a secret value.' },
