@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { clusterRoutes } from './api/routes/clusters.ts';
@@ -14,6 +14,8 @@ import { metaRoutes } from './api/routes/meta.ts';
 import { workspaceRoutes } from './api/routes/workspaces.ts';
 import { tokenRoutes } from './api/routes/tokens.ts';
 import { auditRoutes } from './api/routes/audit.ts';
+import { backupRoutes } from './api/routes/backups.ts';
+import { createBackups, type Backups } from './backup/backups.ts';
 import { variableRoutes } from './api/routes/variables.ts';
 import { createWorkloadEnvironmentReader } from './delivery/environment-reads.ts';
 import { resolveRoutes } from './api/routes/resolve.ts';
@@ -32,7 +34,7 @@ import { createDeploymentService, type DeploymentService } from './deployments/s
 import { createIdentityService, type IdentityService } from './identity/service.ts';
 import type { Config } from './config/schema.ts';
 import { createSealer, type Sealer } from './crypto/envelope.ts';
-import { loadMasterKey } from './crypto/master-key.ts';
+import { CANARY_SETTING, loadMasterKey } from './crypto/master-key.ts';
 import { AppError } from './errors/index.ts';
 import { createKeyring, type Keyring } from './issuer/keyring.ts';
 import { createMinter, type Minter } from './issuer/minter.ts';
@@ -80,6 +82,7 @@ export interface App {
   audit: AuditLog;
   delivery: DeliveryService;
   variables: VariableService;
+  backups: Backups;
   metrics: Metrics;
   routes: RouteDef[];
   http: FastifyInstance;
@@ -96,8 +99,6 @@ export interface App {
   listen(): Promise<string>;
   close(): Promise<void>;
 }
-
-const CANARY_KEY = 'crypto.canary';
 
 export async function createApp(o: AppOptions): Promise<App> {
   const { config } = o;
@@ -127,9 +128,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
   try {
     // Fail at start, not at the first mint, when the master key is not the one the store was sealed with.
-    const canary = await store.settings.get<string>(CANARY_KEY);
-    if (canary) sealer.open(canary, CANARY_KEY);
-    else await store.settings.put(CANARY_KEY, sealer.seal(Buffer.from('airlock'), CANARY_KEY));
+    const canary = await store.settings.get<string>(CANARY_SETTING);
+    if (canary) sealer.open(canary, CANARY_SETTING);
+    else await store.settings.put(CANARY_SETTING, sealer.seal(Buffer.from('airlock'), CANARY_SETTING));
   } catch (err) {
     await store.close();
     throw err instanceof AppError ? err : new AppError('ERR_MASTER_KEY', 'cannot check the master key against the store', { cause: err });
@@ -205,6 +206,12 @@ export async function createApp(o: AppOptions): Promise<App> {
       ),
   });
 
+  const backups = createBackups({ store, dir: resolve(config.backupDir ?? join(dataDir, 'backups')), keep: config.backupKeep, clock, logger, onResult: (ok) => metrics.backup(ok) });
+  metrics.sampleBackupsWith(() => {
+    const newest = backups.list()[0];
+    return newest && Date.parse(newest.createdAt);
+  });
+
   const routes: RouteDef[] = [];
   routes.push(
     ...metaRoutes(store, VERSION, () => routes, metrics),
@@ -216,6 +223,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
+    ...backupRoutes(backups, { intervalSeconds: config.backupInterval, keep: config.backupKeep }),
     ...variableRoutes(
       variables,
       createWorkloadEnvironmentReader({
@@ -257,6 +265,16 @@ export async function createApp(o: AppOptions): Promise<App> {
       logger.error('audit retention failed', { err: err as Error });
     }
   };
+  // Automatic backups: checked hourly (or at the interval, if shorter), so a server restarted more
+  // often than the interval still takes one per interval; the first check runs at start.
+  let backupTimer: NodeJS.Timeout | undefined;
+  let backingUp: Promise<unknown> | undefined;
+  const backupIfDue = () => {
+    backingUp ??= backups
+      .createIfDue(config.backupInterval)
+      .catch((err: unknown) => logger.error('backup failed', { err: err as Error, dir: backups.dir }))
+      .finally(() => (backingUp = undefined));
+  };
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   const tick = async () => {
@@ -293,6 +311,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     audit,
     delivery,
     variables,
+    backups,
     metrics,
     routes,
     http,
@@ -313,13 +332,20 @@ export async function createApp(o: AppOptions): Promise<App> {
         await prune();
         pruneTimer = setInterval(() => void prune(), AUDIT_PRUNE_EVERY_MS);
         pruneTimer.unref();
+        if (config.backupInterval > 0 && store.kind === 'embedded') {
+          backupIfDue();
+          backupTimer = setInterval(backupIfDue, Math.min(config.backupInterval, 3600) * 1000);
+          backupTimer.unref();
+        }
       }
       return address;
     },
     async close() {
       if (timer) clearInterval(timer);
       if (pruneTimer) clearInterval(pruneTimer);
+      if (backupTimer) clearInterval(backupTimer);
       await http.close();
+      await backingUp;
       await audit.flush();
       await store.close();
     },

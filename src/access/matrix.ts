@@ -59,6 +59,8 @@ export const PERMISSIONS = {
   'token.read': { level: 'organization', description: 'List API tokens (never their secrets)' },
   'token.write': { level: 'organization', description: 'Create, rotate and revoke API tokens, never one with more power than the caller' },
   'audit.read': { level: 'organization', description: 'Read, export and verify the audit log' },
+  'backup.read': { level: 'organization', description: 'List the snapshots of the embedded store and the backup schedule' },
+  'backup.write': { level: 'organization', description: 'Take a snapshot of the embedded store now' },
   'metrics.read': { level: 'organization', description: 'Scrape the Prometheus metrics at /metrics (counts and cluster ids; no secret, no Deployment name)' },
 } as const satisfies Record<string, { level: 'organization' | 'workspace'; description: string }>;
 

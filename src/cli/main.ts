@@ -8,6 +8,7 @@ import { registerDeploymentCommands, registerIdentityCommands } from './commands
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { registerAuditCommands } from './commands/audit.ts';
+import { registerBackupCommands } from './commands/backup.ts';
 import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerExecCommands(program);
   registerWebhookCommands(program);
   registerAdminCommands(program);
+  registerBackupCommands(program);
   return program;
 }
 

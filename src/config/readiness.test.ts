@@ -23,7 +23,7 @@ describe('production readiness of a configuration', () => {
     const r = productionReadiness(loadConfig({ env: {} }), {});
     assert.deepEqual(
       r.map((f) => `${f.severity} ${f.key}`),
-      ['error publicUrl', 'warning databaseUrl', 'warning masterKey', 'info auditRetention'],
+      ['error publicUrl', 'warning databaseUrl', 'info backupDir', 'warning masterKey', 'info auditRetention'],
     );
     assert.match(r[0]!.message, /http:\/\/127\.0\.0\.1:8080\/clusters\/…/);
     assert.match(r[0]!.fix, /^AIRLOCK_PUBLIC_URL=https:\/\//);
@@ -45,9 +45,25 @@ describe('production readiness of a configuration', () => {
     ['PostgreSQL on loopback without TLS', { AIRLOCK_DATABASE_URL: 'postgres://a:b@127.0.0.1/airlock' }, []],
     ['a short key pre-publication', { AIRLOCK_KEY_PREPUBLISH: '1h' }, ['warning keyPrepublish']],
     ['debug logging', { AIRLOCK_LOG_LEVEL: 'debug' }, ['warning logLevel']],
+    ['PostgreSQL ignores the backup settings', { AIRLOCK_BACKUP_INTERVAL: '0' }, []],
   ];
   for (const [name, env, expected] of cases) {
     it(`${name}: ${expected.join(', ') || 'nothing'}`, () => assert.deepEqual(findings(env), expected));
+  }
+
+  const embedded: [string, Record<string, string>, string[]][] = [
+    ['backed up to its own disk', {}, ['warning databaseUrl', 'info backupDir']],
+    ['backed up elsewhere', { AIRLOCK_BACKUP_DIR: '/mnt/backup/airlock' }, ['warning databaseUrl']],
+    ['not backed up', { AIRLOCK_BACKUP_INTERVAL: '0' }, ['warning databaseUrl', 'warning backupInterval']],
+  ];
+  for (const [name, env, expected] of embedded) {
+    it(`the embedded store, ${name}: ${expected.join(', ')}`, () => {
+      const { AIRLOCK_DATABASE_URL: _, ...rest } = READY;
+      assert.deepEqual(
+        productionReadiness(loadConfig({ env: { ...rest, ...env } }), SECRET).map((f) => `${f.severity} ${f.key}`),
+        expected,
+      );
+    });
   }
 
   it('a master key file named apart from the data dir is still a warning, without "beside the data"', () => {

@@ -76,9 +76,24 @@ export function productionReadiness(c: Config, env: NodeJS.ProcessEnv): Readines
     out.push({
       severity: 'warning',
       key: 'databaseUrl',
-      message: `the embedded store (${c.dataDir}/airlock.db) serves one server process: no second replica, and its backup is a file copy`,
+      message: `the embedded store (${c.dataDir}/airlock.db) serves one server process: no second replica`,
       fix: `${envName('databaseUrl')}=postgres://airlock:…@db.internal:5432/airlock for more than one replica`,
     });
+    if (c.backupInterval === 0) {
+      out.push({
+        severity: 'warning',
+        key: 'backupInterval',
+        message: 'automatic backups are off: a lost or damaged disk loses every signing key, credential and audit record',
+        fix: `${envName('backupInterval')}=24h (and copy the snapshots off the machine)`,
+      });
+    } else if (!c.backupDir) {
+      out.push({
+        severity: 'info',
+        key: 'backupDir',
+        message: `snapshots go to ${c.dataDir}/backups, on the same disk as the store they back up`,
+        fix: `${envName('backupDir')}=/mnt/other-disk/airlock, or copy them off the machine`,
+      });
+    }
   } else {
     let dbUrl: URL | undefined;
     try {

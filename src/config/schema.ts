@@ -52,6 +52,12 @@ export const configSchema = z
       '0',
       { max: [10 * 365 * 86400, '3650d'] },
     ),
+    backupInterval: duration(
+      'How often the embedded store is snapshotted into backupDir while the server runs (the newest backupKeep are kept). 0 turns automatic backups off. PostgreSQL: ignored, use pg_dump.',
+      '24h',
+    ),
+    backupKeep: z.coerce.number().int().min(1).max(1000).default(7).describe('How many snapshots backupDir keeps; older ones are deleted after each new one.'),
+    backupDir: z.string().min(1).optional().describe('Directory for snapshots of the embedded store. Default <dataDir>/backups; better on another disk.'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log verbosity.'),
     masterKeyFile: z
       .string()
@@ -62,6 +68,7 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     // Rules across fields; zod runs these only once every field parsed.
     if (c.tokenTtlDefault > c.tokenTtlMax) ctx.addIssue({ code: 'custom', path: ['tokenTtlDefault'], message: 'must not exceed tokenTtlMax' });
+    if (c.backupInterval > 0 && c.backupInterval < 60) ctx.addIssue({ code: 'custom', path: ['backupInterval'], message: 'must be 0 (off) or at least 1m' });
     if (c.keyRotationPeriod <= c.keyPrepublish)
       ctx.addIssue({ code: 'custom', path: ['keyRotationPeriod'], message: 'must be longer than keyPrepublish' });
   });

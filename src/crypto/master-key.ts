@@ -3,6 +3,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../errors/index.ts';
 
+/**
+ * The store setting that holds a value sealed under the master key: opening it proves, before any
+ * private key is needed, that the key in hand is the one the store was sealed with.
+ */
+export const CANARY_SETTING = 'crypto.canary';
+
 export interface MasterKeySource {
   key: Buffer;
   /** Where it came from, for the start-up log (never the key itself). */
@@ -27,7 +33,7 @@ export function decodeMasterKey(text: string, where: string): Buffer {
  * key file is created (mode 0600). Losing that file makes every stored private key unreadable, and
  * anyone who reads it can decrypt them: the caller logs a warning saying so.
  */
-export function loadMasterKey(opts: { env: NodeJS.ProcessEnv; dataDir: string; file?: string | undefined }): MasterKeySource {
+export function loadMasterKey(opts: { env: NodeJS.ProcessEnv; dataDir: string; file?: string | undefined; create?: boolean }): MasterKeySource {
   const fromEnv = opts.env.AIRLOCK_MASTER_KEY;
   if (fromEnv) return { key: decodeMasterKey(fromEnv, 'AIRLOCK_MASTER_KEY'), origin: 'env' };
 
@@ -39,6 +45,7 @@ export function loadMasterKey(opts: { env: NodeJS.ProcessEnv; dataDir: string; f
     }
     return { key: decodeMasterKey(readFileSync(path, 'utf8'), path), origin: 'file', path };
   }
+  if (opts.create === false) throw new AppError('ERR_MASTER_KEY', `no master key: AIRLOCK_MASTER_KEY is not set and ${path} does not exist`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(path, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });

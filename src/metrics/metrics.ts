@@ -50,8 +50,12 @@ export interface Metrics {
   auditBatch(o: { records: number; ok: boolean }): void;
   /** One pass of the rotation schedule: the keys it created, or that it failed. */
   rotationCheck(o: { ok: boolean; created: number }): void;
+  /** A snapshot of the embedded store was written, or failed. */
+  backup(ok: boolean): void;
   /** Where the scrape-time cluster gauges come from (the composition root sets it). */
   sampleClustersWith(sample: () => Promise<ClusterSample[]>): void;
+  /** When the newest snapshot in the backup directory was taken (ms), read when scraped; absent: none. */
+  sampleBackupsWith(newest: () => number | undefined): void;
 }
 
 /** The HTTP methods that get a label of their own; anything else is `other`. */
@@ -110,6 +114,21 @@ export function createMetrics(o: { version: string; processMetrics?: boolean }):
     registers: [registry],
   });
   const keysCreated = new Counter({ name: 'airlock_signing_keys_created_total', help: 'Signing keys the rotation schedule created', registers: [registry] });
+  const backups = new Counter({ name: 'airlock_backups_total', help: 'Snapshots of the embedded store, by result (ok or error)', labelNames: ['result'], registers: [registry] });
+  for (const result of ['ok', 'error']) backups.inc({ result }, 0);
+  let newestBackup: () => number | undefined = () => undefined;
+  new Gauge({
+    name: 'airlock_backup_last_timestamp_seconds',
+    help: 'When the newest snapshot in the backup directory was taken (absent when there is none, and on PostgreSQL)',
+    // A label, so that "none" has no sample at all: an unlabelled gauge always shows one (0).
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const ms = newestBackup();
+      if (ms !== undefined) this.set({ store: 'embedded' }, ms / 1000);
+    },
+  });
   for (const reason of Object.keys(JOIN_REFUSALS)) joinRefusals.inc({ reason }, 0);
   for (const reason of Object.keys(TOKEN_REFUSALS)) tokenRefusals.inc({ reason }, 0);
   for (const result of ['ok', 'error']) rotationChecks.inc({ result }, 0);
@@ -168,8 +187,12 @@ export function createMetrics(o: { version: string; processMetrics?: boolean }):
       rotationChecks.inc({ result: ok ? 'ok' : 'error' });
       if (created > 0) keysCreated.inc(created);
     },
+    backup: (ok) => backups.inc({ result: ok ? 'ok' : 'error' }),
     sampleClustersWith(fn) {
       sample = fn;
+    },
+    sampleBackupsWith(fn) {
+      newestBackup = fn;
     },
   };
 }
@@ -184,5 +207,7 @@ export const noMetrics: Metrics = {
   httpRequest: () => undefined,
   auditBatch: () => undefined,
   rotationCheck: () => undefined,
+  backup: () => undefined,
   sampleClustersWith: () => undefined,
+  sampleBackupsWith: () => undefined,
 };

@@ -32,6 +32,12 @@ export interface Store extends Repos {
   readonly exclusive: boolean;
   /** Schema versions applied, oldest first. */
   appliedMigrations(): Promise<string[]>;
+  /**
+   * Embedded store only: writes a consistent copy of the whole database to `file` (SQLite's online
+   * backup, in steps between other work; writes made meanwhile through this store are carried
+   * into the copy). PostgreSQL: ERR_RULE_VIOLATION, its backups are pg_dump's.
+   */
+  snapshot(file: string): Promise<void>;
   /** How long opening took, in ms: the database itself, then bringing its schema up to date. */
   readonly startup: { openMs: number; migrateMs: number };
   close(): Promise<void>;
@@ -57,6 +63,7 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   let db: Kysely<Database>;
   let kind: StoreKind;
   let unlock = () => {};
+  let sqlite: ReturnType<typeof openSqlite> | undefined;
   if (options.databaseUrl) {
     kind = 'postgres';
     // Loaded only here: the embedded store never pays for the PostgreSQL client.
@@ -86,7 +93,8 @@ export async function createStore(options: StoreOptions): Promise<Store> {
       }
     }
     try {
-      db = new Kysely<Database>({ dialect: createSqliteDialect(openSqlite(file)) });
+      sqlite = openSqlite(file);
+      db = new Kysely<Database>({ dialect: createSqliteDialect(sqlite) });
     } catch (err) {
       unlock();
       throw err;
@@ -127,11 +135,22 @@ export async function createStore(options: StoreOptions): Promise<Store> {
       const all = await migrator.getMigrations();
       return all.filter((m) => m.executedAt !== undefined).map((m) => m.name);
     },
+    async snapshot(file) {
+      if (!sqlite) throw snapshotsAreEmbedded();
+      await sqlite.backup(file);
+    },
     async close() {
       await db.destroy();
       unlock();
     },
   };
+}
+
+/** Why a PostgreSQL store takes no snapshot, and what to do instead. */
+export function snapshotsAreEmbedded(): AppError {
+  return new AppError('ERR_RULE_VIOLATION', 'backups are made by the embedded store; back PostgreSQL up with pg_dump (and keep the master key apart from the dump)', {
+    example: 'pg_dump --format=custom "$DATABASE_URL" > airlock.dump',
+  });
 }
 
 /** The embedded store's database file in a data dir (SQLite; its write-ahead log sits beside it). */

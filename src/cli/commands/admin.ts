@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createApiTokenService } from '../../auth/api-tokens.ts';
-import { envName, loadConfig } from '../../config/load.ts';
-import { AppError } from '../../errors/index.ts';
+import { envName } from '../../config/load.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { createStore } from '../../store/store.ts';
 import { createAuditLog } from '../../audit/log.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { userInfo } from 'node:os';
-import { CliError } from '../client.ts';
+import { serverConfig } from '../options.ts';
 
 export function registerAdminCommands(program: Command): void {
   const admin = program.command('admin-token').description('The admin API token');
@@ -19,13 +18,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--data-dir <dir>', `data directory [env ${envName('dataDir')}]`)
     .option('--database-url <url>', 'PostgreSQL URL [env DATABASE_URL]')
     .action(async (o: { config?: string; dataDir?: string; databaseUrl?: string }) => {
-      let config;
-      try {
-        config = loadConfig({ file: o.config, flags: { dataDir: o.dataDir, databaseUrl: o.databaseUrl } });
-      } catch (err) {
-        if (err instanceof AppError) throw new CliError(err.message, err.code, undefined, undefined, 2);
-        throw err;
-      }
+      const config = serverConfig(o.config, { dataDir: o.dataDir, databaseUrl: o.databaseUrl });
       // The embedded store refuses while a server has it open (data-directory lock): stop it first.
       const store = await createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {

@@ -1,0 +1,163 @@
+/**
+ * Restoring a snapshot into a stopped server's data directory. Everything that could make the
+ * restored server unusable is checked before anything is replaced: the file is a sound Airlock
+ * store, no newer than this version, sealed under the master key in hand. The store it replaces is
+ * kept beside it, renamed, so a restore can itself be undone.
+ */
+import Database from 'better-sqlite3';
+import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { userInfo } from 'node:os';
+import { createAuditLog } from '../audit/log.ts';
+import { createSealer } from '../crypto/envelope.ts';
+import { CANARY_SETTING, loadMasterKey } from '../crypto/master-key.ts';
+import { AppError } from '../errors/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import { createLogger } from '../lib/logger.ts';
+import { lockDataDir } from '../store/data-dir-lock.ts';
+import { migrations } from '../store/migrations/index.ts';
+import { createStore, embeddedPath } from '../store/store.ts';
+import { readSnapshot } from './snapshot-file.ts';
+
+export interface RestoreResult {
+  /** The data directory's store file, now the snapshot's contents. */
+  restored: string;
+  /** Where the store it replaced was moved (absent when there was none). */
+  replaced: string | undefined;
+  /** The snapshot's schema versions, before this version brought it up to date. */
+  migrations: string[];
+  /** What the replaced store had revoked, rotated or deleted since the snapshot, applied to the restored one. */
+  carried: CarriedRevocations;
+}
+
+/**
+ * Ids a restore revoked (or, for API tokens, moved to their current secret) so that it undoes no
+ * revocation, and the signing keys it kept from the replaced store.
+ */
+export interface CarriedRevocations {
+  joinCredentials: string[];
+  apiTokens: string[];
+  rotatedApiTokens: string[];
+  signingKeys: string[];
+  /** Signing keys made since the snapshot (for clusters it has): kept, so tokens they signed still verify. */
+  addedSigningKeys: string[];
+  /** Set when the replaced store could not be read: nothing was carried, and the caller must say so. */
+  unreadable?: string;
+}
+
+/**
+ * A snapshot predates revocations made since: restored as it is, it would bring back a join
+ * credential or API token someone revoked (perhaps because it leaked), a deleted Deployment's
+ * credentials, a rotated-out token secret, or a signing key withdrawn as compromised. This carries
+ * each of those from the store being replaced into the restored one: a restore never re-enables a
+ * credential. Signing keys made since come along too, so the issuer never goes back in time.
+ */
+function carryRevocations(restored: string, replaced: string, now: string): CarriedRevocations {
+  const db = new Database(restored, { fileMustExist: true });
+  try {
+    db.prepare('attach database ? as old').run(replaced);
+    const ids = (q: string) => (db.prepare(q).all() as { id: string }[]).map((r) => r.id);
+    return db.transaction(() => {
+      // Revoked there, or gone there (deleted, or with its Deployment), and still live here.
+      const gone = (table: string) =>
+        `select t.id from main.${table} t left join old.${table} o on o.id = t.id where t.revoked_at is null and (o.id is null or o.revoked_at is not null)`;
+      const joinCredentials = ids(gone('join_credentials'));
+      const apiTokens = ids(gone('api_tokens'));
+      const revoke = db.prepare(`update main.join_credentials set revoked_at = coalesce((select revoked_at from old.join_credentials o where o.id = main.join_credentials.id), ?) where id = ?`);
+      for (const id of joinCredentials) revoke.run(now, id);
+      const revokeToken = db.prepare(`update main.api_tokens set revoked_at = coalesce((select revoked_at from old.api_tokens o where o.id = main.api_tokens.id), ?) where id = ?`);
+      for (const id of apiTokens) revokeToken.run(now, id);
+      // Rotated since: the holder has the newer secret; the one in the snapshot must not work again.
+      const rotatedApiTokens = ids(`select t.id from main.api_tokens t join old.api_tokens o on o.id = t.id where t.revoked_at is null and o.secret_hash <> t.secret_hash`);
+      const rotate = db.prepare(
+        `update main.api_tokens set (secret_hash, rotated_at, previous_secret_hash, previous_secret_expires_at) = (select secret_hash, rotated_at, previous_secret_hash, previous_secret_expires_at from old.api_tokens o where o.id = main.api_tokens.id) where id = ?`,
+      );
+      for (const id of rotatedApiTokens) rotate.run(id);
+      // A key withdrawn since (compromised): its tokens must not verify again.
+      const signingKeys = (db.prepare(`select t.kid as id from main.signing_keys t join old.signing_keys o on o.kid = t.kid where t.revoked_at is null and o.revoked_at is not null`).all() as { id: string }[]).map((r) => r.id);
+      const revokeKey = db.prepare(`update main.signing_keys set revoked_at = (select revoked_at from old.signing_keys o where o.kid = main.signing_keys.kid) where kid = ?`);
+      for (const kid of signingKeys) revokeKey.run(kid);
+      // Keys made since (a rotation, or the replacement of a withdrawn key): without them the
+      // restored issuer would publish an older JWKS than the clouds have seen, and a cluster whose
+      // signing key was withdrawn since would have none left.
+      const newer = `from old.signing_keys o where o.cluster_id in (select id from main.clusters) and not exists (select 1 from main.signing_keys m where m.cluster_id = o.cluster_id and m.kid = o.kid)`;
+      const addedSigningKeys = (db.prepare(`select o.kid as id ${newer} order by o.created_at`).all() as { id: string }[]).map((r) => r.id);
+      const columns = (db.pragma('main.table_info(signing_keys)') as { name: string }[]).map((c) => c.name).join(', ');
+      db.prepare(`insert into main.signing_keys (${columns}) select ${columns} ${newer}`).run();
+      return { joinCredentials, apiTokens, rotatedApiTokens, signingKeys, addedSigningKeys };
+    })();
+  } finally {
+    if (db.open) db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+  }
+}
+
+export async function restoreSnapshot(o: { snapshot: string; dataDir: string; env: NodeJS.ProcessEnv; masterKeyFile?: string | undefined; clock: Clock }): Promise<RestoreResult> {
+  const dir = resolve(o.dataDir);
+  const snapshot = resolve(o.snapshot);
+  const target = embeddedPath(dir);
+  if (snapshot === target) throw new AppError('ERR_VALIDATION', `${snapshot} is the store itself; name a snapshot`, { field: 'snapshot', example: `${dir}/backups/airlock-2026-12-07T02-00-00-000Z.db` });
+
+  const facts = readSnapshot(snapshot);
+  if (facts.check !== 'ok') throw new AppError('ERR_VALIDATION', `${snapshot} is damaged (SQLite quick_check: ${facts.check}); pick another snapshot`, { field: 'snapshot' });
+  const newer = facts.migrations.filter((m) => !Object.hasOwn(migrations, m));
+  if (newer.length > 0) {
+    throw new AppError('ERR_RULE_VIOLATION', `${snapshot} was written by a newer Airlock (schema ${newer.join(', ')}); restore it with that version or a later one`, { field: 'snapshot' });
+  }
+  if (facts.canary) {
+    // Never creates a key: a restore with no key, or another one, would leave every sealed private key unreadable.
+    const sealer = createSealer(loadMasterKey({ env: o.env, dataDir: dir, file: o.masterKeyFile, create: false }).key);
+    try {
+      sealer.open(facts.canary, CANARY_SETTING);
+    } catch (err) {
+      throw new AppError('ERR_MASTER_KEY', `${snapshot} was sealed under another master key than this one (fingerprint ${sealer.fingerprint}); restore it with the key it was made under`, { cause: err });
+    }
+  }
+
+  const unlock = lockDataDir(dir); // refuses while a server has the store open
+  let replaced: string | undefined;
+  let carried: CarriedRevocations = { joinCredentials: [], apiTokens: [], rotatedApiTokens: [], signingKeys: [], addedSigningKeys: [] };
+  // Everything is prepared on a copy beside the store; the store itself is swapped only at the end.
+  const staging = join(dir, '.restoring');
+  try {
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { mode: 0o700 });
+    const incoming = embeddedPath(staging);
+    copyFileSync(snapshot, incoming, constants.COPYFILE_EXCL);
+    chmodSync(incoming, 0o600);
+    // This version's schema first, so the revocations below find every column they carry.
+    await (await createStore({ dataDir: staging })).close();
+    if (existsSync(target)) {
+      try {
+        carried = carryRevocations(incoming, target, new Date(o.clock.now()).toISOString());
+      } catch (err) {
+        // The old store is unreadable (that may be why it is being replaced): the caller says so loudly.
+        carried = { ...carried, unreadable: (err as Error).message };
+      }
+      replaced = `${target}.replaced-${new Date(o.clock.now()).toISOString().replace(/[:.]/g, '-')}`;
+      // A write-ahead log left by a server that stopped abruptly belongs to the replaced file.
+      for (const suffix of ['-wal', '-shm', '']) if (existsSync(target + suffix)) renameSync(target + suffix, replaced + suffix);
+    }
+    for (const suffix of ['-wal', '-shm', '']) if (existsSync(incoming + suffix)) renameSync(incoming + suffix, target + suffix);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+    unlock();
+  }
+
+  // Brings its schema up to date, and says in its own audit log what happened to it.
+  const store = await createStore({ dataDir: dir });
+  try {
+    const audit = createAuditLog({ store, clock: o.clock, logger: createLogger('silent') });
+    await audit.record({
+      actor: { type: 'system', id: 'airlock backup restore', name: userInfo().username },
+      action: 'store.restore',
+      target: { type: 'store', id: 'embedded', name: target },
+      result: 'success',
+      details: { snapshot, replaced: replaced ?? null, migrations: facts.migrations, carried },
+    });
+    await audit.flush();
+  } finally {
+    await store.close();
+  }
+  return { restored: target, replaced, migrations: facts.migrations, carried };
+}

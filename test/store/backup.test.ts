@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { JOIN_CREDENTIAL_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/delivery/profile.ts';
+import { createManualClock } from '../../src/lib/clock.ts';
+import { startServer, type TestServer } from '../helpers/app.ts';
+import { airlock } from '../helpers/cli.ts';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** Snapshots of the embedded store while it serves, and restoring one into a stopped server. */
+describe('backups of the embedded store', () => {
+  const clock = createManualClock(Date.UTC(2026, 11, 7, 3));
+  const dataDir = mkdtempSync(join(tmpdir(), 'airlock-backup-'));
+  const backupDir = join(dataDir, 'backups');
+  let s: TestServer;
+  let cluster: { id: string };
+  const as = (token: string) => (method: string, path: string, body?: unknown) => s.api(method, path, body, { auth: false, headers: { authorization: `Bearer ${token}` } });
+  const credential = async (component = 'worker') => {
+    const r = await s.api('POST', '/api/v1/deployments/etl/credentials', { component });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body as { id: string; secret: string };
+  };
+  const exchange = async (secret: string) => {
+    const form = new URLSearchParams([['grant_type', TOKEN_EXCHANGE_GRANT_TYPE], ['subject_token', secret], ['subject_token_type', JOIN_CREDENTIAL_TOKEN_TYPE], ['audience', 'sts.amazonaws.com']]);
+    const res = await fetch(`${s.url}/clusters/${cluster.id}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    return { status: res.status, body: (await res.json()) as { access_token?: string; error?: string } };
+  };
+  const token = async (body: Record<string, unknown>) => {
+    const r = await s.api('POST', '/api/v1/tokens', body);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body as { id: string; token: string };
+  };
+  const start = () => startServer({ clock, dataDir, flags: { backupKeep: 3 } });
+
+  before(async () => {
+    s = await start();
+    const c = await s.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', type: 'dedicated', region: 'us-east-1' });
+    assert.equal(c.status, 201);
+    cluster = c.body;
+    const d = await s.api('POST', '/api/v1/deployments', { name: 'etl', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: 'arn:aws:iam::123456789012:role/etl-reader' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+  });
+  after(async () => {
+    await s?.close({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a snapshot taken while exchanges run is consistent, stands alone, and only its owner can read it', async () => {
+    const c = await credential();
+    const exchanges = Array.from({ length: 200 }, () => exchange(c.secret));
+    const taken = await s.api('POST', '/api/v1/backups');
+    const answered = await Promise.all(exchanges);
+    assert.equal(taken.status, 201, JSON.stringify(taken.body));
+    assert.ok(answered.every((r) => r.status === 200));
+    const b = taken.body as { name: string; path: string; bytes: number; createdAt: string; migrations: string[] };
+    assert.match(b.name, /^airlock-2026-12-07T03-00-00-000Z\.db$/);
+    assert.equal(b.path, join(backupDir, b.name));
+    assert.equal(b.createdAt, new Date(clock.now()).toISOString());
+    assert.equal(statSync(b.path).size, b.bytes);
+    assert.equal(statSync(b.path).mode & 0o777, 0o600);
+    assert.equal(statSync(backupDir).mode & 0o777, 0o700);
+    assert.ok(b.migrations.includes('0001_foundation'));
+    assert.deepEqual(readdirSync(backupDir), [b.name], 'no -wal, no partial file beside it');
+
+    const db = new Database(b.path, { readonly: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
+      assert.equal(db.pragma('quick_check', { simple: true }), 'ok');
+      // The audit chain inside is whole: contiguous seqs, each record chained to the one before.
+      const rows = db.prepare('select seq, prev_hash, hash from audit_events order by seq').all() as { seq: number; prev_hash: string; hash: string }[];
+      rows.forEach((r, i) => {
+        assert.equal(r.seq, i + 1);
+        if (i > 0) assert.equal(r.prev_hash, rows[i - 1]!.hash, `seq ${r.seq}`);
+      });
+      const sealed = db.prepare('select count(*) as n from signing_keys where private_key_enc like ?').get('v1.%') as { n: number };
+      assert.ok(sealed.n >= 1, 'private keys travel sealed');
+    } finally {
+      db.close();
+    }
+    const bytes = readFileSync(b.path);
+    assert.ok(!bytes.includes(Buffer.from('BEGIN PRIVATE KEY')) && !bytes.includes(Buffer.from(c.secret)), 'no private key and no join secret in clear');
+  });
+
+  it('keeps the newest backupKeep, names same-millisecond snapshots apart, and lists them newest first', async () => {
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) clock.advance(60_000);
+      const r = await s.api('POST', '/api/v1/backups');
+      assert.equal(r.status, 201);
+      made.push(r.body.name);
+    }
+    const again = await s.api('POST', '/api/v1/backups');
+    assert.equal(again.body.name, made[2]!.replace('.db', '-1.db'));
+    assert.equal(again.body.deleted.length, 1, 'the oldest of five went');
+    const list = await s.api('GET', '/api/v1/backups');
+    assert.equal(list.status, 200);
+    assert.equal(list.body.dir, backupDir);
+    assert.equal(list.body.keep, 3);
+    assert.equal(list.body.intervalSeconds, 86400);
+    assert.deepEqual(
+      list.body.items.map((b: { name: string }) => b.name),
+      [again.body.name, made[2], made[1]],
+    );
+    assert.deepEqual(readdirSync(backupDir).sort(), [again.body.name, made[2], made[1]].sort());
+  });
+
+  it('the schedule takes one when the newest is older than the interval, and reports it to /metrics', async () => {
+    const newest = (await s.api('GET', '/api/v1/backups')).body.items[0];
+    assert.equal(await s.app.backups.createIfDue(3600), undefined, 'the newest is younger than an hour');
+    clock.advance(3600_000);
+    const made = await s.app.backups.createIfDue(3600);
+    assert.ok(made && made.name !== newest.name);
+    const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.token}` } })).text();
+    assert.match(metrics, /^airlock_backups_total\{result="ok"\} 6$/m);
+    assert.match(metrics, /^airlock_backups_total\{result="error"\} 0$/m);
+    assert.match(metrics, new RegExp(`^airlock_backup_last_timestamp_seconds\\{store="embedded"\\} ${Date.parse(made.createdAt) / 1000}$`, 'm'));
+  });
+
+  it('only an organization owner lists or takes backups, and taking one is audited', async () => {
+    for (const body of [
+      { name: 'member', role: 'organization-member' },
+      { name: 'ws-owner', role: 'workspace-owner', workspace: 'default' },
+    ]) {
+      const t = await token(body);
+      for (const [method, path] of [
+        ['GET', '/api/v1/backups'],
+        ['POST', '/api/v1/backups'],
+      ] as const) {
+        const r = await as(t.token)(method, path);
+        assert.equal(r.status, 403, `${body.role} ${method}`);
+        assert.match(r.body.error.message, /backup\.(read|write)/);
+      }
+    }
+    await s.app.audit.flush();
+    const records = (await s.app.store.audit.list({ limit: 10_000 })).filter((r) => r.action === 'backup.create');
+    assert.ok(records.some((r) => r.result === 'success' && r.actorName === 'admin'));
+    assert.ok(records.some((r) => r.result === 'ERR_FORBIDDEN' && r.actorName === 'member'));
+  });
+
+  describe('restore (the real CLI, into the stopped server)', () => {
+    let snapshot: string;
+    let kept: { credential: { id: string; secret: string }; other: { id: string; secret: string }; revokedToken: { id: string; token: string }; rotatedToken: { id: string; token: string } };
+    let issuedBefore: string;
+    let rotatedSecret: string;
+    let replacementKid: string;
+    const restore = (args: string[], env: Record<string, string> = {}) => airlock(['backup', 'restore', ...args, '--data-dir', dataDir], env);
+    const store = () => join(dataDir, 'airlock.db');
+
+    before(async () => {
+      kept = { credential: await credential(), other: await credential('scheduler'), revokedToken: await token({ name: 'to-revoke', role: 'organization-member' }), rotatedToken: await token({ name: 'to-rotate', role: 'organization-member' }) };
+      const issued = await exchange(kept.credential.secret);
+      assert.equal(issued.status, 200);
+      issuedBefore = issued.body.access_token!;
+      clock.advance(60_000);
+      snapshot = (await s.api('POST', '/api/v1/backups')).body.path;
+
+      // Since the snapshot: a credential revoked, a token revoked, a token rotated, a key withdrawn as compromised, a new cluster.
+      assert.equal((await s.api('DELETE', `/api/v1/deployments/etl/credentials/${kept.credential.id}`)).status, 200);
+      assert.equal((await s.api('DELETE', `/api/v1/tokens/${kept.revokedToken.id}`)).status, 200);
+      const rotated = await s.api('POST', `/api/v1/tokens/${kept.rotatedToken.id}/rotate`, { overlap: 0 });
+      assert.equal(rotated.status, 200);
+      rotatedSecret = rotated.body.token;
+      const rotatedKey = await s.api('POST', `/api/v1/clusters/${cluster.id}/rotate-keys`, { immediate: true, revokePrevious: true });
+      assert.equal(rotatedKey.status, 200);
+      replacementKid = rotatedKey.body.kid;
+      assert.equal((await s.api('POST', '/api/v1/clusters', { name: 'made-after', cloud: 'gcp', region: 'us-east1' })).status, 201);
+    });
+
+    it('refuses while the server has the store open, and changes nothing', async () => {
+      const r = await restore([snapshot]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /ERR_CONFLICT: another Airlock server \(pid \d+\) is using the embedded store/);
+      assert.equal((await s.api('GET', '/api/v1/clusters/made-after')).status, 200, 'the running server is untouched');
+      assert.equal(existsSync(join(dataDir, '.restoring')), false);
+    });
+
+    it('refuses a snapshot it cannot trust, before touching the store', async () => {
+      await s.close({ keepData: true });
+      const before = sha(store());
+      const junk = join(dataDir, 'junk.db');
+      writeFileSync(junk, 'not a database at all, just text');
+      const future = join(dataDir, 'future.db');
+      copyFileSync(snapshot, future);
+      const f = new Database(future);
+      f.prepare('insert into kysely_migration (name, timestamp) values (?, ?)').run('9999_from_the_future', new Date().toISOString());
+      f.close();
+      for (const [args, env, code, message] of [
+        [[snapshot], { AIRLOCK_MASTER_KEY: randomBytes(32).toString('base64') }, 'ERR_MASTER_KEY', /sealed under another master key/],
+        [[junk], {}, 'ERR_VALIDATION', /junk\.db (cannot be opened|is not an Airlock store)/],
+        [[future], {}, 'ERR_RULE_VIOLATION', /written by a newer Airlock \(schema 9999_from_the_future\)/],
+        [[join(dataDir, 'missing.db')], {}, 'ERR_VALIDATION', /missing\.db cannot be opened/],
+        [[store()], {}, 'ERR_VALIDATION', /is the store itself/],
+      ] as const) {
+        const r = await restore([...args], { ...env });
+        assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`^error: ${code}: `, 'm'));
+        assert.match(r.stderr, message);
+        assert.equal(sha(store()), before, `${code}: the store is as it was`);
+      }
+      assert.deepEqual(
+        readdirSync(dataDir).filter((f) => f.startsWith('airlock.db')),
+        ['airlock.db'],
+      );
+    });
+
+    it('restores the snapshot, keeps the replaced store, and undoes no revocation made since', async () => {
+      const r = await restore([snapshot]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^restored .* into .*airlock\.db$/m);
+      const replaced = /kept as (\S+airlock\.db\.replaced-\S+)/.exec(r.stdout)?.[1];
+      assert.ok(replaced && existsSync(replaced), r.stdout);
+      assert.match(r.stdout, /kept revoked: 1 join credential\(s\) revoked or deleted since the snapshot; 1 API token\(s\) revoked or deleted since; 1 API token\(s\) rotated since \(their current secret carried over\); 1 signing key\(s\) revoked since/);
+      assert.match(r.stdout, /kept the 1 signing key\(s\) made since, so the tokens they signed still verify/);
+
+      s = await start();
+      // The snapshot's state…
+      assert.equal((await s.api('GET', '/api/v1/clusters/made-after')).status, 404);
+      assert.equal((await exchange(kept.other.secret)).status, 200, 'a credential live at the snapshot and since works');
+      // …without bringing back anything revoked since.
+      const refused = await exchange(kept.credential.secret);
+      assert.equal(refused.body.error, 'invalid_grant');
+      assert.equal((await as(kept.revokedToken.token)('GET', '/api/v1/tokens/self')).status, 401);
+      assert.equal((await as(kept.rotatedToken.token)('GET', '/api/v1/tokens/self')).status, 401, 'the secret from before the rotation stays dead');
+      assert.equal((await as(rotatedSecret)('GET', '/api/v1/tokens/self')).status, 200, 'the secret its holder has now works');
+      const jwks = (await (await fetch(`${s.url}/clusters/${cluster.id}/openid/v1/jwks`)).json()) as { keys: { kid: string }[] };
+      const withdrawn = decodeProtectedHeader(issuedBefore).kid;
+      assert.ok(!jwks.keys.some((k) => k.kid === withdrawn), 'the key revoked as compromised is not published again');
+      const signing = decodeProtectedHeader((await exchange(kept.other.secret)).body.access_token!).kid;
+      assert.notEqual(signing, withdrawn);
+      assert.equal(signing, replacementKid, 'the key made since the snapshot signs, as before the restore');
+      assert.ok(jwks.keys.some((k) => k.kid === replacementKid));
+      assert.equal(decodeJwt(issuedBefore).sub?.startsWith('system:serviceaccount:'), true);
+      // The audit log is whole and says what happened.
+      const verify = await s.api('GET', '/api/v1/audit/verify');
+      assert.equal(verify.body.ok, true, JSON.stringify(verify.body));
+      const last = (await s.api('GET', '/api/v1/audit?action=store.restore')).body.items[0];
+      assert.equal(last.action, 'store.restore');
+      assert.equal(last.actorType, 'system');
+      assert.equal(last.details.snapshot, snapshot);
+      assert.equal(last.details.carried.joinCredentials[0], kept.credential.id);
+    });
+  });
+});
+
+describe('backups on PostgreSQL', () => {
+  let pg: TestPostgres;
+  let s: TestServer;
+  before(async () => {
+    pg = await startPostgres();
+    s = await startServer({ flags: { databaseUrl: pg.url } });
+  });
+  after(async () => {
+    await s?.close();
+    await pg?.stop();
+  });
+
+  it('are pg_dump\'s: the API says so with the command, and lists none', async () => {
+    const r = await s.api('POST', '/api/v1/backups');
+    assert.equal(r.status, 422);
+    assert.equal(r.body.error.code, 'ERR_RULE_VIOLATION');
+    assert.match(r.body.error.message, /pg_dump/);
+    assert.match(String(r.body.error.example), /^pg_dump --format=custom/);
+    const list = await s.api('GET', '/api/v1/backups');
+    assert.deepEqual(list.body, { dir: null, intervalSeconds: 0, keep: 7, items: [] });
+    const cli = await airlock(['backup', 'restore', 'whatever.db', '--data-dir', s.dataDir], { DATABASE_URL: pg.url });
+    assert.equal(cli.code, 2);
+    assert.match(cli.stderr, /ERR_RULE_VIOLATION: the server uses PostgreSQL: restore its pg_dump with pg_restore instead/);
+  });
+});
