@@ -223,7 +223,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
-    ...backupRoutes(backups, { intervalSeconds: config.backupInterval, keep: config.backupKeep }),
+    ...backupRoutes(backups, { intervalSeconds: config.backupInterval, keep: config.backupKeep, dataDir }),
     ...variableRoutes(
       variables,
       createWorkloadEnvironmentReader({

@@ -52,7 +52,9 @@ export function createBackups(o: { store: Store; dir: string; keep: number; cloc
       const createdAt = createdAtOf(name);
       if (!createdAt) continue;
       const path = join(o.dir, name);
-      out.push({ name, path, bytes: statSync(path).size, createdAt });
+      // Pruned between the directory read and this one (a snapshot being taken meanwhile): skip it.
+      const bytes = statSync(path, { throwIfNoEntry: false })?.size;
+      if (bytes !== undefined) out.push({ name, path, bytes, createdAt });
     }
     // Newest first; the name's suffix orders snapshots taken in the same millisecond.
     return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.length - a.name.length || b.name.localeCompare(a.name));

@@ -33,7 +33,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Pages of ui/src/router.tsx. `/clusters/…` below the list is the issuers', never the console's. */
-export const CONSOLE_PAGES = ['/', '/sign-in', '/deployments', '/deployments/:name', '/clusters', '/environment', '/tokens', '/audit'] as const;
+export const CONSOLE_PAGES = ['/', '/sign-in', '/deployments', '/deployments/:name', '/clusters', '/environment', '/tokens', '/audit', '/backups'] as const;
 
 /**
  * No inline script or style, nothing from another origin: the bundle is all same-origin files.

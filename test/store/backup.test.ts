@@ -102,6 +102,7 @@ describe('backups of the embedded store', () => {
     const list = await s.api('GET', '/api/v1/backups');
     assert.equal(list.status, 200);
     assert.equal(list.body.dir, backupDir);
+    assert.equal(list.body.dataDir, dataDir);
     assert.equal(list.body.keep, 3);
     assert.equal(list.body.intervalSeconds, 86400);
     assert.deepEqual(
@@ -268,7 +269,7 @@ describe('backups on PostgreSQL', () => {
     assert.match(r.body.error.message, /pg_dump/);
     assert.match(String(r.body.error.example), /^pg_dump --format=custom/);
     const list = await s.api('GET', '/api/v1/backups');
-    assert.deepEqual(list.body, { dir: null, intervalSeconds: 0, keep: 7, items: [] });
+    assert.deepEqual(list.body, { dir: null, dataDir: null, intervalSeconds: 0, keep: 7, items: [] });
     const cli = await airlock(['backup', 'restore', 'whatever.db', '--data-dir', s.dataDir], { DATABASE_URL: pg.url });
     assert.equal(cli.code, 2);
     assert.match(cli.stderr, /ERR_RULE_VIOLATION: the server uses PostgreSQL: restore its pg_dump with pg_restore instead/);

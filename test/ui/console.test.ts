@@ -700,6 +700,27 @@ describe('web console (Chromium)', () => {
     assert.ok(!(await page.content()).includes('hunter2-Zq8v5XcW'), "the secret variable's value is nowhere in the log's page");
   });
 
+  it('lists the backups the server took, takes one now, and shows how to restore the newest', async () => {
+    type List = { dir: string; dataDir: string; intervalSeconds: number; items: { name: string; path: string }[] };
+    await page.getByRole('link', { name: 'Backups', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Backups' }).waitFor();
+    const before = (await c.api<List>('GET', '/api/v1/backups')).body;
+    assert.ok(before.items.length >= 1, 'airlock serve took one at start');
+    await page.getByText(`In ${before.dir}, every day; the newest 7 are kept.`).waitFor();
+    const table = page.getByRole('table', { name: 'Backups' });
+    await table.getByText(before.items[0]!.name, { exact: true }).waitFor();
+
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    const made = await page.getByRole('status').filter({ hasText: /^Wrote airlock-.*\.db \(\d+ KiB\)\.$/ }).textContent();
+    const after = (await c.api<List>('GET', '/api/v1/backups')).body;
+    assert.equal(after.items.length, before.items.length + 1);
+    assert.ok(made?.includes(after.items[0]!.name), `${made} names the API's newest`);
+    await table.locator('tbody tr').nth(after.items.length - 1).waitFor();
+    assert.deepEqual(await table.locator('tbody tr td:first-child').allTextContents(), after.items.map((b) => b.name), 'newest first, as the API lists them');
+    await page.getByRole('figure').filter({ hasText: `npx airlock backup restore ${after.items[0]!.path} --data-dir ${after.dataDir}` }).waitFor();
+    await c.shot(page, 'backups');
+  });
+
   it('an organization token picks the workspace in the top bar; each workspace shows its own Deployments, and the choice lasts', async () => {
     assert.equal((await c.api('POST', '/api/v1/workspaces', { name: 'analytics' })).status, 201);
     const mk = await c.api('POST', '/api/v1/deployments?workspace=analytics', { name: 'quarterly', cluster: 'prod-aws', runtimeVersion: '12.1.0' });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { z } from 'zod';
 import type { auditRecordJson } from '../../src/api/routes/audit.ts';
+import type { backupJson, backupListJson } from '../../src/api/routes/backups.ts';
 import type { clusterJson, keyJson } from '../../src/api/routes/clusters.ts';
 import type { connectionJson, metastoreJson } from '../../src/api/routes/connections.ts';
 import type { credentialJson } from '../../src/api/routes/delivery.ts';
@@ -39,8 +40,10 @@ const fits: Record<string, true> = {
   ApiToken: true satisfies Fits<Out<typeof tokenJson>, Ui.ApiToken>,
   Self: true satisfies Fits<Out<typeof selfJson>, Ui.Self>,
   Workspace: true satisfies Fits<Out<typeof workspaceJson>, Ui.Workspace>,
+  Backup: true satisfies Fits<Out<typeof backupJson>, Ui.Backup>,
+  BackupList: true satisfies Fits<Out<typeof backupListJson>, Ui.BackupList>,
 };
 
 it("the console's types fit the API's answers (checked by the typecheck; listed here)", () => {
-  assert.deepEqual(Object.keys(fits).length, 15);
+  assert.deepEqual(Object.keys(fits).length, 17);
 });

@@ -13,6 +13,7 @@ import { ClustersPage } from './pages/clusters.tsx';
 import { EnvironmentPage } from './pages/environment.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { TokensPage } from './pages/tokens.tsx';
+import { BackupsPage } from './pages/backups.tsx';
 
 /** The pages, each shown to tokens whose role may read what it shows. */
 const NAV = [
@@ -21,6 +22,7 @@ const NAV = [
   { to: '/clusters', label: 'Clusters', pages: ['clusters'], reads: ['cluster.read'] },
   { to: '/tokens', label: 'Tokens', pages: ['tokens'], reads: ['token.read'] },
   { to: '/audit', label: 'Audit', pages: ['audit'], reads: ['audit.read'] },
+  { to: '/backups', label: 'Backups', pages: ['backups'], reads: ['backup.read'] },
 ];
 
 export function App() {
@@ -43,7 +45,7 @@ export function App() {
   const permissions = new Set(self.data?.permissions ?? []);
 
   useEffect(() => {
-    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', audit: 'Audit log', tokens: 'API tokens', 'sign-in': 'Sign in' };
+    const titles: Record<string, string> = { deployments: 'Deployments', deployment: 'Deployment', clusters: 'Clusters', environment: 'Environment', audit: 'Audit log', tokens: 'API tokens', backups: 'Backups', 'sign-in': 'Sign in' };
     document.title = `${titles[route.page] ?? 'Not found'} · Airlock`;
   }, [route.page]);
 
@@ -106,6 +108,7 @@ export function App() {
           {route.page === 'environment' ? <EnvironmentPage /> : null}
           {route.page === 'tokens' ? <TokensPage /> : null}
           {route.page === 'audit' ? <AuditPage /> : null}
+          {route.page === 'backups' ? <BackupsPage /> : null}
           {route.page === 'not-found' ? (
             <section className="page">
               <h1>Page not found</h1>

@@ -33,6 +33,7 @@ export type Route =
   | { page: 'environment' }
   | { page: 'audit' }
   | { page: 'tokens' }
+  | { page: 'backups' }
   | { page: 'not-found' };
 
 export function match(path: string): Route {
@@ -42,6 +43,7 @@ export function match(path: string): Route {
   if (path === '/environment') return { page: 'environment' };
   if (path === '/audit') return { page: 'audit' };
   if (path === '/tokens') return { page: 'tokens' };
+  if (path === '/backups') return { page: 'backups' };
   const m = /^\/deployments\/([^/]+)$/.exec(path);
   if (m) return { page: 'deployment', name: decodeURIComponent(m[1] ?? '') };
   return { page: 'not-found' };

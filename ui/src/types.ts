@@ -216,6 +216,23 @@ export interface AuditVerify {
   reason: string | null;
 }
 
+/** A snapshot of the embedded store (GET/POST /api/v1/backups). */
+export interface Backup {
+  name: string;
+  path: string;
+  bytes: number;
+  createdAt: string;
+}
+
+/** GET /api/v1/backups: the snapshots, newest first, and the schedule; `dir` null on PostgreSQL. */
+export interface BackupList {
+  dir: string | null;
+  dataDir: string | null;
+  intervalSeconds: number;
+  keep: number;
+  items: Backup[];
+}
+
 /** An API token as listed (GET /api/v1/tokens); never its secret. */
 export interface ApiToken {
   id: string;
