@@ -15,6 +15,8 @@ import { workspaceRoutes } from './api/routes/workspaces.ts';
 import { tokenRoutes } from './api/routes/tokens.ts';
 import { auditRoutes } from './api/routes/audit.ts';
 import { backupRoutes } from './api/routes/backups.ts';
+import { masterKeyRoutes } from './api/routes/master-key.ts';
+import { createMasterKeyRotation } from './crypto/rotation.ts';
 import { createBackups, type Backups } from './backup/backups.ts';
 import { variableRoutes } from './api/routes/variables.ts';
 import { createWorkloadEnvironmentReader } from './delivery/environment-reads.ts';
@@ -34,7 +36,7 @@ import { createDeploymentService, type DeploymentService } from './deployments/s
 import { createIdentityService, type IdentityService } from './identity/service.ts';
 import type { Config } from './config/schema.ts';
 import { createSealer, type Sealer } from './crypto/envelope.ts';
-import { CANARY_SETTING, loadMasterKey } from './crypto/master-key.ts';
+import { CANARY_SETTING, loadMasterKey, loadPreviousMasterKeys } from './crypto/master-key.ts';
 import { AppError } from './errors/index.ts';
 import { createKeyring, type Keyring } from './issuer/keyring.ts';
 import { createMinter, type Minter } from './issuer/minter.ts';
@@ -109,14 +111,14 @@ export async function createApp(o: AppOptions): Promise<App> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   const master = loadMasterKey({ env, dataDir, file: config.masterKeyFile });
-  const sealer = createSealer(master.key);
+  const sealer = createSealer(master.key, loadPreviousMasterKeys(env));
   if (master.origin === 'created') {
     logger.warn(
       'created a new master key; it encrypts every private key at rest. Protect it (mode 0600, never in version control) and back it up: without it the stored keys cannot be read. In production set AIRLOCK_MASTER_KEY from a secret manager instead.',
       { file: master.path, fingerprint: sealer.fingerprint },
     );
   } else {
-    logger.info('master key loaded', { origin: master.origin, fingerprint: sealer.fingerprint });
+    logger.info('master key loaded', { origin: master.origin, fingerprint: sealer.fingerprint, ...(sealer.previous.length > 0 && { previous: sealer.previous }) });
   }
 
   const storeStarted = performance.now();
@@ -223,6 +225,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     ...identityRoutes(identities, clusters),
     ...deliveryRoutes(delivery, () => clock.now()),
     ...auditRoutes(store, audit),
+    ...masterKeyRoutes(createMasterKeyRotation({ store, sealer })),
     ...backupRoutes(backups, { intervalSeconds: config.backupInterval, keep: config.backupKeep, dataDir }),
     ...variableRoutes(
       variables,

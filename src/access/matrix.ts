@@ -61,6 +61,8 @@ export const PERMISSIONS = {
   'audit.read': { level: 'organization', description: 'Read, export and verify the audit log' },
   'backup.read': { level: 'organization', description: 'List the snapshots of the embedded store and the backup schedule' },
   'backup.write': { level: 'organization', description: 'Take a snapshot of the embedded store now' },
+  'master-key.read': { level: 'organization', description: 'See which master keys seal the stored secrets (fingerprints and counts; never a key)' },
+  'master-key.write': { level: 'organization', description: 'Move every sealed value to the current master key (rotation)' },
   'metrics.read': { level: 'organization', description: 'Scrape the Prometheus metrics at /metrics (counts and cluster ids; no secret, no Deployment name)' },
 } as const satisfies Record<string, { level: 'organization' | 'workspace'; description: string }>;
 

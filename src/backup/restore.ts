@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { createAuditLog } from '../audit/log.ts';
 import { createSealer } from '../crypto/envelope.ts';
-import { CANARY_SETTING, loadMasterKey } from '../crypto/master-key.ts';
+import { CANARY_SETTING, loadMasterKey, loadPreviousMasterKeys } from '../crypto/master-key.ts';
 import { AppError } from '../errors/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -106,7 +106,7 @@ export async function restoreSnapshot(o: { snapshot: string; dataDir: string; en
   }
   if (facts.canary) {
     // Never creates a key: a restore with no key, or another one, would leave every sealed private key unreadable.
-    const sealer = createSealer(loadMasterKey({ env: o.env, dataDir: dir, file: o.masterKeyFile, create: false }).key);
+    const sealer = createSealer(loadMasterKey({ env: o.env, dataDir: dir, file: o.masterKeyFile, create: false }).key, loadPreviousMasterKeys(o.env));
     try {
       sealer.open(facts.canary, CANARY_SETTING);
     } catch (err) {

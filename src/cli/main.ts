@@ -9,6 +9,7 @@ import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerBackupCommands } from './commands/backup.ts';
+import { registerMasterKeyCommands } from './commands/master-key.ts';
 import { registerExecCommands } from './commands/exec.ts';
 import { registerSandboxCommand } from './commands/sandbox.ts';
 import { registerServeCommands } from './commands/serve.ts';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerWebhookCommands(program);
   registerAdminCommands(program);
   registerBackupCommands(program);
+  registerMasterKeyCommands(program);
   return program;
 }
 

@@ -8,7 +8,7 @@ import { CONFIG_KEYS, configSchema, type Config, type ConfigInput } from './sche
  * the master key, the config file, and the launcher's (bin/compiled.js) compile cache and
  * run-from-sources switch.
  */
-const NON_CONFIG_ENV = new Set(['AIRLOCK_URL', 'AIRLOCK_TOKEN', 'AIRLOCK_MASTER_KEY', 'AIRLOCK_CONFIG', 'AIRLOCK_COMPILE_CACHE', 'AIRLOCK_RUN_SOURCES', 'AIRLOCK_UI_DIR', 'AIRLOCK_UI_CACHE']);
+const NON_CONFIG_ENV = new Set(['AIRLOCK_URL', 'AIRLOCK_TOKEN', 'AIRLOCK_MASTER_KEY', 'AIRLOCK_MASTER_KEY_PREVIOUS', 'AIRLOCK_CONFIG', 'AIRLOCK_COMPILE_CACHE', 'AIRLOCK_RUN_SOURCES', 'AIRLOCK_UI_DIR', 'AIRLOCK_UI_CACHE']);
 
 /** `publicUrl` → `AIRLOCK_PUBLIC_URL`; `databaseUrl` is also read from the conventional `DATABASE_URL`. */
 export function envName(key: string): string {

@@ -66,6 +66,12 @@ describe('production readiness of a configuration', () => {
     });
   }
 
+  it('a master-key rotation under way is named, with the step that ends it', () => {
+    const r = productionReadiness(loadConfig({ env: READY }), { ...SECRET, AIRLOCK_MASTER_KEY_PREVIOUS: 'old' });
+    assert.deepEqual(r.map((f) => `${f.severity} ${f.key}`), ['info masterKeyPrevious']);
+    assert.match(r[0]!.fix, /airlock master-key rewrap/);
+  });
+
   it('a master key file named apart from the data dir is still a warning, without "beside the data"', () => {
     const r = productionReadiness(loadConfig({ env: { ...READY, AIRLOCK_MASTER_KEY_FILE: '/run/secrets/airlock-master-key' } }), {});
     assert.deepEqual(r.map((f) => f.key), ['masterKey']);

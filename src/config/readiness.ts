@@ -15,7 +15,7 @@ export interface ReadinessFinding {
   /** `error`: real clouds cannot work this way; `warning`: works, but weaker or not for more than one machine; `info`: worth knowing. */
   severity: 'error' | 'warning' | 'info';
   /** The setting at fault. */
-  key: keyof Config | 'masterKey';
+  key: keyof Config | 'masterKey' | 'masterKeyPrevious';
   message: string;
   /** What to set instead. */
   fix: string;
@@ -118,6 +118,14 @@ export function productionReadiness(c: Config, env: NodeJS.ProcessEnv): Readines
       key: 'masterKey',
       message: `the master key is read from ${c.masterKeyFile ?? `${c.dataDir}/master.key`}${c.masterKeyFile ? '' : ', beside the data it protects: a copy of the data directory is a copy of every private key'}`,
       fix: 'AIRLOCK_MASTER_KEY from a secret manager (and back it up: without it the stored keys cannot be read)',
+    });
+  }
+  if (env.AIRLOCK_MASTER_KEY_PREVIOUS) {
+    out.push({
+      severity: 'info',
+      key: 'masterKeyPrevious',
+      message: 'AIRLOCK_MASTER_KEY_PREVIOUS is set: a master-key rotation is under way, and the old key still opens what it sealed',
+      fix: 'airlock master-key rewrap, then remove AIRLOCK_MASTER_KEY_PREVIOUS and restart',
     });
   }
   if (c.keyPrepublish < 86_400) {

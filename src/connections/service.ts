@@ -210,9 +210,9 @@ export interface ConnectionServiceDeps {
   providers: Readonly<Record<Cloud, CloudProvider>>;
 }
 
-const passwordAad = (id: string) => `connection-password:${id}`;
-const linkPasswordAad = (connectionId: string, deploymentId: string) => `connection-link-password:${connectionId}:${deploymentId}`;
-const metastorePasswordAad = (id: string) => `metastore-connection-password:${id}`;
+export const passwordAad = (id: string) => `connection-password:${id}`;
+export const linkPasswordAad = (connectionId: string, deploymentId: string) => `connection-link-password:${connectionId}:${deploymentId}`;
+export const metastorePasswordAad = (id: string) => `metastore-connection-password:${id}`;
 
 const OVERRIDE_FIELDS = ['connType', 'description', 'host', 'schema', 'login', 'port', 'extra'] as const;
 

@@ -40,6 +40,46 @@ describe('envelope encryption', () => {
   });
 });
 
+describe('rotating the master key (previous keys, rewrap)', () => {
+  const oldKey = randomBytes(32);
+  const newKey = randomBytes(32);
+  const before = createSealer(oldKey);
+  const during = createSealer(newKey, [oldKey]);
+  const after = createSealer(newKey);
+  const aad = 'deployment-variable:dep_a:API_KEY';
+  const secret = Buffer.from('k-123');
+  const body = (sealed: string) => JSON.parse(Buffer.from(sealed.split('.')[2]!, 'base64url').toString('utf8')) as Record<string, string>;
+
+  it('opens what a previous key sealed, and seals under the new one', () => {
+    const old = before.seal(secret, aad);
+    assert.deepEqual(during.open(old, aad), secret);
+    assert.equal(during.fingerprintOf(during.seal(secret, aad)), during.fingerprint);
+    assert.deepEqual(during.previous, [before.fingerprint]);
+    assert.throws(() => after.open(old, aad), { code: 'ERR_MASTER_KEY', message: /AIRLOCK_MASTER_KEY_PREVIOUS/ });
+  });
+
+  it('rewrap re-wraps only the data key: the secret ciphertext is carried unchanged, and the new key alone opens it', () => {
+    const old = before.seal(secret, aad);
+    const moved = during.rewrap(old, aad);
+    assert.equal(during.fingerprintOf(moved), after.fingerprint);
+    for (const f of ['iv', 'tag', 'ct']) assert.equal(body(moved)[f], body(old)[f], f);
+    assert.notEqual(body(moved).dek, body(old).dek);
+    assert.deepEqual(after.open(moved, aad), secret);
+    assert.equal(during.rewrap(moved, aad), moved, 'a value already under the current key is left alone');
+  });
+
+  it('rewrap refuses a value bound to another record or tampered with, instead of carrying it over', () => {
+    const old = before.seal(secret, aad);
+    assert.throws(() => during.rewrap(old, 'deployment-variable:dep_b:API_KEY'), { code: 'ERR_MASTER_KEY' });
+    const b = body(old);
+    const flipped = Buffer.from(b.ct!, 'base64url');
+    flipped[0]! ^= 1;
+    const tampered = `${old.split('.').slice(0, 2).join('.')}.${Buffer.from(JSON.stringify({ ...b, ct: flipped.toString('base64url') })).toString('base64url')}`;
+    assert.throws(() => during.rewrap(tampered, aad), { code: 'ERR_MASTER_KEY', message: /failed authentication/ });
+    assert.throws(() => after.rewrap(old, aad), { code: 'ERR_MASTER_KEY' }, 'a key the sealer does not have');
+  });
+});
+
 describe('master key', () => {
   it('accepts base64 and hex, rejects anything else', () => {
     const k = randomBytes(32);

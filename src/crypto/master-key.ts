@@ -52,3 +52,18 @@ export function loadMasterKey(opts: { env: NodeJS.ProcessEnv; dataDir: string; f
   chmodSync(path, 0o600);
   return { key, origin: 'created', path };
 }
+
+/**
+ * `AIRLOCK_MASTER_KEY_PREVIOUS`: the master keys being rotated away from, comma-separated (each
+ * in the form AIRLOCK_MASTER_KEY takes). Values sealed under them still open until
+ * `airlock master-key rewrap` moves them to the current key. Unset: none.
+ */
+export function loadPreviousMasterKeys(env: NodeJS.ProcessEnv): Buffer[] {
+  const raw = env.AIRLOCK_MASTER_KEY_PREVIOUS;
+  if (!raw || raw.trim() === '') return [];
+  return raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '')
+    .map((k, i) => decodeMasterKey(k, `AIRLOCK_MASTER_KEY_PREVIOUS (key ${i + 1})`));
+}

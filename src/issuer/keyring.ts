@@ -76,12 +76,13 @@ export interface Keyring {
   forget(clusterId: string): void;
 }
 
+/** A private key's seal is bound to its cluster and kid: copied onto another row, it fails to open. */
+export const signingKeyAad = (clusterId: string, kid: string) => `signing-key:${clusterId}:${kid}`;
+
 export function createKeyring(o: KeyringOptions): Keyring {
   const cacheMs = (o.cacheSeconds ?? 5) * 1000;
   const lists = new Map<string, { keys: SigningKeyRecord[]; loadedAt: number }>();
   const privateKeys = new Map<string, Promise<CryptoKey>>();
-
-  const aad = (clusterId: string, kid: string) => `signing-key:${clusterId}:${kid}`;
 
   async function newKey(clusterId: string, publishAt: number, activateAt: number): Promise<SigningKeyRecord> {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
@@ -96,7 +97,7 @@ export function createKeyring(o: KeyringOptions): Keyring {
       kid,
       alg: 'RS256',
       publicJwk: { ...jwk, kid, use: 'sig', alg: 'RS256' },
-      privateKeyEnc: o.sealer.seal(pkcs8, aad(clusterId, kid)),
+      privateKeyEnc: o.sealer.seal(pkcs8, signingKeyAad(clusterId, kid)),
       createdAt: new Date(now),
       publishAt: new Date(publishAt),
       activateAt: new Date(activateAt),
@@ -119,7 +120,7 @@ export function createKeyring(o: KeyringOptions): Keyring {
     let p = privateKeys.get(cacheKey);
     if (!p) {
       p = (async () => {
-        const der = o.sealer.open(rec.privateKeyEnc, aad(rec.clusterId, rec.kid));
+        const der = o.sealer.open(rec.privateKeyEnc, signingKeyAad(rec.clusterId, rec.kid));
         const pem = `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`;
         der.fill(0);
         return importPKCS8(pem, 'RS256', { extractable: false });

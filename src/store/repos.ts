@@ -163,6 +163,16 @@ export interface Repos {
     listForDeployment(deploymentId: string): Promise<MetastoreConnectionRecord[]>;
     delete(deploymentId: string, connId: string): Promise<boolean>;
   };
+  /**
+   * Every sealed value, wherever it is stored ({@link SEALED_COLUMNS}): for moving them to a new
+   * master key. Nothing else reads sealed values this way; each domain reads its own.
+   */
+  sealed: {
+    /** The table's sealed values, with the row's key columns in {@link SEALED_COLUMNS} order. */
+    list(table: SealedTable): Promise<{ keys: string[]; value: string }[]>;
+    /** Compare-and-set: replaces the value only if it is still `from` (a concurrent write wins). */
+    replace(table: SealedTable, keys: readonly string[], from: string, to: string): Promise<boolean>;
+  };
   settings: {
     /**
      * Holds a named lock until the transaction ends (a PostgreSQL advisory lock): serialises
@@ -173,6 +183,16 @@ export interface Repos {
     put(key: string, value: unknown): Promise<void>;
   };
 }
+
+/** Where sealed values are stored: each table's key columns and its sealed column. */
+export const SEALED_COLUMNS = {
+  signing_keys: { keys: ['cluster_id', 'kid'], column: 'private_key_enc' },
+  deployment_variables: { keys: ['deployment_id', 'key'], column: 'value_sealed' },
+  connections: { keys: ['id'], column: 'password_enc' },
+  connection_links: { keys: ['connection_id', 'deployment_id'], column: 'password_enc' },
+  metastore_connections: { keys: ['id'], column: 'password_enc' },
+} as const satisfies Record<string, { keys: readonly string[]; column: string }>;
+export type SealedTable = keyof typeof SEALED_COLUMNS;
 
 /** An explicit link with its Deployment's name, as lists show it. */
 export type NamedConnectionLink = ConnectionLinkRecord & { deploymentName: string };
@@ -1147,6 +1167,24 @@ function createPlainRepos(db: Db, dialect: RepoOptions['dialect']): Repos {
       async delete(deploymentId, connId) {
         const r = await db.deleteFrom('metastore_connections').where('deployment_id', '=', deploymentId).where('conn_id', '=', connId).executeTakeFirst();
         return Number(r.numDeletedRows) > 0;
+      },
+    },
+    sealed: {
+      async list(table) {
+        const { keys, column } = SEALED_COLUMNS[table];
+        const cols = sql.join(keys.map((k) => sql.ref(k)));
+        const r = await sql<Record<string, string>>`select ${cols}, ${sql.ref(column)} as sealed_value from ${sql.table(table)} where ${sql.ref(column)} is not null`.execute(db);
+        return r.rows.map((row) => ({ keys: keys.map((k) => String(row[k])), value: String(row.sealed_value) }));
+      },
+      async replace(table, values, from, to) {
+        const { keys, column } = SEALED_COLUMNS[table];
+        if (values.length !== keys.length) throw new Error(`sealed.replace(${table}): expected ${keys.length} key values`);
+        const match = sql.join(
+          keys.map((k, i) => sql`${sql.ref(k)} = ${values[i]}`),
+          sql` and `,
+        );
+        const r = await sql`update ${sql.table(table)} set ${sql.ref(column)} = ${to} where ${match} and ${sql.ref(column)} = ${from}`.execute(db);
+        return Number(r.numAffectedRows ?? 0) > 0;
       },
     },
     settings: {

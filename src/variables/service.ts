@@ -117,7 +117,7 @@ export interface VariableServiceDeps {
 }
 
 /** The sealed value is bound to its Deployment and key: copied onto another row, it fails to open. */
-const aad = (deploymentId: string, key: string) => `deployment-variable:${deploymentId}:${key}`;
+export const variableAad = (deploymentId: string, key: string) => `deployment-variable:${deploymentId}:${key}`;
 
 export function viewOf(r: DeploymentVariableRecord): VariableView {
   return { key: r.key, secret: r.secret, value: r.secret ? null : r.value, version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt };
@@ -128,7 +128,7 @@ export function createVariableService(d: VariableServiceDeps): VariableService {
   const notFound = (dep: Deployment, key: string) =>
     new AppError('ERR_NOT_FOUND', `Deployment ${dep.name} has no variable ${key}`, { field: 'key', example: `see: airlock deployment variable list -d ${dep.name}` });
   const stored = (dep: Deployment, key: string, value: string, secret: boolean) =>
-    secret ? { secret, value: null, valueSealed: d.sealer.seal(Buffer.from(value, 'utf8'), aad(dep.id, key)) } : { secret, value, valueSealed: null };
+    secret ? { secret, value: null, valueSealed: d.sealer.seal(Buffer.from(value, 'utf8'), variableAad(dep.id, key)) } : { secret, value, valueSealed: null };
   const conflict = (dep: Deployment, key: string, expected: number, current: number) =>
     new AppError(
       'ERR_CONFLICT',
@@ -140,7 +140,7 @@ export function createVariableService(d: VariableServiceDeps): VariableService {
     return (await d.store.variables.list(deploymentId)).map((r) => ({
       key: r.key,
       secret: r.secret,
-      value: r.secret ? d.sealer.open(r.valueSealed!, aad(deploymentId, r.key)).toString('utf8') : r.value!,
+      value: r.secret ? d.sealer.open(r.valueSealed!, variableAad(deploymentId, r.key)).toString('utf8') : r.value!,
     }));
   }
   const linked = async (deploymentId: string, withSecrets: boolean): Promise<EnvConnection[]> =>
