@@ -28,6 +28,8 @@ for (const kind of ['embedded', 'postgres'] as const) {
     let cluster: string;
     let credential: string;
     let issued: string;
+    let deploymentId: string;
+    const metastorePassword = async () => (await s!.app.connections.metastoreConnections(deploymentId))[0]?.fields.password;
     const start = async (env: Record<string, string>) => {
       s = await startServer({ dataDir, env, ...(pg ? { flags: { databaseUrl: pg.url } } : {}) });
       return s;
@@ -80,6 +82,9 @@ for (const kind of ['embedded', 'postgres'] as const) {
       const conn = await s!.api('POST', '/api/v1/connections', { connId: 'lake_db', connType: 'postgres', host: 'db.example.com', login: 'etl', password: 'pg-secret' });
       assert.equal(conn.status, 201, JSON.stringify(conn.body));
       assert.equal((await s!.api('POST', '/api/v1/connections/lake_db/link', { deployment: 'etl', overrides: { password: 'pg-override' } })).status, 200);
+      const imported = await s!.api('POST', '/api/v1/connections/import', { deployment: 'etl', format: 'json', content: JSON.stringify({ legacy_pg: { conn_type: 'postgres', host: 'h2', login: 'u', password: 'meta-secret' } }) });
+      assert.equal(imported.status, 200, JSON.stringify(imported.body));
+      deploymentId = (await s!.api('GET', '/api/v1/deployments/etl')).body.id;
       credential = (await s!.api('POST', '/api/v1/deployments/etl/credentials', { component: 'worker' })).body.secret;
       issued = await exchange();
       await stop();
@@ -113,8 +118,10 @@ for (const kind of ['embedded', 'postgres'] as const) {
       assert.deepEqual(before.body.sealed.deployment_variables, { [fp(K1)]: 2 });
       assert.deepEqual(before.body.sealed.connections, { [fp(K1)]: 1 });
       assert.deepEqual(before.body.sealed.connection_links, { [fp(K1)]: 1 });
+      assert.deepEqual(before.body.sealed.metastore_connections, { [fp(K1)]: 1 });
       assert.deepEqual(before.body.sealed.settings, { [fp(K1)]: 1 });
-      assert.equal(before.body.underPrevious, 6);
+      assert.equal(before.body.underPrevious, 7);
+      assert.equal(await metastorePassword(), 'meta-secret');
       assert.equal(before.body.underUnknown, 0);
       assert.ok(!JSON.stringify(before.body).includes(K1) && !JSON.stringify(before.body).includes(K2), 'fingerprints, never keys');
 
@@ -126,9 +133,9 @@ for (const kind of ['embedded', 'postgres'] as const) {
 
       const r = await s!.api('POST', '/api/v1/master-key/rewrap');
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      assert.deepEqual(r.body.rewrapped, { signing_keys: 1, deployment_variables: 1, connections: 1, connection_links: 1, metastore_connections: 0, settings: 1 });
+      assert.deepEqual(r.body.rewrapped, { signing_keys: 1, deployment_variables: 1, connections: 1, connection_links: 1, metastore_connections: 1, settings: 1 });
       assert.equal(r.body.status.underPrevious, 0);
-      assert.deepEqual(await sealedUnder(), { [fp(K2)]: 5 });
+      assert.deepEqual(await sealedUnder(), { [fp(K2)]: 6 });
       assert.equal((await s!.api('POST', '/api/v1/master-key/rewrap')).body.rewrapped.signing_keys, 0, 'a second run has nothing to do');
       await s!.app.audit.flush();
       assert.ok((await s!.app.store.audit.list({ limit: 1000 })).some((e) => e.action === 'master-key.rewrap' && e.result === 'success'));
@@ -138,6 +145,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
     it('afterwards the new key alone serves the same secrets and keys, and the old key alone is refused', async () => {
       await start({ AIRLOCK_MASTER_KEY: K2 });
       assert.deepEqual(await workloadSecrets(), { variables: { WAREHOUSE_PASSWORD: 'hunter2-during', API_KEY: 'k-123' }, passwords: { lake_db: 'pg-override' } });
+      assert.equal(await metastorePassword(), 'meta-secret');
       const jwks = (await (await fetch(`${s!.url}/clusters/${cluster}/openid/v1/jwks`)).json()) as never;
       // The signing key itself did not change: a token issued before the rotation still verifies.
       await jwtVerify(issued, createLocalJWKSet(jwks), { audience: 'sts.amazonaws.com' });
