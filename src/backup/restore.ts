@@ -17,7 +17,7 @@ import { createLogger } from '../lib/logger.ts';
 import { lockDataDir } from '../store/data-dir-lock.ts';
 import { migrations } from '../store/migrations/index.ts';
 import { createStore, embeddedPath } from '../store/store.ts';
-import { readSnapshot } from './snapshot-file.ts';
+import { fingerprintsIn, readSnapshot } from './snapshot-file.ts';
 
 export interface RestoreResult {
   /** The data directory's store file, now the snapshot's contents. */
@@ -74,8 +74,8 @@ function carryRevocations(restored: string, replaced: string, now: string): Carr
       );
       for (const id of rotatedApiTokens) rotate.run(id);
       // A key withdrawn since (compromised): its tokens must not verify again.
-      const signingKeys = (db.prepare(`select t.kid as id from main.signing_keys t join old.signing_keys o on o.kid = t.kid where t.revoked_at is null and o.revoked_at is not null`).all() as { id: string }[]).map((r) => r.id);
-      const revokeKey = db.prepare(`update main.signing_keys set revoked_at = (select revoked_at from old.signing_keys o where o.kid = main.signing_keys.kid) where kid = ?`);
+      const signingKeys = (db.prepare(`select t.kid as id from main.signing_keys t join old.signing_keys o on o.cluster_id = t.cluster_id and o.kid = t.kid where t.revoked_at is null and o.revoked_at is not null`).all() as { id: string }[]).map((r) => r.id);
+      const revokeKey = db.prepare(`update main.signing_keys set revoked_at = (select revoked_at from old.signing_keys o where o.cluster_id = main.signing_keys.cluster_id and o.kid = main.signing_keys.kid) where kid = ?`);
       for (const kid of signingKeys) revokeKey.run(kid);
       // Keys made since (a rotation, or the replacement of a withdrawn key): without them the
       // restored issuer would publish an older JWKS than the clouds have seen, and a cluster whose
@@ -104,9 +104,9 @@ export async function restoreSnapshot(o: { snapshot: string; dataDir: string; en
   if (newer.length > 0) {
     throw new AppError('ERR_RULE_VIOLATION', `${snapshot} was written by a newer Airlock (schema ${newer.join(', ')}); restore it with that version or a later one`, { field: 'snapshot' });
   }
+  // Never creates a key: a restore with no key, or another one, would leave every sealed private key unreadable.
+  const sealer = createSealer(loadMasterKey({ env: o.env, dataDir: dir, file: o.masterKeyFile, create: false }).key, loadPreviousMasterKeys(o.env));
   if (facts.canary) {
-    // Never creates a key: a restore with no key, or another one, would leave every sealed private key unreadable.
-    const sealer = createSealer(loadMasterKey({ env: o.env, dataDir: dir, file: o.masterKeyFile, create: false }).key, loadPreviousMasterKeys(o.env));
     try {
       sealer.open(facts.canary, CANARY_SETTING);
     } catch (err) {
@@ -134,6 +134,15 @@ export async function restoreSnapshot(o: { snapshot: string; dataDir: string; en
         // The old store is unreadable (that may be why it is being replaced): the caller says so loudly.
         carried = { ...carried, unreadable: (err as Error).message };
       }
+    }
+    // A snapshot taken mid-rotation, or keys carried from a store rotated since, may be sealed under
+    // another master key than the canary: every sealed value must open with the keys in hand, or the
+    // restored server would fail on it later instead of now.
+    const missing = fingerprintsIn(incoming).filter((fp) => fp !== sealer.fingerprint && !sealer.previous.includes(fp));
+    if (missing.length > 0) {
+      throw new AppError('ERR_MASTER_KEY', `the restored store would hold values sealed under master key ${missing.join(', ')}, which was not given; add it to AIRLOCK_MASTER_KEY_PREVIOUS and restore again`);
+    }
+    if (existsSync(target)) {
       replaced = `${target}.replaced-${new Date(o.clock.now()).toISOString().replace(/[:.]/g, '-')}`;
       // A write-ahead log left by a server that stopped abruptly belongs to the replaced file.
       for (const suffix of ['-wal', '-shm', '']) if (existsSync(target + suffix)) renameSync(target + suffix, replaced + suffix);

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { CANARY_SETTING } from '../crypto/master-key.ts';
 import { AppError } from '../errors/index.ts';
+import { SEALED_COLUMNS } from '../store/repos.ts';
 
 /** What a snapshot file holds, read without changing it. */
 export interface SnapshotFacts {
@@ -48,4 +49,21 @@ export function sealSnapshot(file: string): SnapshotFacts {
     db.close();
   }
   return readSnapshot(file);
+}
+
+/** The master-key fingerprints that seal anything in a store file (every sealed column, and the canary). */
+export function fingerprintsIn(file: string): string[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const found = new Set<string>();
+    const add = (sealed: string) => found.add(sealed.split('.')[1] ?? '');
+    for (const [table, { column }] of Object.entries(SEALED_COLUMNS)) {
+      for (const r of db.prepare(`select ${column} as v from ${table} where ${column} is not null`).all() as { v: string }[]) add(r.v);
+    }
+    const canary = db.prepare('select value from settings where key = ?').get(CANARY_SETTING) as { value: string } | undefined;
+    if (canary) add(JSON.parse(canary.value) as string);
+    return [...found];
+  } finally {
+    db.close();
+  }
 }

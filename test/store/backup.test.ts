@@ -275,3 +275,53 @@ describe('backups on PostgreSQL', () => {
     assert.match(cli.stderr, /ERR_RULE_VIOLATION: the server uses PostgreSQL: restore its pg_dump with pg_restore instead/);
   });
 });
+
+describe('a restore across a master-key rotation', () => {
+  const K1 = randomBytes(32).toString('base64');
+  const K2 = randomBytes(32).toString('base64');
+  const dataDir = mkdtempSync(join(tmpdir(), 'airlock-backup-rekey-'));
+  let s: TestServer | undefined;
+  let snapshot: string;
+  const start = async (env: Record<string, string>) => (s = await startServer({ dataDir, env }));
+  const stop = async () => {
+    await s?.close({ keepData: true });
+    s = undefined;
+  };
+  const restore = (env: Record<string, string>) => airlock(['backup', 'restore', snapshot, '--data-dir', dataDir], env);
+  after(async () => {
+    await stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('needs every key that seals what it would restore, refusing before anything is replaced', async () => {
+    await start({ AIRLOCK_MASTER_KEY: K1 });
+    const cluster = (await s!.api('POST', '/api/v1/clusters', { name: 'prod-aws', cloud: 'aws', region: 'us-east-1' })).body.id as string;
+    snapshot = (await s!.api('POST', '/api/v1/backups')).body.path;
+    await stop();
+    // Rotated since: everything under K2, and a key made since (sealed under K2) that the restore carries over.
+    await start({ AIRLOCK_MASTER_KEY: K2, AIRLOCK_MASTER_KEY_PREVIOUS: K1 });
+    assert.equal((await s!.api('POST', '/api/v1/master-key/rewrap')).status, 200);
+    assert.equal((await s!.api('POST', `/api/v1/clusters/${cluster}/rotate-keys`, { immediate: true })).status, 200);
+    await stop();
+    const before = sha(join(dataDir, 'airlock.db'));
+
+    const newOnly = await restore({ AIRLOCK_MASTER_KEY: K2 });
+    assert.equal(newOnly.code, 1);
+    assert.match(newOnly.stderr, /ERR_MASTER_KEY: .* was sealed under another master key/);
+    const oldOnly = await restore({ AIRLOCK_MASTER_KEY: K1 });
+    assert.equal(oldOnly.code, 1);
+    assert.match(oldOnly.stderr, /ERR_MASTER_KEY: the restored store would hold values sealed under master key [0-9a-f]{16}, which was not given; add it to AIRLOCK_MASTER_KEY_PREVIOUS/);
+    assert.equal(sha(join(dataDir, 'airlock.db')), before, 'refused: the store is as it was');
+
+    const both = await restore({ AIRLOCK_MASTER_KEY: K2, AIRLOCK_MASTER_KEY_PREVIOUS: K1 });
+    assert.equal(both.code, 0, both.stderr);
+    assert.match(both.stdout, /kept the 1 signing key\(s\) made since/);
+    await start({ AIRLOCK_MASTER_KEY: K2, AIRLOCK_MASTER_KEY_PREVIOUS: K1 });
+    const status = (await s!.api('GET', '/api/v1/master-key')).body;
+    assert.ok(status.underPrevious > 0, 'the snapshot brought values sealed under K1 back');
+    assert.equal((await s!.api('POST', '/api/v1/master-key/rewrap')).body.status.underPrevious, 0);
+    await stop();
+    await start({ AIRLOCK_MASTER_KEY: K2 });
+    assert.equal((await s!.api('GET', `/api/v1/clusters/${cluster}/keys`)).status, 200);
+  });
+});
