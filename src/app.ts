@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
@@ -42,6 +43,7 @@ import { createKeyring, type Keyring } from './issuer/keyring.ts';
 import { createMinter, type Minter } from './issuer/minter.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
+import { MIN_TLS_VERSION, readTlsPair } from './lib/tls-files.ts';
 import { sampleClusters } from './metrics/clusters.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createStore, type Store } from './store/store.ts';
@@ -95,6 +97,12 @@ export interface App {
   startup: { storeOpenMs: number; migrateMs: number; bootstrapMs: number; assembleMs: number };
   /** Path of the admin token file when this start created it. */
   adminTokenFile: string | undefined;
+  /**
+   * Re-reads tlsCert and tlsKey: new connections get the new pair, open ones keep theirs. A pair
+   * that cannot be read, or does not match, throws ERR_CONFIG_INVALID and the current one stays.
+   * Without TLS configured, does nothing.
+   */
+  reloadTls(): void;
   /** The URL the server is reached at (known for sure after `listen`). */
   publicUrl(): string;
   issuerUrl(clusterId: string): string;
@@ -110,6 +118,14 @@ export async function createApp(o: AppOptions): Promise<App> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
+  // Read before anything is opened: a bad pair is a configuration error, named at start.
+  const tlsFiles = config.tlsCert && config.tlsKey ? { cert: resolve(config.tlsCert), key: resolve(config.tlsKey) } : undefined;
+  const readTls = () =>
+    tlsFiles &&
+    readTlsPair(tlsFiles.cert, tlsFiles.key, (message, which, cause) =>
+      new AppError('ERR_CONFIG_INVALID', `tls${which === 'cert' ? 'Cert' : 'Key'}: ${message}`, { field: which === 'cert' ? 'tlsCert' : 'tlsKey', example: '/etc/letsencrypt/live/airlock.example.com/fullchain.pem', cause }),
+    );
+  const tls = readTls();
   const master = loadMasterKey({ env, dataDir, file: config.masterKeyFile });
   const sealer = createSealer(master.key, loadPreviousMasterKeys(env));
   if (master.origin === 'created') {
@@ -145,7 +161,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const adminTokenFile = await tokens.ensureAdminToken(dataDir);
   const bootstrapped = performance.now();
 
-  let publicUrl = (config.publicUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
+  const scheme = tls ? 'https' : 'http';
+  let publicUrl = (config.publicUrl ?? `${scheme}://127.0.0.1:${config.port}`).replace(/\/+$/, '');
   const issuerUrl = (clusterId: string) => `${publicUrl}/clusters/${clusterId}`;
 
   const schedule = {
@@ -248,7 +265,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       logger.warn('the web console could not be read; serving the API alone', { dir: uiDir, err: err as Error });
     }
   }
-  const http = createHttpServer({ routes, tokens, access, audit, logger, web, clock, metrics });
+  const http = createHttpServer({ routes, tokens, access, audit, logger, web, clock, metrics, tls });
   const startup = {
     storeOpenMs: store.startup.openMs,
     migrateMs: store.startup.migrateMs,
@@ -320,13 +337,17 @@ export async function createApp(o: AppOptions): Promise<App> {
     http,
     startup,
     adminTokenFile,
+    reloadTls() {
+      const pair = readTls();
+      if (pair) (http.server as unknown as HttpsServer).setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
+    },
     publicUrl: () => publicUrl,
     issuerUrl,
     async listen() {
       const address = await http.listen({ host: config.host, port: config.port });
       if (!config.publicUrl) {
         const port = (http.server.address() as { port: number }).port;
-        publicUrl = `http://127.0.0.1:${port}`;
+        publicUrl = `${scheme}://127.0.0.1:${port}`;
       }
       if (!o.manualRotation) {
         await tick();

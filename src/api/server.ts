@@ -10,6 +10,7 @@ import { describeCall } from './audit-call.ts';
 import { AppError, OAuthError } from '../errors/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import { MIN_TLS_VERSION } from '../lib/tls-files.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { errorBody, frameworkError, inRequestTerms, validationError } from './errors.ts';
 import type { RouteDef } from './route.ts';
@@ -30,6 +31,8 @@ export interface HttpServerDeps {
   clock?: Clock | undefined;
   /** Counts requests and refused tokens (`GET /metrics`); absent, nothing is counted. */
   metrics?: Metrics | undefined;
+  /** Serve https with this certificate and key (TLS 1.2 and later); absent, plain http. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }
 
 /** A client's standing choice of workspace for workspace-level routes (`?workspace=` wins over it). */
@@ -48,6 +51,8 @@ function bearer(req: FastifyRequest): string | undefined {
  */
 export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   const app = Fastify({
+    // The https server's type differs from http's only in what no route here uses.
+    ...(deps.tls ? { https: { ...deps.tls, minVersion: MIN_TLS_VERSION } } : {}),
     logger: false,
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     // Request ids are ours, not client-chosen, so they can be trusted in logs.

@@ -30,7 +30,13 @@ export const configSchema = z
     publicUrl: z
       .url({ protocol: /^https?$/ })
       .optional()
-      .describe('URL clients and clouds reach the server at; issuer URLs derive from it. Default http://127.0.0.1:<port>.'),
+      .describe('URL clients and clouds reach the server at; issuer URLs derive from it. Default http://127.0.0.1:<port> (https with tlsCert).'),
+    tlsCert: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM certificate (chain) to serve https with, with tlsKey; re-read every minute and on SIGHUP. Absent: plain http, for a TLS proxy in front.'),
+    tlsKey: z.string().min(1).optional().describe("PEM private key of tlsCert."),
     dataDir: z.string().min(1).default('./.airlock').describe('Directory for the embedded store, the master key file and the admin token.'),
     databaseUrl: z
       .string()
@@ -68,6 +74,10 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     // Rules across fields; zod runs these only once every field parsed.
     if (c.tokenTtlDefault > c.tokenTtlMax) ctx.addIssue({ code: 'custom', path: ['tokenTtlDefault'], message: 'must not exceed tokenTtlMax' });
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [c.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'tlsCert and tlsKey go together: set both, or neither' });
+    }
+    if (c.tlsCert && c.publicUrl?.startsWith('http:')) ctx.addIssue({ code: 'custom', path: ['publicUrl'], message: 'must be https when the server serves TLS itself (tlsCert)' });
     if (c.backupInterval > 0 && c.backupInterval < 60) ctx.addIssue({ code: 'custom', path: ['backupInterval'], message: 'must be 0 (off) or at least 1m' });
     if (c.keyRotationPeriod <= c.keyPrepublish)
       ctx.addIssue({ code: 'custom', path: ['keyRotationPeriod'], message: 'must be longer than keyPrepublish' });

@@ -64,10 +64,27 @@ export function registerServeCommands(program: Command): void {
     if (app.adminTokenFile) {
       app.logger.warn('created the admin API token; it was written once to the file named here and is not shown again', { file: app.adminTokenFile });
     }
+    // A renewed certificate (certbot, a Kubernetes Secret's symlink swap) is picked up within a
+    // minute, or at once on SIGHUP; a pair that does not load is logged and the current one kept.
+    let tlsTimer: NodeJS.Timeout | undefined;
+    if (config.tlsCert) {
+      const reload = (why: string) => {
+        try {
+          app.reloadTls();
+          app.logger.debug('TLS certificate re-read', { why });
+        } catch (err) {
+          app.logger.error('cannot re-read the TLS certificate; keeping the current one', { reason: (err as Error).message });
+        }
+      };
+      tlsTimer = setInterval(() => reload('interval'), 60_000);
+      tlsTimer.unref();
+      process.on('SIGHUP', () => reload('SIGHUP'));
+    }
     let closing = false;
     const stop = async (signal: string) => {
       if (closing) return;
       closing = true;
+      if (tlsTimer) clearInterval(tlsTimer);
       app.logger.info('shutting down', { signal });
       await app.close();
       process.exit(0);

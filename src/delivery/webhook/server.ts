@@ -11,10 +11,10 @@
  *                  (the codes of the API's catalogue, docs/errors.md)
  *   GET  /healthz  200 {"ok":true,"workloads":{hits,…}} (no profile, no token)
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.ts';
+import { MIN_TLS_VERSION, readTlsPair } from '../../lib/tls-files.ts';
 import { DeliveryError } from '../errors.ts';
 import type { InjectionSettings } from './injection.ts';
 import { review, type WorkloadSource } from './review.ts';
@@ -44,14 +44,9 @@ export interface WebhookServer {
 }
 
 function readTls(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
-  const read = (path: string, flag: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new DeliveryError('ERR_VALIDATION', `cannot read ${flag} ${path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, { field: flag, example: '/etc/airlock-webhook/tls/tls.crt', cause: err });
-    }
-  };
-  return { cert: read(certFile, '--tls-cert'), key: read(keyFile, '--tls-key') };
+  return readTlsPair(certFile, keyFile, (message, which, cause) =>
+    new DeliveryError('ERR_VALIDATION', `--tls-${which}: ${message}`, { field: `--tls-${which}`, example: `/etc/airlock-webhook/tls/tls.${which === 'cert' ? 'crt' : 'key'}`, cause }),
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -114,7 +109,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServe
 /** Starts the HTTPS server; resolves once it listens. */
 export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const tls = readTls(o.certFile, o.keyFile);
-  const server = createServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server = createServer({ ...tls, minVersion: MIN_TLS_VERSION }, (req, res) => {
     handle(req, res, o).catch((err: unknown) => {
       o.logger.error('webhook: request failed', { path: req.url?.split('?')[0], reason: (err as Error)?.message ?? String(err) });
       if (!res.headersSent) sendError(res, 500, 'ERR_INTERNAL', 'the webhook failed; see its log');
@@ -135,7 +130,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     server,
     url: `https://${host}:${addr.port}`,
     reloadTls() {
-      server.setSecureContext({ ...readTls(o.certFile, o.keyFile), minVersion: 'TLSv1.2' });
+      server.setSecureContext({ ...readTls(o.certFile, o.keyFile), minVersion: MIN_TLS_VERSION });
     },
     close: () =>
       new Promise<void>((resolve) => {
