@@ -6,6 +6,7 @@
  * - the real binary serves the webhook over TLS with the manifest's own certificate and key,
  *   looks workloads up in a real Airlock server through its API, and answers a real AdmissionReview.
  */
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -227,6 +228,34 @@ void describe('airlock webhook manifest and serve', () => {
       assert.equal(health.status, 200);
       assert.equal(health.json.ok, true);
       assert.equal(health.json.workloads?.lookups, 2);
+      // GET /metrics: counts by result, nothing that names a pod, namespace or account; promtool reads it.
+      const metrics = await new Promise<string>((resolve, reject) => {
+        const u = new URL(`${url}/metrics`);
+        const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', agent, servername: SERVICE_NAME }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => (res.statusCode === 200 && /^text\/plain; version=0\.0\.4/.test(res.headers['content-type'] ?? '') ? resolve(text) : reject(new Error(`${res.statusCode}: ${text}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const count = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      assert.equal(count('airlock_webhook_admission_reviews_total{result="mutated"}'), 1);
+      assert.equal(count('airlock_webhook_admission_reviews_total{result="unchanged"}'), 2);
+      assert.equal(count('airlock_webhook_admission_reviews_total{result="invalid"}'), 4, 'a bad review, not JSON, too big, not application/json');
+      assert.equal(count('airlock_webhook_admission_reviews_total{result="refused"}'), 0);
+      assert.equal(count('airlock_webhook_admission_duration_seconds_count'), 7);
+      assert.equal(count('airlock_webhook_workload_lookups_total{result="miss"}'), 2, "etl's worker and team-x's: the account named like no component is not looked up");
+      assert.equal(count('airlock_webhook_workload_lookups_total{result="hit"}'), 0);
+      assert.equal(count('airlock_webhook_workload_lookups_total{result="failure"}'), 0);
+      assert.doesNotMatch(metrics, new RegExp(`${namespace}|team-x|serviceaccount`));
+      const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+      assert.deepEqual(
+        (lint.stdout + lint.stderr).trim().split('\n').filter((l) => l.startsWith('airlock')),
+        [],
+        'no lint finding on our own metrics',
+      );
       assert.doesNotMatch(p.stderr() + p.stdout(), new RegExp(s.token), 'the API token is never printed');
     } finally {
       agent.destroy();

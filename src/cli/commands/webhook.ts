@@ -71,7 +71,9 @@ export function registerWebhookCommands(program: Command): void {
         logger,
         freshMs,
       });
-      const s = await startWebhookServer({ certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey), host: o.host, port: listenPort, source, settings, logger });
+      const { createWebhookMetrics } = await import('../../metrics/webhook.ts');
+      const metrics = createWebhookMetrics({ version: VERSION, lookups: () => source.stats() });
+      const s = await startWebhookServer({ certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey), host: o.host, port: listenPort, source, settings, logger, metrics });
       const reload = (why: string) => {
         try {
           s.reloadTls();
@@ -85,7 +87,7 @@ export function registerWebhookCommands(program: Command): void {
       timer.unref();
       process.on('SIGHUP', () => reload('SIGHUP'));
       logger.info('airlock webhook is serving', { url: `${s.url}/mutate`, cluster: o.cluster, server: serverUrl, agentImage: o.agentImage });
-      process.stdout.write(`airlock webhook for cluster ${o.cluster} is serving on ${s.url} (POST /mutate, GET /healthz)\n`);
+      process.stdout.write(`airlock webhook for cluster ${o.cluster} is serving on ${s.url} (POST /mutate, GET /healthz, GET /metrics)\n`);
       const stop = async () => {
         clearInterval(timer);
         await s.close();

@@ -10,11 +10,13 @@
  *                  ERR_UNSUPPORTED_MEDIA_TYPE; 404 ERR_ROUTE_NOT_FOUND; 405 ERR_METHOD_NOT_ALLOWED
  *                  (the codes of the API's catalogue, docs/errors.md)
  *   GET  /healthz  200 {"ok":true,"workloads":{hits,…}} (no profile, no token)
+ *   GET  /metrics  200 Prometheus text: reviews by result, latency, workload lookups (counts only, no token)
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.ts';
 import { MIN_TLS_VERSION, readTlsPair } from '../../lib/tls-files.ts';
+import type { AdmissionResult, WebhookMetrics } from '../../metrics/webhook.ts';
 import { DeliveryError } from '../errors.ts';
 import type { InjectionSettings } from './injection.ts';
 import { review, type WorkloadSource } from './review.ts';
@@ -24,6 +26,7 @@ import type { WorkloadCacheStats } from './workload-cache.ts';
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const MUTATE_PATH = '/mutate';
 export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
 
 export interface WebhookServerOptions {
   certFile: string;
@@ -33,6 +36,8 @@ export interface WebhookServerOptions {
   source: WorkloadSource & { stats?: () => WorkloadCacheStats };
   settings: InjectionSettings;
   logger: Logger;
+  /** Counts reviews for GET /metrics; absent, the route is not there. */
+  metrics?: WebhookMetrics | undefined;
 }
 
 export interface WebhookServer {
@@ -81,27 +86,45 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServe
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${HEALTH_PATH} answers GET`);
     return sendJson(res, 200, { ok: true, ...(o.source.stats ? { workloads: o.source.stats() } : {}) });
   }
+  if (path === METRICS_PATH && o.metrics) {
+    if (req.method !== 'GET') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${METRICS_PATH} answers GET`);
+    const text = Buffer.from(await o.metrics.scrape());
+    res.writeHead(200, { 'content-type': o.metrics.contentType, 'content-length': text.length });
+    return void res.end(text);
+  }
   if (path !== MUTATE_PATH) return sendError(res, 404, 'ERR_ROUTE_NOT_FOUND', `no route ${path ?? ''}; the webhook answers POST ${MUTATE_PATH} and GET ${HEALTH_PATH}`);
   if (req.method !== 'POST') return sendError(res, 405, 'ERR_METHOD_NOT_ALLOWED', `${MUTATE_PATH} answers POST (an AdmissionReview from the API server)`);
+  const started = performance.now();
+  const count = (result: AdmissionResult) => o.metrics?.admission(result, (performance.now() - started) / 1000);
   const type = req.headers['content-type'];
   if (type !== undefined && !type.startsWith('application/json')) {
     req.resume();
+    count('invalid');
     return sendError(res, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, not ${type}`, 'content-type', 'application/json');
   }
   const raw = await readBody(req);
-  if (!raw) return sendError(res, 413, 'ERR_BODY_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`, 'body');
+  if (!raw) {
+    count('invalid');
+    return sendError(res, 413, 'ERR_BODY_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`, 'body');
+  }
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
+    count('invalid');
     return sendError(res, 400, 'ERR_MALFORMED_JSON', 'the body is not JSON', 'body', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '…' } });
   }
   try {
     const out = await review(body, o.source, o.settings);
     if (!out.response.allowed) o.logger.warn('webhook: pod refused', { uid: out.response.uid, status: out.response.status });
+    count(!out.response.allowed ? 'refused' : out.response.patch ? 'mutated' : 'unchanged');
     return sendJson(res, 200, out);
   } catch (err) {
-    if (err instanceof DeliveryError && err.code === 'ERR_VALIDATION') return sendError(res, 400, err.code, err.message, err.field, err.example);
+    if (err instanceof DeliveryError && err.code === 'ERR_VALIDATION') {
+      count('invalid');
+      return sendError(res, 400, err.code, err.message, err.field, err.example);
+    }
+    count('error');
     throw err;
   }
 }
