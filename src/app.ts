@@ -126,6 +126,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       new AppError('ERR_CONFIG_INVALID', `tls${which === 'cert' ? 'Cert' : 'Key'}: ${message}`, { field: which === 'cert' ? 'tlsCert' : 'tlsKey', example: '/etc/letsencrypt/live/airlock.example.com/fullchain.pem', cause }),
     );
   const tls = readTls();
+  let servedTls = tls;
   const master = loadMasterKey({ env, dataDir, file: config.masterKeyFile });
   const sealer = createSealer(master.key, loadPreviousMasterKeys(env));
   if (master.origin === 'created') {
@@ -339,7 +340,10 @@ export async function createApp(o: AppOptions): Promise<App> {
     adminTokenFile,
     reloadTls() {
       const pair = readTls();
-      if (pair) (http.server as unknown as HttpsServer).setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
+      // Unchanged files keep the context (a new one would also end TLS session resumption).
+      if (!pair || (servedTls && pair.cert.equals(servedTls.cert) && pair.key.equals(servedTls.key))) return;
+      (http.server as unknown as HttpsServer).setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
+      servedTls = pair;
     },
     publicUrl: () => publicUrl,
     issuerUrl,

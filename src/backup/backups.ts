@@ -36,7 +36,8 @@ function nameAt(ms: number): string {
   return `airlock-${new Date(ms).toISOString().replace(/[:.]/g, '-')}`;
 }
 
-function createdAtOf(name: string): string | undefined {
+/** When a snapshot named by {@link createBackups} was taken (ISO); undefined for any other name. */
+export function createdAtOf(name: string): string | undefined {
   const m = NAME.exec(name);
   return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z` : undefined;
 }
@@ -107,7 +108,8 @@ export function createBackups(o: { store: Store; dir: string; keep: number; cloc
       );
     },
     async createIfDue(intervalSeconds) {
-      const newest = list()[0];
+      // A name dated in the future (a clock that jumped back, a copied file) does not count as fresh.
+      const newest = list().find((b) => Date.parse(b.createdAt) <= o.clock.now());
       if (newest && o.clock.now() - Date.parse(newest.createdAt) < intervalSeconds * 1000) return undefined;
       const made = await backups.create();
       o.logger.info('backup written', { file: made.path, bytes: made.bytes, deleted: made.deleted });

@@ -5,8 +5,8 @@
  * kept beside it, renamed, so a restore can itself be undone.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, constants, copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { createAuditLog } from '../audit/log.ts';
 import { createSealer } from '../crypto/envelope.ts';
@@ -17,7 +17,8 @@ import { createLogger } from '../lib/logger.ts';
 import { lockDataDir } from '../store/data-dir-lock.ts';
 import { migrations } from '../store/migrations/index.ts';
 import { createStore, embeddedPath } from '../store/store.ts';
-import { fingerprintsIn, readSnapshot } from './snapshot-file.ts';
+import { createdAtOf } from './backups.ts';
+import { fingerprintsIn, readSnapshot, type SnapshotFacts } from './snapshot-file.ts';
 
 export interface RestoreResult {
   /** The data directory's store file, now the snapshot's contents. */
@@ -56,13 +57,17 @@ function carryRevocations(restored: string, replaced: string, now: string): Carr
   const db = new Database(restored, { fileMustExist: true });
   try {
     db.prepare('attach database ? as old').run(replaced);
-    const ids = (q: string) => (db.prepare(q).all() as { id: string }[]).map((r) => r.id);
+    const ids = (q: string, ...params: unknown[]) => (db.prepare(q).all(...params) as { id: string }[]).map((r) => r.id);
+    // A row missing from the replaced store was deleted there only if that store's history had it:
+    // if the replaced store was itself restored from a snapshot, rows made after that snapshot (in
+    // the branch being restored now, as when undoing a restore) never were in it.
+    const horizon = (db.prepare(`select json_extract(details, '$.snapshotAt') as at from old.audit_events where action = 'store.restore' order by seq desc limit 1`).get() as { at: string | null } | undefined)?.at ?? null;
+    const deletedThere = `(o.id is null and (? is null or t.created_at <= ?))`;
     return db.transaction(() => {
-      // Revoked there, or gone there (deleted, or with its Deployment), and still live here.
-      const gone = (table: string) =>
-        `select t.id from main.${table} t left join old.${table} o on o.id = t.id where t.revoked_at is null and (o.id is null or o.revoked_at is not null)`;
-      const joinCredentials = ids(gone('join_credentials'));
-      const apiTokens = ids(gone('api_tokens'));
+      // Revoked there, or deleted there (itself, or with its Deployment), and still live here.
+      const gone = (table: string) => `select t.id from main.${table} t left join old.${table} o on o.id = t.id where t.revoked_at is null and (o.revoked_at is not null or ${deletedThere})`;
+      const joinCredentials = ids(gone('join_credentials'), horizon, horizon);
+      const apiTokens = ids(gone('api_tokens'), horizon, horizon);
       const revoke = db.prepare(`update main.join_credentials set revoked_at = coalesce((select revoked_at from old.join_credentials o where o.id = main.join_credentials.id), ?) where id = ?`);
       for (const id of joinCredentials) revoke.run(now, id);
       const revokeToken = db.prepare(`update main.api_tokens set revoked_at = coalesce((select revoked_at from old.api_tokens o where o.id = main.api_tokens.id), ?) where id = ?`);
@@ -73,65 +78,91 @@ function carryRevocations(restored: string, replaced: string, now: string): Carr
         `update main.api_tokens set (secret_hash, rotated_at, previous_secret_hash, previous_secret_expires_at) = (select secret_hash, rotated_at, previous_secret_hash, previous_secret_expires_at from old.api_tokens o where o.id = main.api_tokens.id) where id = ?`,
       );
       for (const id of rotatedApiTokens) rotate.run(id);
-      // A key withdrawn since (compromised): its tokens must not verify again.
-      const signingKeys = (db.prepare(`select t.kid as id from main.signing_keys t join old.signing_keys o on o.cluster_id = t.cluster_id and o.kid = t.kid where t.revoked_at is null and o.revoked_at is not null`).all() as { id: string }[]).map((r) => r.id);
-      const revokeKey = db.prepare(`update main.signing_keys set revoked_at = (select revoked_at from old.signing_keys o where o.cluster_id = main.signing_keys.cluster_id and o.kid = main.signing_keys.kid) where kid = ?`);
-      for (const kid of signingKeys) revokeKey.run(kid);
+      // A key withdrawn since (compromised), or every key of a cluster deleted since (perhaps because
+      // its key leaked): their tokens must not verify again. The cluster comes back without a key
+      // that signs; the rotation schedule gives it a new one.
+      const withdrawn = `from main.signing_keys t left join old.signing_keys o on o.cluster_id = t.cluster_id and o.kid = t.kid
+        where t.revoked_at is null and (o.revoked_at is not null or t.cluster_id in (
+          select c.id from main.clusters c left join old.clusters o on o.id = c.id where ${deletedThere.replace('t.created_at', 'c.created_at')}))`;
+      const signingKeys = ids(`select t.kid as id ${withdrawn}`, horizon, horizon);
+      db.prepare(
+        `update main.signing_keys set revoked_at = coalesce((select revoked_at from old.signing_keys o where o.cluster_id = main.signing_keys.cluster_id and o.kid = main.signing_keys.kid), ?)
+         where exists (select 1 ${withdrawn} and t.cluster_id = main.signing_keys.cluster_id and t.kid = main.signing_keys.kid)`,
+      ).run(now, horizon, horizon);
       // Keys made since (a rotation, or the replacement of a withdrawn key): without them the
       // restored issuer would publish an older JWKS than the clouds have seen, and a cluster whose
       // signing key was withdrawn since would have none left.
       const newer = `from old.signing_keys o where o.cluster_id in (select id from main.clusters) and not exists (select 1 from main.signing_keys m where m.cluster_id = o.cluster_id and m.kid = o.kid)`;
-      const addedSigningKeys = (db.prepare(`select o.kid as id ${newer} order by o.created_at`).all() as { id: string }[]).map((r) => r.id);
+      const addedSigningKeys = ids(`select o.kid as id ${newer} order by o.created_at`);
       const columns = (db.pragma('main.table_info(signing_keys)') as { name: string }[]).map((c) => c.name).join(', ');
       db.prepare(`insert into main.signing_keys (${columns}) select ${columns} ${newer}`).run();
       return { joinCredentials, apiTokens, rotatedApiTokens, signingKeys, addedSigningKeys };
     })();
   } finally {
-    if (db.open) db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
   }
 }
 
-export async function restoreSnapshot(o: { snapshot: string; dataDir: string; env: NodeJS.ProcessEnv; masterKeyFile?: string | undefined; clock: Clock }): Promise<RestoreResult> {
+export async function restoreSnapshot(o: {
+  snapshot: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  masterKeyFile?: string | undefined;
+  clock: Clock;
+  /** Go ahead when the replaced store cannot be read, so no revocation made since can be carried over. */
+  acceptLostRevocations?: boolean;
+}): Promise<RestoreResult> {
   const dir = resolve(o.dataDir);
   const snapshot = resolve(o.snapshot);
   const target = embeddedPath(dir);
   if (snapshot === target) throw new AppError('ERR_VALIDATION', `${snapshot} is the store itself; name a snapshot`, { field: 'snapshot', example: `${dir}/backups/airlock-2026-12-07T02-00-00-000Z.db` });
-
-  const facts = readSnapshot(snapshot);
-  if (facts.check !== 'ok') throw new AppError('ERR_VALIDATION', `${snapshot} is damaged (SQLite quick_check: ${facts.check}); pick another snapshot`, { field: 'snapshot' });
-  const newer = facts.migrations.filter((m) => !Object.hasOwn(migrations, m));
-  if (newer.length > 0) {
-    throw new AppError('ERR_RULE_VIOLATION', `${snapshot} was written by a newer Airlock (schema ${newer.join(', ')}); restore it with that version or a later one`, { field: 'snapshot' });
-  }
   // Never creates a key: a restore with no key, or another one, would leave every sealed private key unreadable.
   const sealer = createSealer(loadMasterKey({ env: o.env, dataDir: dir, file: o.masterKeyFile, create: false }).key, loadPreviousMasterKeys(o.env));
-  if (facts.canary) {
+  const trust = (facts: SnapshotFacts, file: string) => {
+    if (facts.check !== 'ok') throw new AppError('ERR_VALIDATION', `${file} is damaged (SQLite quick_check: ${facts.check}); pick another snapshot`, { field: 'snapshot' });
+    const newer = facts.migrations.filter((m) => !Object.hasOwn(migrations, m));
+    if (newer.length > 0) {
+      throw new AppError('ERR_RULE_VIOLATION', `${file} was written by a newer Airlock (schema ${newer.join(', ')}); restore it with that version or a later one`, { field: 'snapshot' });
+    }
+    if (!facts.canary) return;
     try {
       sealer.open(facts.canary, CANARY_SETTING);
     } catch (err) {
-      throw new AppError('ERR_MASTER_KEY', `${snapshot} was sealed under another master key than this one (fingerprint ${sealer.fingerprint}); restore it with the key it was made under`, { cause: err });
+      throw new AppError('ERR_MASTER_KEY', `${file} was sealed under another master key than this one (fingerprint ${sealer.fingerprint}); restore it with the key it was made under`, { cause: err });
     }
-  }
+  };
+  trust(readSnapshot(snapshot), snapshot);
 
   const unlock = lockDataDir(dir); // refuses while a server has the store open
   let replaced: string | undefined;
   let carried: CarriedRevocations = { joinCredentials: [], apiTokens: [], rotatedApiTokens: [], signingKeys: [], addedSigningKeys: [] };
+  let facts: SnapshotFacts;
   // Everything is prepared on a copy beside the store; the store itself is swapped only at the end.
   const staging = join(dir, '.restoring');
   try {
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { mode: 0o700 });
     const incoming = embeddedPath(staging);
-    copyFileSync(snapshot, incoming, constants.COPYFILE_EXCL);
-    chmodSync(incoming, 0o600);
+    // Copied through SQLite, not as a file: a copy of a live store has its latest writes in a
+    // -wal file beside it, which a file copy would leave behind. The copy is then checked itself.
+    await copyDatabase(snapshot, incoming);
+    facts = readSnapshot(incoming);
+    trust(facts, snapshot);
     // This version's schema first, so the revocations below find every column they carry.
     await (await createStore({ dataDir: staging })).close();
     if (existsSync(target)) {
       try {
         carried = carryRevocations(incoming, target, new Date(o.clock.now()).toISOString());
       } catch (err) {
-        // The old store is unreadable (that may be why it is being replaced): the caller says so loudly.
+        // The old store is unreadable (that may be why it is being replaced). Restoring anyway
+        // would bring back whatever was revoked since the snapshot: only when asked to.
+        if (!o.acceptLostRevocations) {
+          throw new AppError(
+            'ERR_RULE_VIOLATION',
+            `the store being replaced (${target}) cannot be read (${(err as Error).message}), so revocations made since the snapshot cannot be carried over; restore with --accept-lost-revocations, then revoke again whatever was revoked since`,
+            { field: 'acceptLostRevocations', cause: err },
+          );
+        }
         carried = { ...carried, unreadable: (err as Error).message };
       }
     }
@@ -142,31 +173,94 @@ export async function restoreSnapshot(o: { snapshot: string; dataDir: string; en
     if (missing.length > 0) {
       throw new AppError('ERR_MASTER_KEY', `the restored store would hold values sealed under master key ${missing.join(', ')}, which was not given; add it to AIRLOCK_MASTER_KEY_PREVIOUS and restore again`);
     }
-    if (existsSync(target)) {
-      replaced = `${target}.replaced-${new Date(o.clock.now()).toISOString().replace(/[:.]/g, '-')}`;
-      // A write-ahead log left by a server that stopped abruptly belongs to the replaced file.
-      for (const suffix of ['-wal', '-shm', '']) if (existsSync(target + suffix)) renameSync(target + suffix, replaced + suffix);
-    }
-    for (const suffix of ['-wal', '-shm', '']) if (existsSync(incoming + suffix)) renameSync(incoming + suffix, target + suffix);
+    swap(target, incoming, o.clock.now(), (name) => (replaced = name));
+  } catch (err) {
+    unlock();
+    throw err;
   } finally {
     rmSync(staging, { recursive: true, force: true });
-    unlock();
   }
 
-  // Brings its schema up to date, and says in its own audit log what happened to it.
-  const store = await createStore({ dataDir: dir });
+  // Brings its schema up to date, and says in its own audit log what happened to it. The lock is
+  // held throughout (this process opens the store), so no server starts in between.
   try {
-    const audit = createAuditLog({ store, clock: o.clock, logger: createLogger('silent') });
-    await audit.record({
-      actor: { type: 'system', id: 'airlock backup restore', name: userInfo().username },
-      action: 'store.restore',
-      target: { type: 'store', id: 'embedded', name: target },
-      result: 'success',
-      details: { snapshot, replaced: replaced ?? null, migrations: facts.migrations, carried },
-    });
-    await audit.flush();
+    const store = await createStore({ dataDir: dir });
+    try {
+      const audit = createAuditLog({ store, clock: o.clock, logger: createLogger('silent') });
+      await audit.record({
+        actor: { type: 'system', id: 'airlock backup restore', name: userInfo().username },
+        action: 'store.restore',
+        target: { type: 'store', id: 'embedded', name: target },
+        result: 'success',
+        details: { snapshot, snapshotAt: horizonOf(snapshot, facts), replaced: replaced ?? null, migrations: facts.migrations, carried },
+      });
+      await audit.flush();
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
+    unlock();
   }
   return { restored: target, replaced, migrations: facts.migrations, carried };
+}
+
+/**
+ * About when a snapshot was taken, for a later restore over this store to tell rows deleted here
+ * from rows this store never had: the later of its name's time (a snapshot Airlock wrote) and its
+ * newest audit record. The later one errs towards revoking.
+ */
+function horizonOf(snapshot: string, facts: SnapshotFacts): string | null {
+  const named = createdAtOf(basename(snapshot));
+  if (!named) return facts.snapshotAt;
+  return facts.snapshotAt && facts.snapshotAt > named ? facts.snapshotAt : named;
+}
+
+/** A consistent copy of a SQLite file, its write-ahead log included, through SQLite's backup. */
+async function copyDatabase(from: string, to: string): Promise<void> {
+  const src = new Database(from, { readonly: true, fileMustExist: true });
+  try {
+    closeSync(openSync(to, 'wx', 0o600));
+    await src.backup(to);
+  } finally {
+    src.close();
+  }
+  const dst = new Database(to, { fileMustExist: true });
+  try {
+    dst.pragma('journal_mode = DELETE');
+  } finally {
+    dst.close();
+  }
+}
+
+/**
+ * Puts `incoming` in place of `target`, keeping the old store (and a write-ahead log a crashed
+ * server left, which belongs to it) under a dated name, owned as it was. If the swap fails midway,
+ * the old store is put back: a data directory is never left without one.
+ */
+function swap(target: string, incoming: string, now: number, keptAs: (name: string) => void): void {
+  const owner = existsSync(target) ? statSync(target) : undefined;
+  const replaced = `${target}.replaced-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+  const moved: string[] = [];
+  try {
+    if (owner) {
+      for (const suffix of ['-wal', '-shm', '']) {
+        if (!existsSync(target + suffix)) continue;
+        renameSync(target + suffix, replaced + suffix);
+        moved.push(suffix);
+      }
+      keptAs(replaced);
+    }
+    renameSync(incoming, target);
+  } catch (err) {
+    for (const suffix of moved) if (!existsSync(target + suffix)) renameSync(replaced + suffix, target + suffix);
+    throw err;
+  }
+  // Restored by root for a service account: the server must still be able to open it.
+  if (owner && process.getuid?.() === 0) {
+    try {
+      chownSync(target, owner.uid, owner.gid);
+    } catch {
+      /* best effort: the mode is 0600 either way */
+    }
+  }
 }

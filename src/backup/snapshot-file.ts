@@ -11,6 +11,8 @@ export interface SnapshotFacts {
   canary: string | undefined;
   /** SQLite's `quick_check`: `ok`, or the first problems it found. */
   check: string;
+  /** When its newest audit record was written: about when the snapshot was taken (null: no record). */
+  snapshotAt: string | null;
 }
 
 /**
@@ -28,7 +30,8 @@ export function readSnapshot(file: string): SnapshotFacts {
     const check = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).join('; ');
     const migrations = (db.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map((r) => r.name);
     const row = db.prepare('select value from settings where key = ?').get(CANARY_SETTING) as { value: string } | undefined;
-    return { migrations, canary: row ? (JSON.parse(row.value) as string) : undefined, check };
+    const newest = db.prepare('select max(at) as at from audit_events').get() as { at: string | null };
+    return { migrations, canary: row ? (JSON.parse(row.value) as string) : undefined, check, snapshotAt: newest.at };
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('ERR_VALIDATION', `${file} is not an Airlock store: ${(err as Error).message}`, { field: 'snapshot', example: 'a file that airlock backup create wrote', cause: err });

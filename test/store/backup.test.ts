@@ -151,6 +151,10 @@ describe('backups of the embedded store', () => {
     let issuedBefore: string;
     let rotatedSecret: string;
     let replacementKid: string;
+    let doomed: string;
+    let doomedKids: string[];
+    let madeAfter: { id: string; token: string };
+    let replacedFile: string;
     const restore = (args: string[], env: Record<string, string> = {}) => airlock(['backup', 'restore', ...args, '--data-dir', dataDir], env);
     const store = () => join(dataDir, 'airlock.db');
 
@@ -159,8 +163,13 @@ describe('backups of the embedded store', () => {
       const issued = await exchange(kept.credential.secret);
       assert.equal(issued.status, 200);
       issuedBefore = issued.body.access_token!;
+      const d = await s.api('POST', '/api/v1/clusters', { name: 'doomed', cloud: 'aws', region: 'us-west-2' });
+      doomed = d.body.id;
+      doomedKids = (await s.api('GET', `/api/v1/clusters/${doomed}/keys`)).body.items.map((k: { kid: string }) => k.kid);
+      assert.equal(doomedKids.length, 1);
       clock.advance(60_000);
       snapshot = (await s.api('POST', '/api/v1/backups')).body.path;
+      clock.advance(1000);
 
       // Since the snapshot: a credential revoked, a token revoked, a token rotated, a key withdrawn as compromised, a new cluster.
       assert.equal((await s.api('DELETE', `/api/v1/deployments/etl/credentials/${kept.credential.id}`)).status, 200);
@@ -172,6 +181,9 @@ describe('backups of the embedded store', () => {
       assert.equal(rotatedKey.status, 200);
       replacementKid = rotatedKey.body.kid;
       assert.equal((await s.api('POST', '/api/v1/clusters', { name: 'made-after', cloud: 'gcp', region: 'us-east1' })).status, 201);
+      // Deleted since, perhaps because its key leaked: the restore must not publish that key again.
+      assert.equal((await s.api('DELETE', `/api/v1/clusters/${doomed}`)).status, 204);
+      madeAfter = await token({ name: 'made-after', role: 'organization-member' });
     });
 
     it('refuses while the server has the store open, and changes nothing', async () => {
@@ -217,7 +229,8 @@ describe('backups of the embedded store', () => {
       assert.match(r.stdout, /^restored .* into .*airlock\.db$/m);
       const replaced = /kept as (\S+airlock\.db\.replaced-\S+)/.exec(r.stdout)?.[1];
       assert.ok(replaced && existsSync(replaced), r.stdout);
-      assert.match(r.stdout, /kept revoked: 1 join credential\(s\) revoked or deleted since the snapshot; 1 API token\(s\) revoked or deleted since; 1 API token\(s\) rotated since \(their current secret carried over\); 1 signing key\(s\) revoked since/);
+      replacedFile = replaced;
+      assert.match(r.stdout, /kept revoked: 1 join credential\(s\) revoked or deleted since the snapshot; 1 API token\(s\) revoked or deleted since; 1 API token\(s\) rotated since \(their current secret carried over\); 2 signing key\(s\) revoked since/);
       assert.match(r.stdout, /kept the 1 signing key\(s\) made since, so the tokens they signed still verify/);
 
       s = await start();
@@ -246,6 +259,54 @@ describe('backups of the embedded store', () => {
       assert.equal(last.actorType, 'system');
       assert.equal(last.details.snapshot, snapshot);
       assert.equal(last.details.carried.joinCredentials[0], kept.credential.id);
+      // The cluster deleted since is back (everything since is), but none of its keys is published or signs.
+      const doomedJwks = (await (await fetch(`${s.url}/clusters/${doomed}/openid/v1/jwks`)).json()) as { keys: { kid: string }[] };
+      assert.deepEqual(doomedJwks.keys, []);
+      assert.ok(doomedKids.every((kid) => last.details.carried.signingKeys.includes(kid)));
+    });
+
+    it('undoing it (restoring the store it replaced) revokes nothing that was made after the first snapshot', async () => {
+      await s.close({ keepData: true });
+      const r = await restore([replacedFile]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /API token\(s\) revoked or deleted since/, r.stdout);
+      s = await start();
+      assert.equal((await as(madeAfter.token)('GET', '/api/v1/tokens/self')).status, 200, 'a token made after the snapshot, live in the store being restored, stays live');
+      assert.equal((await s.api('GET', '/api/v1/clusters/made-after')).status, 200);
+      assert.equal((await exchange(kept.credential.secret)).body.error, 'invalid_grant', 'and what was revoked stays revoked');
+    });
+
+    it('a copy of a live store (its -wal beside it) is restored with its latest writes', async () => {
+      // Copied as files while the server runs, as a volume snapshot would: the newest writes are in the -wal file.
+      const copy = join(dataDir, 'live-copy.db');
+      assert.equal((await s.api('POST', '/api/v1/clusters', { name: 'in-the-wal', cloud: 'aws', region: 'us-east-1' })).status, 201);
+      copyFileSync(store(), copy);
+      if (existsSync(`${store()}-wal`)) copyFileSync(`${store()}-wal`, `${copy}-wal`);
+      await s.close({ keepData: true });
+      const r = await restore([copy]);
+      assert.equal(r.code, 0, r.stderr);
+      s = await start();
+      assert.equal((await s.api('GET', '/api/v1/clusters/in-the-wal')).status, 200, 'the write that was only in the -wal file is there');
+    });
+
+    it('refuses when the store it would replace cannot be read (its revocations would be lost), unless told to go ahead', async () => {
+      await s.close({ keepData: true });
+      // A damaged store: its header overwritten.
+      const bytes = readFileSync(store());
+      bytes.write('not sqlite at all', 0);
+      writeFileSync(store(), bytes);
+      rmSync(`${store()}-wal`, { force: true });
+      const before = sha(store());
+      const refused = await restore([snapshot]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /ERR_RULE_VIOLATION: the store being replaced .* cannot be read .* restore with --accept-lost-revocations/);
+      assert.match(refused.stderr, /field: --accept-lost-revocations/);
+      assert.equal(sha(store()), before, 'nothing replaced');
+      const accepted = await restore([snapshot, '--accept-lost-revocations']);
+      assert.equal(accepted.code, 0, accepted.stderr);
+      assert.match(accepted.stdout, /WARNING: the replaced store could not be read/);
+      s = await start();
+      assert.equal((await s.api('GET', '/api/v1/clusters/prod-aws')).status, 200);
     });
   });
 });

@@ -73,15 +73,16 @@ export function registerBackupCommands(program: Command): void {
     .option('-c, --config <file>', 'server config file')
     .option('--data-dir <dir>', `data directory [env ${envName('dataDir')}]`)
     .option('--master-key-file <file>', `the master key the snapshot was sealed under [env AIRLOCK_MASTER_KEY; default <dataDir>/master.key]`)
-    .action(async (snapshot: string, o: { config?: string; dataDir?: string; masterKeyFile?: string }) => {
+    .option('--accept-lost-revocations', 'restore even when the store being replaced cannot be read, so revocations made since the snapshot are lost')
+    .action(async (snapshot: string, o: { config?: string; dataDir?: string; masterKeyFile?: string; acceptLostRevocations?: boolean }) => {
       const config = serverConfig(o.config, { dataDir: o.dataDir, masterKeyFile: o.masterKeyFile });
       if (config.databaseUrl) throw new CliError('the server uses PostgreSQL: restore its pg_dump with pg_restore instead', 'ERR_RULE_VIOLATION', 'databaseUrl', 'pg_restore --clean -d "$DATABASE_URL" airlock.dump', 2);
       let r;
       try {
-        r = await restoreSnapshot({ snapshot, dataDir: config.dataDir, env: process.env, masterKeyFile: config.masterKeyFile, clock: systemClock });
+        r = await restoreSnapshot({ snapshot, dataDir: config.dataDir, env: process.env, masterKeyFile: config.masterKeyFile, clock: systemClock, acceptLostRevocations: o.acceptLostRevocations === true });
       } catch (err) {
         // Refused before anything was replaced: say why, exit 1.
-        if (err instanceof AppError) throw new CliError(err.message, err.code, err.field, err.example);
+        if (err instanceof AppError) throw new CliError(err.message, err.code, err.field === 'acceptLostRevocations' ? '--accept-lost-revocations' : err.field, err.example);
         throw err;
       }
       process.stdout.write(

@@ -132,6 +132,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServe
 /** Starts the HTTPS server; resolves once it listens. */
 export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const tls = readTls(o.certFile, o.keyFile);
+  let served = tls;
   const server = createServer({ ...tls, minVersion: MIN_TLS_VERSION }, (req, res) => {
     handle(req, res, o).catch((err: unknown) => {
       o.logger.error('webhook: request failed', { path: req.url?.split('?')[0], reason: (err as Error)?.message ?? String(err) });
@@ -153,7 +154,11 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     server,
     url: `https://${host}:${addr.port}`,
     reloadTls() {
-      server.setSecureContext({ ...readTls(o.certFile, o.keyFile), minVersion: MIN_TLS_VERSION });
+      const pair = readTls(o.certFile, o.keyFile);
+      // Unchanged files keep the context (a new one would also end TLS session resumption).
+      if (pair.cert.equals(served.cert) && pair.key.equals(served.key)) return;
+      server.setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
+      served = pair;
     },
     close: () =>
       new Promise<void>((resolve) => {
