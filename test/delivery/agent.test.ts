@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
@@ -232,6 +232,33 @@ describe('exec and agent sessions', () => {
     const ready = JSON.parse(await readFile(join(dir, 'ready'), 'utf8'));
     assert.deepEqual(ready.audiences, ['sts.amazonaws.com', 'api://AzureADTokenExchange']);
     assert.equal(sched.pending(), 0);
+  });
+
+  it("agent --metrics-file keeps node_exporter's textfile current: token expiry per audience, exchanges, failures, and its own heartbeat", async () => {
+    const metricsFile = join(dir, 'airlock.prom');
+    const controller = new AbortController();
+    const a = await startAgent({ ...base(), dir, metricsFile, signal: controller.signal });
+    const read = async () => {
+      const text = await readFile(metricsFile, 'utf8');
+      return { text, value: (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]) };
+    };
+    let m = await read();
+    assert.equal((await stat(metricsFile)).mode & 0o777, 0o644, 'counts and times only: readable by the node_exporter user');
+    assert.equal(m.value('airlock_agent_info{deployment="etl",component="worker"}'), 1);
+    assert.equal(m.value('airlock_agent_metrics_written_timestamp_seconds'), sched.clock.now() / 1000);
+    for (const held of a.session.keeper.held()) {
+      assert.equal(m.value(`airlock_agent_token_expiry_timestamp_seconds{audience="${held.audience}"}`), held.expiresAt / 1000);
+      assert.equal(m.value(`airlock_agent_exchanges_total{audience="${held.audience}"}`), 1);
+      assert.equal(m.value(`airlock_agent_exchange_failures_total{audience="${held.audience}"}`), 0);
+    }
+    assert.ok(!m.text.includes(a.session.keeper.held()[0]!.token), 'never a token');
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: m.text, encoding: 'utf8' });
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    await sched.advance(15_000);
+    m = await read();
+    assert.equal(m.value('airlock_agent_metrics_written_timestamp_seconds'), sched.clock.now() / 1000, 'rewritten every 15 s');
+    controller.abort();
+    await a.done;
   });
 
   it('agent with --file-mode 0644 makes files another user can read', async () => {

@@ -133,7 +133,8 @@ export function registerExecCommands(program: Command): void {
     .option('--once', 'write the files once and exit (fails on the first refusal instead of retrying)')
     .option('--print-env', 'print the env file (export lines) on stdout once it is written')
     .option('--socket <path>', 'also answer GET /v1/token?audience=, /v1/env and /healthz on this unix socket')
-    .action(async (o: CommonFlags & { once?: boolean; printEnv?: boolean; socket?: string; dir: string }) => {
+    .option('--metrics-file <path>', "keep Prometheus metrics (token expiry, exchanges, failures) in this file, for node_exporter's textfile collector")
+    .action(async (o: CommonFlags & { once?: boolean; printEnv?: boolean; socket?: string; metricsFile?: string; dir: string }) => {
       const opts = sessionOptions(o);
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -145,6 +146,7 @@ export function registerExecCommands(program: Command): void {
           dir: resolve(o.dir),
           once: Boolean(o.once),
           socketPath: o.socket === undefined ? undefined : resolve(o.socket),
+          metricsFile: o.metricsFile === undefined ? undefined : resolve(o.metricsFile),
           signal: controller.signal,
           ...(o.printEnv ? { printEnv: (content: string) => process.stdout.write(content) } : {}),
         });

@@ -33,7 +33,11 @@ export interface AgentOptions extends SessionOptions {
   signal: AbortSignal;
   /** How often the Deployment's environment (variables, connections) is checked for changes; default 30 s. */
   environmentRefreshMs?: number;
+  /** Also keep this file of Prometheus metrics (node_exporter's textfile collector), rewritten every 15 s. */
+  metricsFile?: string | undefined;
 }
+
+export const METRICS_FILE_EVERY_MS = 15_000;
 
 export const ENVIRONMENT_REFRESH_MS = 30_000;
 
@@ -83,6 +87,30 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
+  // Counts and times only (no token): readable by the node_exporter user, written whole each time.
+  const writeMetrics = async () => {
+    if (o.metricsFile === undefined) return;
+    try {
+      const { agentMetricsText } = await import('../../metrics/agent.ts');
+      const held = keeper.held();
+      const stats = keeper.stats();
+      const text = await agentMetricsText({
+        deployment: profile.deployment.name,
+        component: profile.component,
+        now: o.clock.now(),
+        tokens: plan.tokens.map((f) => {
+          const h = held.find((t) => t.audience === f.audience);
+          return { audience: f.audience, issuedAt: h?.issuedAt, expiresAt: h?.expiresAt };
+        }),
+        exchanges: stats.mints,
+        failures: stats.failures,
+      });
+      await writePrivateFile(o.metricsFile, text, 0o644);
+    } catch (err) {
+      o.logger.warn('could not write the metrics file', { file: o.metricsFile, reason: (err as Error).message });
+    }
+  };
+
   try {
     if (o.once) await keeper.start();
     else await Promise.race([keeper.startPatiently(), stopped]);
@@ -92,6 +120,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await writePrivateFile(join(o.dir, READY_FILE), JSON.stringify(ready) + '\n', fileMode);
     }
     o.printEnv?.(envContent);
+    await writeMetrics();
     if (!o.once && o.socketPath !== undefined && !o.signal.aborted) server = await listenOnSocket(o.socketPath, socketModeFor(fileMode), session, o);
   } catch (err) {
     session.stop();
@@ -126,8 +155,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (!o.signal.aborted) cancelRefresh = o.scheduler.schedule(every, refresh);
   };
   cancelRefresh = o.scheduler.schedule(every, refresh);
+  let cancelMetrics: (() => void) | undefined;
+  const metricsTick = async () => {
+    await writeMetrics();
+    if (!o.signal.aborted) cancelMetrics = o.scheduler.schedule(METRICS_FILE_EVERY_MS, metricsTick);
+  };
+  if (o.metricsFile !== undefined) cancelMetrics = o.scheduler.schedule(METRICS_FILE_EVERY_MS, metricsTick);
   const done = stopped.then(async () => {
     cancelRefresh?.();
+    cancelMetrics?.();
     session.stop();
     if (server) {
       await new Promise<void>((r) => server!.close(() => r()));
