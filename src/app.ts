@@ -19,6 +19,7 @@ import { backupRoutes } from './api/routes/backups.ts';
 import { masterKeyRoutes } from './api/routes/master-key.ts';
 import { createMasterKeyRotation } from './crypto/rotation.ts';
 import { createBackups, type Backups } from './backup/backups.ts';
+import { ensureLineage } from './backup/lineage.ts';
 import { variableRoutes } from './api/routes/variables.ts';
 import { createWorkloadEnvironmentReader } from './delivery/environment-reads.ts';
 import { resolveRoutes } from './api/routes/resolve.ts';
@@ -155,6 +156,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     throw err instanceof AppError ? err : new AppError('ERR_MASTER_KEY', 'cannot check the master key against the store', { cause: err });
   }
 
+  await ensureLineage(store);
   const tenancy = await ensureDefaultTenancy(store, clock);
   const workspaces = createWorkspaceService({ store, clock, tenancy });
   const tokens = createApiTokenService(store, clock);

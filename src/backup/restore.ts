@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { basename, join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { createAuditLog } from '../audit/log.ts';
@@ -18,6 +19,7 @@ import { lockDataDir } from '../store/data-dir-lock.ts';
 import { migrations } from '../store/migrations/index.ts';
 import { createStore, embeddedPath } from '../store/store.ts';
 import { createdAtOf } from './backups.ts';
+import { GAPS_SETTING, inGap, LINEAGE_SETTING, parseGaps, type Gap } from './lineage.ts';
 import { fingerprintsIn, readSnapshot, type SnapshotFacts } from './snapshot-file.ts';
 
 export interface RestoreResult {
@@ -44,6 +46,20 @@ export interface CarriedRevocations {
   addedSigningKeys: string[];
   /** Set when the replaced store could not be read: nothing was carried, and the caller must say so. */
   unreadable?: string;
+  /** Set when the replaced store is another installation's (another lineage): nothing to carry from it. */
+  otherLineage?: string;
+}
+
+const NOTHING_CARRIED: CarriedRevocations = { joinCredentials: [], apiTokens: [], rotatedApiTokens: [], signingKeys: [], addedSigningKeys: [] };
+
+/** One setting of a SQLite store file, as stored (JSON text); undefined when absent. */
+function setting(db: Database.Database, key: string, schema = 'main'): unknown {
+  const row = db.prepare(`select value from ${schema}.settings where key = ?`).get(key) as { value: string } | undefined;
+  return row === undefined ? undefined : (JSON.parse(row.value) as unknown);
+}
+
+function putSetting(db: Database.Database, key: string, value: unknown, now: string): void {
+  db.prepare('insert into settings (key, value, updated_at) values (?, ?, ?) on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), now);
 }
 
 /**
@@ -52,28 +68,29 @@ export interface CarriedRevocations {
  * credentials, a rotated-out token secret, or a signing key withdrawn as compromised. This carries
  * each of those from the store being replaced into the restored one: a restore never re-enables a
  * credential. Signing keys made since come along too, so the issuer never goes back in time.
+ *
+ * A row the replaced store lacks was deleted there only if that store ever held it: not if it was
+ * made in one of its gaps (src/backup/lineage.ts), as when undoing a restore.
  */
 function carryRevocations(restored: string, replaced: string, now: string): CarriedRevocations {
   const db = new Database(restored, { fileMustExist: true });
   try {
     db.prepare('attach database ? as old').run(replaced);
-    const ids = (q: string, ...params: unknown[]) => (db.prepare(q).all(...params) as { id: string }[]).map((r) => r.id);
-    // A row missing from the replaced store was deleted there only if that store's history had it:
-    // if the replaced store was itself restored from a snapshot, rows made after that snapshot (in
-    // the branch being restored now, as when undoing a restore) never were in it.
-    const horizon = (db.prepare(`select json_extract(details, '$.snapshotAt') as at from old.audit_events where action = 'store.restore' order by seq desc limit 1`).get() as { at: string | null } | undefined)?.at ?? null;
-    const deletedThere = `(o.id is null and (? is null or t.created_at <= ?))`;
+    const gaps = parseGaps(setting(db, GAPS_SETTING, 'old'));
+    type Row = { id: string; created_at: string; old_id: string | null; old_revoked: string | null };
+    const rows = (table: string) =>
+      db.prepare(`select t.id, t.created_at, o.id as old_id, o.revoked_at as old_revoked from main.${table} t left join old.${table} o on o.id = t.id where t.revoked_at is null`).all() as Row[];
+    // Revoked there, or deleted there (itself, or with its Deployment), and still live here.
+    const withdrawn = (r: Row) => r.old_revoked !== null || (r.old_id === null && !inGap(gaps, r.created_at));
     return db.transaction(() => {
-      // Revoked there, or deleted there (itself, or with its Deployment), and still live here.
-      const gone = (table: string) => `select t.id from main.${table} t left join old.${table} o on o.id = t.id where t.revoked_at is null and (o.revoked_at is not null or ${deletedThere})`;
-      const joinCredentials = ids(gone('join_credentials'), horizon, horizon);
-      const apiTokens = ids(gone('api_tokens'), horizon, horizon);
+      const joinCredentials = rows('join_credentials').filter(withdrawn).map((r) => r.id);
       const revoke = db.prepare(`update main.join_credentials set revoked_at = coalesce((select revoked_at from old.join_credentials o where o.id = main.join_credentials.id), ?) where id = ?`);
       for (const id of joinCredentials) revoke.run(now, id);
+      const apiTokens = rows('api_tokens').filter(withdrawn).map((r) => r.id);
       const revokeToken = db.prepare(`update main.api_tokens set revoked_at = coalesce((select revoked_at from old.api_tokens o where o.id = main.api_tokens.id), ?) where id = ?`);
       for (const id of apiTokens) revokeToken.run(now, id);
       // Rotated since: the holder has the newer secret; the one in the snapshot must not work again.
-      const rotatedApiTokens = ids(`select t.id from main.api_tokens t join old.api_tokens o on o.id = t.id where t.revoked_at is null and o.secret_hash <> t.secret_hash`);
+      const rotatedApiTokens = (db.prepare(`select t.id from main.api_tokens t join old.api_tokens o on o.id = t.id where t.revoked_at is null and o.secret_hash <> t.secret_hash`).all() as { id: string }[]).map((r) => r.id);
       const rotate = db.prepare(
         `update main.api_tokens set (secret_hash, rotated_at, previous_secret_hash, previous_secret_expires_at) = (select secret_hash, rotated_at, previous_secret_hash, previous_secret_expires_at from old.api_tokens o where o.id = main.api_tokens.id) where id = ?`,
       );
@@ -81,19 +98,28 @@ function carryRevocations(restored: string, replaced: string, now: string): Carr
       // A key withdrawn since (compromised), or every key of a cluster deleted since (perhaps because
       // its key leaked): their tokens must not verify again. The cluster comes back without a key
       // that signs; the rotation schedule gives it a new one.
-      const withdrawn = `from main.signing_keys t left join old.signing_keys o on o.cluster_id = t.cluster_id and o.kid = t.kid
-        where t.revoked_at is null and (o.revoked_at is not null or t.cluster_id in (
-          select c.id from main.clusters c left join old.clusters o on o.id = c.id where ${deletedThere.replace('t.created_at', 'c.created_at')}))`;
-      const signingKeys = ids(`select t.kid as id ${withdrawn}`, horizon, horizon);
-      db.prepare(
-        `update main.signing_keys set revoked_at = coalesce((select revoked_at from old.signing_keys o where o.cluster_id = main.signing_keys.cluster_id and o.kid = main.signing_keys.kid), ?)
-         where exists (select 1 ${withdrawn} and t.cluster_id = main.signing_keys.cluster_id and t.kid = main.signing_keys.kid)`,
-      ).run(now, horizon, horizon);
+      const deletedClusters = new Set(
+        (db.prepare('select c.id, c.created_at from main.clusters c left join old.clusters o on o.id = c.id where o.id is null').all() as { id: string; created_at: string }[])
+          .filter((c) => !inGap(gaps, c.created_at))
+          .map((c) => c.id),
+      );
+      const keys = db
+        .prepare(
+          `select t.cluster_id, t.kid, o.revoked_at as old_revoked from main.signing_keys t left join old.signing_keys o on o.cluster_id = t.cluster_id and o.kid = t.kid where t.revoked_at is null`,
+        )
+        .all() as { cluster_id: string; kid: string; old_revoked: string | null }[];
+      const revokeKey = db.prepare('update main.signing_keys set revoked_at = ? where cluster_id = ? and kid = ?');
+      const signingKeys: string[] = [];
+      for (const k of keys) {
+        if (k.old_revoked === null && !deletedClusters.has(k.cluster_id)) continue;
+        revokeKey.run(k.old_revoked ?? now, k.cluster_id, k.kid);
+        signingKeys.push(k.kid);
+      }
       // Keys made since (a rotation, or the replacement of a withdrawn key): without them the
       // restored issuer would publish an older JWKS than the clouds have seen, and a cluster whose
       // signing key was withdrawn since would have none left.
       const newer = `from old.signing_keys o where o.cluster_id in (select id from main.clusters) and not exists (select 1 from main.signing_keys m where m.cluster_id = o.cluster_id and m.kid = o.kid)`;
-      const addedSigningKeys = ids(`select o.kid as id ${newer} order by o.created_at`);
+      const addedSigningKeys = (db.prepare(`select o.kid as id ${newer} order by o.created_at`).all() as { id: string }[]).map((r) => r.id);
       const columns = (db.pragma('main.table_info(signing_keys)') as { name: string }[]).map((c) => c.name).join(', ');
       db.prepare(`insert into main.signing_keys (${columns}) select ${columns} ${newer}`).run();
       return { joinCredentials, apiTokens, rotatedApiTokens, signingKeys, addedSigningKeys };
@@ -134,14 +160,15 @@ export async function restoreSnapshot(o: {
   trust(readSnapshot(snapshot), snapshot);
 
   const unlock = lockDataDir(dir); // refuses while a server has the store open
+  const now = new Date(o.clock.now()).toISOString();
   let replaced: string | undefined;
-  let carried: CarriedRevocations = { joinCredentials: [], apiTokens: [], rotatedApiTokens: [], signingKeys: [], addedSigningKeys: [] };
+  let carried: CarriedRevocations = NOTHING_CARRIED;
   let facts: SnapshotFacts;
-  // Everything is prepared on a copy beside the store; the store itself is swapped only at the end.
+  // Everything is prepared on copies beside the store; the store itself is swapped only at the end.
   const staging = join(dir, '.restoring');
   try {
     rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { mode: 0o700 });
+    mkdirSync(join(staging, 'replaced'), { recursive: true, mode: 0o700 });
     const incoming = embeddedPath(staging);
     // Copied through SQLite, not as a file: a copy of a live store has its latest writes in a
     // -wal file beside it, which a file copy would leave behind. The copy is then checked itself.
@@ -150,22 +177,7 @@ export async function restoreSnapshot(o: {
     trust(facts, snapshot);
     // This version's schema first, so the revocations below find every column they carry.
     await (await createStore({ dataDir: staging })).close();
-    if (existsSync(target)) {
-      try {
-        carried = carryRevocations(incoming, target, new Date(o.clock.now()).toISOString());
-      } catch (err) {
-        // The old store is unreadable (that may be why it is being replaced). Restoring anyway
-        // would bring back whatever was revoked since the snapshot: only when asked to.
-        if (!o.acceptLostRevocations) {
-          throw new AppError(
-            'ERR_RULE_VIOLATION',
-            `the store being replaced (${target}) cannot be read (${(err as Error).message}), so revocations made since the snapshot cannot be carried over; restore with --accept-lost-revocations, then revoke again whatever was revoked since`,
-            { field: 'acceptLostRevocations', cause: err },
-          );
-        }
-        carried = { ...carried, unreadable: (err as Error).message };
-      }
-    }
+    if (existsSync(target)) carried = await carryFrom(target, incoming, join(staging, 'replaced'), now, o.acceptLostRevocations === true);
     // A snapshot taken mid-rotation, or keys carried from a store rotated since, may be sealed under
     // another master key than the canary: every sealed value must open with the keys in hand, or the
     // restored server would fail on it later instead of now.
@@ -173,6 +185,9 @@ export async function restoreSnapshot(o: {
     if (missing.length > 0) {
       throw new AppError('ERR_MASTER_KEY', `the restored store would hold values sealed under master key ${missing.join(', ')}, which was not given; add it to AIRLOCK_MASTER_KEY_PREVIOUS and restore again`);
     }
+    // The restored store never held what was made between its snapshot and now: a later restore over
+    // it must not count those rows as deleted here.
+    recordGap(incoming, horizonOf(snapshot, facts, now), now);
     swap(target, incoming, o.clock.now(), (name) => (replaced = name));
   } catch (err) {
     unlock();
@@ -181,8 +196,8 @@ export async function restoreSnapshot(o: {
     rmSync(staging, { recursive: true, force: true });
   }
 
-  // Brings its schema up to date, and says in its own audit log what happened to it. The lock is
-  // held throughout (this process opens the store), so no server starts in between.
+  // Says in its own audit log what happened to it. The lock is held throughout (opening the store
+  // here is re-entrant), so no server starts in between.
   try {
     const store = await createStore({ dataDir: dir });
     try {
@@ -192,7 +207,7 @@ export async function restoreSnapshot(o: {
         action: 'store.restore',
         target: { type: 'store', id: 'embedded', name: target },
         result: 'success',
-        details: { snapshot, snapshotAt: horizonOf(snapshot, facts), replaced: replaced ?? null, migrations: facts.migrations, carried },
+        details: { snapshot, snapshotAt: horizonOf(snapshot, facts, now), replaced: replaced ?? null, migrations: facts.migrations, carried },
       });
       await audit.flush();
     } finally {
@@ -205,14 +220,65 @@ export async function restoreSnapshot(o: {
 }
 
 /**
- * About when a snapshot was taken, for a later restore over this store to tell rows deleted here
- * from rows this store never had: the later of its name's time (a snapshot Airlock wrote) and its
- * newest audit record. The later one errs towards revoking.
+ * Carries the revocations of the store being replaced into `incoming`. The replaced store is read
+ * from a copy brought up to this version's schema (it may be older), never changed itself. Another
+ * installation's store (another lineage: a server started afresh before the restore) has nothing
+ * to carry. One that cannot be read is refused unless `accept`.
  */
-function horizonOf(snapshot: string, facts: SnapshotFacts): string | null {
+async function carryFrom(target: string, incoming: string, copyDir: string, now: string, accept: boolean): Promise<CarriedRevocations> {
+  try {
+    const copy = embeddedPath(copyDir);
+    await copyDatabase(target, copy);
+    await (await createStore({ dataDir: copyDir })).close();
+    const lineage = (file: string) => {
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        return setting(db, LINEAGE_SETTING) as string | undefined;
+      } finally {
+        db.close();
+      }
+    };
+    const theirs = lineage(copy);
+    const ours = lineage(incoming);
+    if (theirs && ours && theirs !== ours) return { ...NOTHING_CARRIED, otherLineage: theirs };
+    return carryRevocations(incoming, copy, now);
+  } catch (err) {
+    // The old store is unreadable (that may be why it is being replaced). Restoring anyway would
+    // bring back whatever was revoked since the snapshot: only when asked to.
+    if (!accept) {
+      throw new AppError(
+        'ERR_RULE_VIOLATION',
+        `the store being replaced (${target}) cannot be read (${(err as Error).message}), so revocations made since the snapshot cannot be carried over; restore with --accept-lost-revocations, then revoke again whatever was revoked since`,
+        { field: 'acceptLostRevocations', cause: err },
+      );
+    }
+    return { ...NOTHING_CARRIED, unreadable: (err as Error).message };
+  }
+}
+
+/** Adds (snapshot time, now) to the restored store's gaps, after those its snapshot inherited. */
+function recordGap(incoming: string, snapshotAt: string | null, now: string): void {
+  const db = new Database(incoming, { fileMustExist: true });
+  try {
+    const gaps: Gap[] = parseGaps(setting(db, GAPS_SETTING));
+    // No time known for the snapshot (no audit record, not an Airlock snapshot name): nothing it held
+    // can be told apart, so no gap is claimed (missing rows then count as deleted: the safe side).
+    if (snapshotAt !== null && snapshotAt < now) gaps.push([snapshotAt, now]);
+    putSetting(db, GAPS_SETTING, gaps, now);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * About when a snapshot was taken: the later of its name's time (a snapshot Airlock wrote) and its
+ * newest audit record, never later than now. The later one errs towards counting rows as held.
+ */
+function horizonOf(snapshot: string, facts: SnapshotFacts, now: string): string | null {
   const named = createdAtOf(basename(snapshot));
-  if (!named) return facts.snapshotAt;
-  return facts.snapshotAt && facts.snapshotAt > named ? facts.snapshotAt : named;
+  const candidates = [named, facts.snapshotAt ?? undefined].filter((t): t is string => t !== undefined && t <= now);
+  return candidates.length ? candidates.sort().at(-1)! : null;
 }
 
 /** A consistent copy of a SQLite file, its write-ahead log included, through SQLite's backup. */
@@ -238,25 +304,25 @@ async function copyDatabase(from: string, to: string): Promise<void> {
  * the old store is put back: a data directory is never left without one.
  */
 function swap(target: string, incoming: string, now: number, keptAs: (name: string) => void): void {
-  const owner = existsSync(target) ? statSync(target) : undefined;
+  const owner = statSync(existsSync(target) ? target : dirname(target));
   const replaced = `${target}.replaced-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
   const moved: string[] = [];
   try {
-    if (owner) {
-      for (const suffix of ['-wal', '-shm', '']) {
-        if (!existsSync(target + suffix)) continue;
-        renameSync(target + suffix, replaced + suffix);
-        moved.push(suffix);
-      }
-      keptAs(replaced);
+    // A -wal or -shm file would be replayed into the restored store: it goes with the old one (or,
+    // with no old store, aside under the same dated name).
+    for (const suffix of ['-wal', '-shm', '']) {
+      if (!existsSync(target + suffix)) continue;
+      renameSync(target + suffix, replaced + suffix);
+      moved.push(suffix);
     }
-    renameSync(incoming, target);
+    if (moved.includes('')) keptAs(replaced);
+    for (const suffix of ['-wal', '-shm', '']) if (existsSync(incoming + suffix)) renameSync(incoming + suffix, target + suffix);
   } catch (err) {
     for (const suffix of moved) if (!existsSync(target + suffix)) renameSync(replaced + suffix, target + suffix);
     throw err;
   }
   // Restored by root for a service account: the server must still be able to open it.
-  if (owner && process.getuid?.() === 0) {
+  if (process.getuid?.() === 0) {
     try {
       chownSync(target, owner.uid, owner.gid);
     } catch {

@@ -21,14 +21,26 @@ function alive(pid: number): boolean {
  */
 export function lockDataDir(dir: string): () => void {
   const path = join(dir, 'airlock.lock');
+  const mine = `${process.pid}\n`;
+  // Only ever removes the lock while it is still this process's own.
+  const release = () => {
+    try {
+      if (readFileSync(path, 'utf8') === mine) rmSync(path, { force: true });
+    } catch {
+      /* already gone */
+    }
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return () => rmSync(path, { force: true });
+      writeFileSync(path, mine, { flag: 'wx', mode: 0o600 });
+      return release;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
+      // Held by this process already (a restore opening the store it is restoring): re-entrant, and
+      // the outer holder releases it.
+      if (owner === process.pid) return () => undefined;
+      if (Number.isInteger(owner) && alive(owner)) {
         throw new AppError(
           'ERR_CONFLICT',
           `another Airlock server (pid ${owner}) is using the embedded store in ${dir}; stop it, or start this one with another --data-dir (or DATABASE_URL for a shared PostgreSQL)`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,7 +235,11 @@ describe('exec and agent sessions', () => {
   });
 
   it("agent --metrics-file keeps node_exporter's textfile current: token expiry per audience, exchanges, failures, and its own heartbeat", async () => {
-    const metricsFile = join(dir, 'airlock.prom');
+    // node_exporter's textfile directory belongs to others: its mode is left alone.
+    const textfileDir = join(dir, 'textfile');
+    await mkdir(textfileDir);
+    await chmod(textfileDir, 0o1777);
+    const metricsFile = join(textfileDir, 'airlock.prom');
     const controller = new AbortController();
     const a = await startAgent({ ...base(), dir, metricsFile, signal: controller.signal });
     const read = async () => {
@@ -257,8 +261,28 @@ describe('exec and agent sessions', () => {
     await sched.advance(15_000);
     m = await read();
     assert.equal(m.value('airlock_agent_metrics_written_timestamp_seconds'), sched.clock.now() / 1000, 'rewritten every 15 s');
+    assert.equal((await stat(textfileDir)).mode & 0o7777, 0o1777);
     controller.abort();
     await a.done;
+  });
+
+  it('agent --metrics-file shows an agent that cannot get its first token: its heartbeat and failures, no expiry', async () => {
+    const metricsFile = join(dir, 'airlock.prom');
+    server.failNext(1000);
+    const controller = new AbortController();
+    const starting = startAgent({ ...base(), dir, metricsFile, signal: controller.signal });
+    // The first attempt fails; the agent backs off and keeps its file current meanwhile.
+    let text = '';
+    for (let i = 0; i < 200 && !/failures_total\{audience="sts\.amazonaws\.com"\} [1-9]/.test(text); i++) {
+      await sched.runNext();
+      await new Promise((r) => setTimeout(r, 10));
+      text = existsSync(metricsFile) ? await readFile(metricsFile, 'utf8') : '';
+    }
+    assert.match(text, /^airlock_agent_metrics_written_timestamp_seconds \d/m);
+    assert.match(text, /^airlock_agent_exchange_failures_total\{audience="sts\.amazonaws\.com"\} [1-9]/m);
+    assert.doesNotMatch(text, /^airlock_agent_token_expiry_timestamp_seconds/m);
+    controller.abort();
+    await (await starting).done;
   });
 
   it('agent with --file-mode 0644 makes files another user can read', async () => {

@@ -227,7 +227,7 @@ describe('Prometheus metrics (GET /metrics)', () => {
     writeFileSync(rulesFile, docExample('airlock-rules.yml'));
     const checked = await run(PROMTOOL, ['check', 'rules', rulesFile]);
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
-    assert.match(checked.stdout, /SUCCESS: 10 rules found/);
+    assert.match(checked.stdout, /SUCCESS: 11 rules found/);
 
     // The documented job, pointed at this server: plain HTTP on loopback, the token file written above.
     const config = parse(docExample('prometheus.yml')) as { scrape_configs: Record<string, any>[] };
@@ -280,7 +280,7 @@ describe('Prometheus metrics (GET /metrics)', () => {
     // Nothing else is wrong, and Prometheus says so.
     assert.deepEqual(firing.map((a) => a.labels.alertname).sort(), ['AirlockRevokedJoinCredentialInUse', 'AirlockSigningKeyNotRotating']);
     const rules = (await api('/api/v1/rules')).data.groups[0].rules as { name: string; health: string }[];
-    assert.equal(rules.length, 10);
+    assert.equal(rules.length, 11);
     for (const r of rules) assert.equal(r.health, 'ok', `${r.name} evaluates`);
   });
 });

@@ -16,7 +16,10 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 
 /** Snapshots of the embedded store while it serves, and restoring one into a stopped server. */
 describe('backups of the embedded store', () => {
-  const clock = createManualClock(Date.UTC(2026, 11, 7, 3));
+  // A month before the real clock, on the hour: the CLI's restore runs on the real clock, and what it
+  // records (when the restored store's gap ends) must come after what the server did on this one.
+  const startedAt = Math.floor((Date.now() - 30 * 86400_000) / 3600_000) * 3600_000;
+  const clock = createManualClock(startedAt);
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-backup-'));
   const backupDir = join(dataDir, 'backups');
   let s: TestServer;
@@ -60,7 +63,7 @@ describe('backups of the embedded store', () => {
     assert.equal(taken.status, 201, JSON.stringify(taken.body));
     assert.ok(answered.every((r) => r.status === 200));
     const b = taken.body as { name: string; path: string; bytes: number; createdAt: string; migrations: string[] };
-    assert.match(b.name, /^airlock-2026-12-07T03-00-00-000Z\.db$/);
+    assert.equal(b.name, `airlock-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.db`);
     assert.equal(b.path, join(backupDir, b.name));
     assert.equal(b.createdAt, new Date(clock.now()).toISOString());
     assert.equal(statSync(b.path).size, b.bytes);
@@ -307,6 +310,49 @@ describe('backups of the embedded store', () => {
       assert.match(accepted.stdout, /WARNING: the replaced store could not be read/);
       s = await start();
       assert.equal((await s.api('GET', '/api/v1/clusters/prod-aws')).status, 200);
+    });
+
+    it("a restored store's history: what it held after the restore and deleted counts as deleted at the next restore", async () => {
+      // Made on the restored store (after the restore, on the real clock), snapshotted, then deleted
+      // with its Deployment: restoring that snapshot must not bring the credential back.
+      clock.set(Date.now());
+      assert.equal((await s.api('POST', '/api/v1/deployments', { name: 'brief', cluster: 'prod-aws', runtimeVersion: '12.1.0', workloadIdentity: 'arn:aws:iam::123456789012:role/brief' })).status, 201);
+      const brief = (await s.api('POST', '/api/v1/deployments/brief/credentials', { component: 'worker' })).body as { id: string; secret: string };
+      const later = (await s.api('POST', '/api/v1/backups')).body.path as string;
+      assert.equal((await s.api('DELETE', '/api/v1/deployments/brief')).status, 204);
+      await s.close({ keepData: true });
+      await new Promise((r) => setTimeout(r, 20));
+      const r = await restore([later]);
+      assert.equal(r.code, 0, r.stderr);
+      s = await start();
+      await s.app.audit.flush();
+      const restoreRecord = (await s.api('GET', '/api/v1/audit?action=store.restore&order=newest&limit=1')).body.items[0];
+      assert.ok(restoreRecord.details.carried.joinCredentials.includes(brief.id), JSON.stringify(restoreRecord.details.carried));
+      const form = new URLSearchParams([['grant_type', TOKEN_EXCHANGE_GRANT_TYPE], ['subject_token', brief.secret], ['subject_token_type', JOIN_CREDENTIAL_TOKEN_TYPE], ['audience', 'sts.amazonaws.com']]);
+      const res = await fetch(`${s.url}/clusters/${cluster.id}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+      assert.equal(((await res.json()) as { error?: string }).error, 'invalid_grant');
+    });
+
+    it("restored over another installation's fresh store (a new machine), it carries nothing from it", async () => {
+      const later = (await s.api('POST', '/api/v1/backups')).body.path as string;
+      const fresh = mkdtempSync(join(tmpdir(), 'airlock-backup-fresh-'));
+      try {
+        // A new machine: the same master key, a store of its own from its first start.
+        copyFileSync(join(dataDir, 'master.key'), join(fresh, 'master.key'));
+        const other = await startServer({ dataDir: fresh });
+        await other.close({ keepData: true });
+        const r = await airlock(['backup', 'restore', later, '--data-dir', fresh], {});
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /the store it replaced belongs to another installation \(lin_[0-9a-f]{24}\): nothing to carry over from it/);
+        const moved = await startServer({ dataDir: fresh });
+        try {
+          assert.equal((await moved.api('GET', '/api/v1/clusters/prod-aws', undefined, { auth: false, headers: { authorization: `Bearer ${s.token}` } })).status, 200, "the installation's own admin token works there, not revoked");
+        } finally {
+          await moved.close({ keepData: true });
+        }
+      } finally {
+        rmSync(fresh, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -23,6 +23,7 @@ const columns: Column<BackupJson>[] = [
 
 /** What the restore carried over from the replaced store, as lines for a person. */
 function carriedLines(c: CarriedRevocations): string[] {
+  if (c.otherLineage) return [`the store it replaced belongs to another installation (${c.otherLineage}): nothing to carry over from it`];
   if (c.unreadable) {
     return [
       `WARNING: the replaced store could not be read (${c.unreadable}), so revocations made since the snapshot were not carried over.`,

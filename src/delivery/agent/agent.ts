@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeliveryError } from '../errors.ts';
-import { writePrivateFile } from './files.ts';
+import { writeFileAtomically, writePrivateFile } from './files.ts';
 import type { HeldToken } from './keeper.ts';
 import { openSession, type Session, type SessionOptions } from './session.ts';
 
@@ -105,11 +105,20 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         exchanges: stats.mints,
         failures: stats.failures,
       });
-      await writePrivateFile(o.metricsFile, text, 0o644);
+      await writeFileAtomically(o.metricsFile, text, 0o644);
     } catch (err) {
       o.logger.warn('could not write the metrics file', { file: o.metricsFile, reason: (err as Error).message });
     }
   };
+
+  // Written from the start, tokens or not: an agent that cannot get its first token shows its
+  // failures (and its heartbeat) instead of no file at all.
+  let cancelMetrics: (() => void) | undefined;
+  const metricsTick = async () => {
+    await writeMetrics();
+    if (!o.signal.aborted) cancelMetrics = o.scheduler.schedule(METRICS_FILE_EVERY_MS, metricsTick);
+  };
+  if (o.metricsFile !== undefined && !o.once) await metricsTick();
 
   try {
     if (o.once) await keeper.start();
@@ -123,6 +132,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await writeMetrics();
     if (!o.once && o.socketPath !== undefined && !o.signal.aborted) server = await listenOnSocket(o.socketPath, socketModeFor(fileMode), session, o);
   } catch (err) {
+    cancelMetrics?.();
     session.stop();
     throw err;
   }
@@ -155,12 +165,6 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (!o.signal.aborted) cancelRefresh = o.scheduler.schedule(every, refresh);
   };
   cancelRefresh = o.scheduler.schedule(every, refresh);
-  let cancelMetrics: (() => void) | undefined;
-  const metricsTick = async () => {
-    await writeMetrics();
-    if (!o.signal.aborted) cancelMetrics = o.scheduler.schedule(METRICS_FILE_EVERY_MS, metricsTick);
-  };
-  if (o.metricsFile !== undefined) cancelMetrics = o.scheduler.schedule(METRICS_FILE_EVERY_MS, metricsTick);
   const done = stopped.then(async () => {
     cancelRefresh?.();
     cancelMetrics?.();

@@ -42,8 +42,17 @@ export function dirModeFor(fileMode: number): number {
  * the same name cannot be written through.
  */
 export async function writePrivateFile(path: string, content: string, mode: number = PRIVATE_FILE_MODE): Promise<void> {
+  await ensurePrivateDir(dirname(path), dirModeFor(mode));
+  await writeFileAtomically(path, content, mode);
+}
+
+/**
+ * Writes `content` to `path` atomically (temp file beside it, renamed), in a directory that must
+ * exist and whose mode is left alone: for a file in a directory others own, such as
+ * node_exporter's textfile directory.
+ */
+export async function writeFileAtomically(path: string, content: string, mode: number): Promise<void> {
   const dir = dirname(path);
-  await ensurePrivateDir(dir, dirModeFor(mode));
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
   try {
