@@ -77,8 +77,10 @@ export function createBackups(o: { store: Store; dir: string; keep: number; cloc
       const facts = sealSnapshot(partial);
       if (facts.check !== 'ok') throw new AppError('ERR_INTERNAL', `the snapshot failed its integrity check: ${facts.check}`);
       renameSync(partial, path);
+      // Never the one just written, even when files dated in the future sort before it.
       const deleted = list()
-        .slice(o.keep)
+        .filter((b) => b.name !== name)
+        .slice(o.keep - 1)
         .map((b) => {
           rmSync(b.path, { force: true });
           return b.name;
