@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { createSealer } from './envelope.ts';
-import { decodeMasterKey, loadMasterKey } from './master-key.ts';
+import { decodeMasterKey, loadMasterKey, loadPreviousMasterKeys } from './master-key.ts';
 
 describe('envelope encryption', () => {
   const sealer = createSealer(randomBytes(32));
@@ -89,8 +89,18 @@ describe('master key', () => {
     assert.throws(() => decodeMasterKey(randomBytes(16).toString('base64'), 'x'), { code: 'ERR_MASTER_KEY' });
   });
 
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'airlock-mk-'));
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   it('creates the key file 0600 once, then reads it back; env wins', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'airlock-mk-'));
+    const dir = tempDir();
     const a = loadMasterKey({ env: {}, dataDir: dir });
     assert.equal(a.origin, 'created');
     assert.equal(statSync(a.path!).mode & 0o777, 0o600);
@@ -101,8 +111,21 @@ describe('master key', () => {
     assert.deepEqual(loadMasterKey({ env: { AIRLOCK_MASTER_KEY: fromEnv.toString('base64') }, dataDir: dir }).key, fromEnv);
   });
 
+  it('with create: false (a restore), never creates one: no key is an error naming both places', () => {
+    const dir = tempDir();
+    assert.throws(() => loadMasterKey({ env: {}, dataDir: dir, create: false }), { code: 'ERR_MASTER_KEY', message: /AIRLOCK_MASTER_KEY is not set and .*master\.key does not exist/ });
+    assert.equal(existsSync(join(dir, 'master.key')), false);
+  });
+
+  it('reads the previous keys of a rotation, comma-separated, and names a bad one by its place', () => {
+    const [a, b] = [randomBytes(32), randomBytes(32)];
+    assert.deepEqual(loadPreviousMasterKeys({ AIRLOCK_MASTER_KEY_PREVIOUS: ` ${a.toString('base64')} ,${b.toString('hex')}` }), [a, b]);
+    assert.deepEqual(loadPreviousMasterKeys({}), []);
+    assert.throws(() => loadPreviousMasterKeys({ AIRLOCK_MASTER_KEY_PREVIOUS: `${a.toString('base64')},oops` }), /AIRLOCK_MASTER_KEY_PREVIOUS \(key 2\)/);
+  });
+
   it('refuses a key file others can read', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'airlock-mk-'));
+    const dir = tempDir();
     const p = join(dir, 'master.key');
     writeFileSync(p, randomBytes(32).toString('base64'));
     chmodSync(p, 0o644);
