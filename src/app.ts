@@ -44,7 +44,7 @@ import { createKeyring, type Keyring } from './issuer/keyring.ts';
 import { createMinter, type Minter } from './issuer/minter.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
-import { MIN_TLS_VERSION, readTlsPair } from './lib/tls-files.ts';
+import { readTlsPair, tlsReloader } from './lib/tls-files.ts';
 import { sampleClusters } from './metrics/clusters.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createStore, type Store } from './store/store.ts';
@@ -127,7 +127,6 @@ export async function createApp(o: AppOptions): Promise<App> {
       new AppError('ERR_CONFIG_INVALID', `tls${which === 'cert' ? 'Cert' : 'Key'}: ${message}`, { field: which === 'cert' ? 'tlsCert' : 'tlsKey', example: '/etc/letsencrypt/live/airlock.example.com/fullchain.pem', cause }),
     );
   const tls = readTls();
-  let servedTls = tls;
   const master = loadMasterKey({ env, dataDir, file: config.masterKeyFile });
   const sealer = createSealer(master.key, loadPreviousMasterKeys(env));
   if (master.origin === 'created') {
@@ -340,13 +339,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     http,
     startup,
     adminTokenFile,
-    reloadTls() {
-      const pair = readTls();
-      // Unchanged files keep the context (a new one would also end TLS session resumption).
-      if (!pair || (servedTls && pair.cert.equals(servedTls.cert) && pair.key.equals(servedTls.key))) return;
-      (http.server as unknown as HttpsServer).setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
-      servedTls = pair;
-    },
+    reloadTls: tls ? tlsReloader(() => readTls()!, tls, (context) => (http.server as unknown as HttpsServer).setSecureContext(context)) : () => undefined,
     publicUrl: () => publicUrl,
     issuerUrl,
     async listen() {

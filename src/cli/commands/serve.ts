@@ -9,6 +9,7 @@ import { productionReadiness } from '../../config/readiness.ts';
 import { CONFIG_KEYS, configSchema, type ConfigInput } from '../../config/schema.ts';
 import { AppError } from '../../errors/index.ts';
 import { formatDuration } from '../../lib/duration.ts';
+import { reloadTlsPeriodically } from '../../lib/tls-files.ts';
 import { CliError } from '../client.ts';
 import { setExitCode } from '../exit.ts';
 
@@ -64,27 +65,12 @@ export function registerServeCommands(program: Command): void {
     if (app.adminTokenFile) {
       app.logger.warn('created the admin API token; it was written once to the file named here and is not shown again', { file: app.adminTokenFile });
     }
-    // A renewed certificate (certbot, a Kubernetes Secret's symlink swap) is picked up within a
-    // minute, or at once on SIGHUP; a pair that does not load is logged and the current one kept.
-    let tlsTimer: NodeJS.Timeout | undefined;
-    if (config.tlsCert) {
-      const reload = (why: string) => {
-        try {
-          app.reloadTls();
-          app.logger.debug('TLS certificate re-read', { why });
-        } catch (err) {
-          app.logger.error('cannot re-read the TLS certificate; keeping the current one', { reason: (err as Error).message });
-        }
-      };
-      tlsTimer = setInterval(() => reload('interval'), 60_000);
-      tlsTimer.unref();
-      process.on('SIGHUP', () => reload('SIGHUP'));
-    }
+    const stopTlsReload = config.tlsCert ? reloadTlsPeriodically(() => app.reloadTls(), app.logger) : undefined;
     let closing = false;
     const stop = async (signal: string) => {
       if (closing) return;
       closing = true;
-      if (tlsTimer) clearInterval(tlsTimer);
+      stopTlsReload?.();
       app.logger.info('shutting down', { signal });
       await app.close();
       process.exit(0);

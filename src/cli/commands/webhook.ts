@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parseDuration } from '../../lib/duration.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { reloadTlsPeriodically } from '../../lib/tls-files.ts';
 import { VERSION } from '../../version.ts';
 import { CliError, resolveToken } from '../client.ts';
 import { LOG_LEVEL_HELP, parseLogLevel } from '../options.ts';
@@ -74,22 +75,11 @@ export function registerWebhookCommands(program: Command): void {
       const { createWebhookMetrics } = await import('../../metrics/webhook.ts');
       const metrics = createWebhookMetrics({ version: VERSION, lookups: () => source.stats() });
       const s = await startWebhookServer({ certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey), host: o.host, port: listenPort, source, settings, logger, metrics });
-      const reload = (why: string) => {
-        try {
-          s.reloadTls();
-          logger.debug('webhook: TLS certificate re-read', { why });
-        } catch (err) {
-          logger.error('webhook: cannot re-read the TLS certificate; keeping the current one', { reason: (err as Error).message });
-        }
-      };
-      // A Kubernetes Secret volume is updated in place (a symlink swap); re-reading every minute picks a renewal up.
-      const timer = setInterval(() => reload('interval'), 60_000);
-      timer.unref();
-      process.on('SIGHUP', () => reload('SIGHUP'));
+      const stopTlsReload = reloadTlsPeriodically(() => s.reloadTls(), logger, 'webhook: ');
       logger.info('airlock webhook is serving', { url: `${s.url}/mutate`, cluster: o.cluster, server: serverUrl, agentImage: o.agentImage });
       process.stdout.write(`airlock webhook for cluster ${o.cluster} is serving on ${s.url} (POST /mutate, GET /healthz, GET /metrics)\n`);
       const stop = async () => {
-        clearInterval(timer);
+        stopTlsReload();
         await s.close();
         process.exit(0);
       };

@@ -15,7 +15,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.ts';
-import { MIN_TLS_VERSION, readTlsPair } from '../../lib/tls-files.ts';
+import { MIN_TLS_VERSION, readTlsPair, tlsReloader } from '../../lib/tls-files.ts';
 import type { AdmissionResult, WebhookMetrics } from '../../metrics/webhook.ts';
 import { DeliveryError } from '../errors.ts';
 import type { InjectionSettings } from './injection.ts';
@@ -132,7 +132,6 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServe
 /** Starts the HTTPS server; resolves once it listens. */
 export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const tls = readTls(o.certFile, o.keyFile);
-  let served = tls;
   const server = createServer({ ...tls, minVersion: MIN_TLS_VERSION }, (req, res) => {
     handle(req, res, o).catch((err: unknown) => {
       o.logger.error('webhook: request failed', { path: req.url?.split('?')[0], reason: (err as Error)?.message ?? String(err) });
@@ -153,13 +152,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
   return {
     server,
     url: `https://${host}:${addr.port}`,
-    reloadTls() {
-      const pair = readTls(o.certFile, o.keyFile);
-      // Unchanged files keep the context (a new one would also end TLS session resumption).
-      if (pair.cert.equals(served.cert) && pair.key.equals(served.key)) return;
-      server.setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
-      served = pair;
-    },
+    reloadTls: tlsReloader(() => readTls(o.certFile, o.keyFile), tls, (context) => server.setSecureContext(context)),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
