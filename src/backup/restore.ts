@@ -5,12 +5,12 @@
  * kept beside it, renamed, so a restore can itself be undone.
  */
 import Database from 'better-sqlite3';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { basename, join, resolve } from 'node:path';
+import { chownSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { createAuditLog } from '../audit/log.ts';
 import { createSealer } from '../crypto/envelope.ts';
+import { createMasterKeyRotation } from '../crypto/rotation.ts';
 import { CANARY_SETTING, loadMasterKey, loadPreviousMasterKeys } from '../crypto/master-key.ts';
 import { AppError } from '../errors/index.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -20,7 +20,7 @@ import { migrations } from '../store/migrations/index.ts';
 import { createStore, embeddedPath } from '../store/store.ts';
 import { createdAtOf } from './backups.ts';
 import { GAPS_SETTING, inGap, LINEAGE_SETTING, parseGaps, type Gap } from './lineage.ts';
-import { fingerprintsIn, readSnapshot, type SnapshotFacts } from './snapshot-file.ts';
+import { copyDatabase, readSnapshot, storedSetting, type SnapshotFacts } from './snapshot-file.ts';
 
 export interface RestoreResult {
   /** The data directory's store file, now the snapshot's contents. */
@@ -52,16 +52,6 @@ export interface CarriedRevocations {
 
 const NOTHING_CARRIED: CarriedRevocations = { joinCredentials: [], apiTokens: [], rotatedApiTokens: [], signingKeys: [], addedSigningKeys: [] };
 
-/** One setting of a SQLite store file, as stored (JSON text); undefined when absent. */
-function setting(db: Database.Database, key: string, schema = 'main'): unknown {
-  const row = db.prepare(`select value from ${schema}.settings where key = ?`).get(key) as { value: string } | undefined;
-  return row === undefined ? undefined : (JSON.parse(row.value) as unknown);
-}
-
-function putSetting(db: Database.Database, key: string, value: unknown, now: string): void {
-  db.prepare('insert into settings (key, value, updated_at) values (?, ?, ?) on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), now);
-}
-
 /**
  * A snapshot predates revocations made since: restored as it is, it would bring back a join
  * credential or API token someone revoked (perhaps because it leaked), a deleted Deployment's
@@ -76,19 +66,22 @@ function carryRevocations(restored: string, replaced: string, now: string): Carr
   const db = new Database(restored, { fileMustExist: true });
   try {
     db.prepare('attach database ? as old').run(replaced);
-    const gaps = parseGaps(setting(db, GAPS_SETTING, 'old'));
+    const gaps = parseGaps(storedSetting(db, GAPS_SETTING, 'old'));
     type Row = { id: string; created_at: string; old_id: string | null; old_revoked: string | null };
     const rows = (table: string) =>
       db.prepare(`select t.id, t.created_at, o.id as old_id, o.revoked_at as old_revoked from main.${table} t left join old.${table} o on o.id = t.id where t.revoked_at is null`).all() as Row[];
     // Revoked there, or deleted there (itself, or with its Deployment), and still live here.
     const withdrawn = (r: Row) => r.old_revoked !== null || (r.old_id === null && !inGap(gaps, r.created_at));
     return db.transaction(() => {
-      const joinCredentials = rows('join_credentials').filter(withdrawn).map((r) => r.id);
-      const revoke = db.prepare(`update main.join_credentials set revoked_at = coalesce((select revoked_at from old.join_credentials o where o.id = main.join_credentials.id), ?) where id = ?`);
-      for (const id of joinCredentials) revoke.run(now, id);
-      const apiTokens = rows('api_tokens').filter(withdrawn).map((r) => r.id);
-      const revokeToken = db.prepare(`update main.api_tokens set revoked_at = coalesce((select revoked_at from old.api_tokens o where o.id = main.api_tokens.id), ?) where id = ?`);
-      for (const id of apiTokens) revokeToken.run(now, id);
+      // Revoked when it was revoked there; now, when it was deleted there.
+      const revokeWithdrawn = (table: 'join_credentials' | 'api_tokens') => {
+        const ids = rows(table).filter(withdrawn).map((r) => r.id);
+        const revoke = db.prepare(`update main.${table} set revoked_at = coalesce((select revoked_at from old.${table} o where o.id = main.${table}.id), ?) where id = ?`);
+        for (const id of ids) revoke.run(now, id);
+        return ids;
+      };
+      const joinCredentials = revokeWithdrawn('join_credentials');
+      const apiTokens = revokeWithdrawn('api_tokens');
       // Rotated since: the holder has the newer secret; the one in the snapshot must not work again.
       const rotatedApiTokens = (db.prepare(`select t.id from main.api_tokens t join old.api_tokens o on o.id = t.id where t.revoked_at is null and o.secret_hash <> t.secret_hash`).all() as { id: string }[]).map((r) => r.id);
       const rotate = db.prepare(
@@ -164,30 +157,44 @@ export async function restoreSnapshot(o: {
   let replaced: string | undefined;
   let carried: CarriedRevocations = NOTHING_CARRIED;
   let facts: SnapshotFacts;
+  let horizon: string | null;
   // Everything is prepared on copies beside the store; the store itself is swapped only at the end.
   const staging = join(dir, '.restoring');
   try {
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(join(staging, 'replaced'), { recursive: true, mode: 0o700 });
     const incoming = embeddedPath(staging);
-    // Copied through SQLite, not as a file: a copy of a live store has its latest writes in a
-    // -wal file beside it, which a file copy would leave behind. The copy is then checked itself.
+    // The copy is checked itself: the snapshot's -wal file, if any, is in it.
     await copyDatabase(snapshot, incoming);
     facts = readSnapshot(incoming);
     trust(facts, snapshot);
-    // This version's schema first, so the revocations below find every column they carry.
-    await (await createStore({ dataDir: staging })).close();
-    if (existsSync(target)) carried = await carryFrom(target, incoming, join(staging, 'replaced'), now, o.acceptLostRevocations === true);
-    // A snapshot taken mid-rotation, or keys carried from a store rotated since, may be sealed under
-    // another master key than the canary: every sealed value must open with the keys in hand, or the
-    // restored server would fail on it later instead of now.
-    const missing = fingerprintsIn(incoming).filter((fp) => fp !== sealer.fingerprint && !sealer.previous.includes(fp));
-    if (missing.length > 0) {
-      throw new AppError('ERR_MASTER_KEY', `the restored store would hold values sealed under master key ${missing.join(', ')}, which was not given; add it to AIRLOCK_MASTER_KEY_PREVIOUS and restore again`);
+    horizon = horizonOf(snapshot, facts, now);
+    // Opening it brings it to this version's schema, so the revocations carried into it (by their
+    // own connection) find every column they need.
+    const staged = await createStore({ dataDir: staging });
+    try {
+      if (existsSync(target)) {
+        const lineage = await staged.settings.get<string>(LINEAGE_SETTING);
+        carried = await carryFrom(target, incoming, join(staging, 'replaced'), now, lineage, o.acceptLostRevocations === true);
+      }
+      // A snapshot taken mid-rotation, or keys carried from a store rotated since, may be sealed under
+      // another master key than the canary: every sealed value must open with the keys in hand, or the
+      // restored server would fail on it later instead of now.
+      const { sealed } = await createMasterKeyRotation({ store: staged, sealer }).status();
+      const missing = [...new Set(Object.values(sealed).flatMap((byKey) => Object.keys(byKey)))].filter((fp) => fp !== sealer.fingerprint && !sealer.previous.includes(fp));
+      if (missing.length > 0) {
+        throw new AppError('ERR_MASTER_KEY', `the restored store would hold values sealed under master key ${missing.join(', ')}, which was not given; add it to AIRLOCK_MASTER_KEY_PREVIOUS and restore again`);
+      }
+      // The restored store never held what was made between its snapshot and now: a later restore
+      // over it must not count those rows as deleted here. No time known for the snapshot (no audit
+      // record, not an Airlock snapshot name): no gap is claimed, and missing rows then count as
+      // deleted (the safe side).
+      const gaps: Gap[] = parseGaps(await staged.settings.get(GAPS_SETTING));
+      if (horizon !== null && horizon < now) gaps.push([horizon, now]);
+      await staged.settings.put(GAPS_SETTING, gaps);
+    } finally {
+      await staged.close();
     }
-    // The restored store never held what was made between its snapshot and now: a later restore over
-    // it must not count those rows as deleted here.
-    recordGap(incoming, horizonOf(snapshot, facts, now), now);
     swap(target, incoming, o.clock.now(), (name) => (replaced = name));
   } catch (err) {
     unlock();
@@ -207,7 +214,7 @@ export async function restoreSnapshot(o: {
         action: 'store.restore',
         target: { type: 'store', id: 'embedded', name: target },
         result: 'success',
-        details: { snapshot, snapshotAt: horizonOf(snapshot, facts, now), replaced: replaced ?? null, migrations: facts.migrations, carried },
+        details: { snapshot, snapshotAt: horizon, replaced: replaced ?? null, migrations: facts.migrations, carried },
       });
       await audit.flush();
     } finally {
@@ -225,21 +232,17 @@ export async function restoreSnapshot(o: {
  * installation's store (another lineage: a server started afresh before the restore) has nothing
  * to carry. One that cannot be read is refused unless `accept`.
  */
-async function carryFrom(target: string, incoming: string, copyDir: string, now: string, accept: boolean): Promise<CarriedRevocations> {
+async function carryFrom(target: string, incoming: string, copyDir: string, now: string, ours: string | undefined, accept: boolean): Promise<CarriedRevocations> {
   try {
     const copy = embeddedPath(copyDir);
     await copyDatabase(target, copy);
-    await (await createStore({ dataDir: copyDir })).close();
-    const lineage = (file: string) => {
-      const db = new Database(file, { readonly: true, fileMustExist: true });
-      try {
-        return setting(db, LINEAGE_SETTING) as string | undefined;
-      } finally {
-        db.close();
-      }
-    };
-    const theirs = lineage(copy);
-    const ours = lineage(incoming);
+    const replaced = await createStore({ dataDir: copyDir });
+    let theirs: string | undefined;
+    try {
+      theirs = await replaced.settings.get<string>(LINEAGE_SETTING);
+    } finally {
+      await replaced.close();
+    }
     if (theirs && ours && theirs !== ours) return { ...NOTHING_CARRIED, otherLineage: theirs };
     return carryRevocations(incoming, copy, now);
   } catch (err) {
@@ -256,21 +259,6 @@ async function carryFrom(target: string, incoming: string, copyDir: string, now:
   }
 }
 
-/** Adds (snapshot time, now) to the restored store's gaps, after those its snapshot inherited. */
-function recordGap(incoming: string, snapshotAt: string | null, now: string): void {
-  const db = new Database(incoming, { fileMustExist: true });
-  try {
-    const gaps: Gap[] = parseGaps(setting(db, GAPS_SETTING));
-    // No time known for the snapshot (no audit record, not an Airlock snapshot name): nothing it held
-    // can be told apart, so no gap is claimed (missing rows then count as deleted: the safe side).
-    if (snapshotAt !== null && snapshotAt < now) gaps.push([snapshotAt, now]);
-    putSetting(db, GAPS_SETTING, gaps, now);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-  } finally {
-    db.close();
-  }
-}
-
 /**
  * About when a snapshot was taken: the later of its name's time (a snapshot Airlock wrote) and its
  * newest audit record, never later than now. The later one errs towards counting rows as held.
@@ -279,23 +267,6 @@ function horizonOf(snapshot: string, facts: SnapshotFacts, now: string): string 
   const named = createdAtOf(basename(snapshot));
   const candidates = [named, facts.snapshotAt ?? undefined].filter((t): t is string => t !== undefined && t <= now);
   return candidates.length ? candidates.sort().at(-1)! : null;
-}
-
-/** A consistent copy of a SQLite file, its write-ahead log included, through SQLite's backup. */
-async function copyDatabase(from: string, to: string): Promise<void> {
-  const src = new Database(from, { readonly: true, fileMustExist: true });
-  try {
-    closeSync(openSync(to, 'wx', 0o600));
-    await src.backup(to);
-  } finally {
-    src.close();
-  }
-  const dst = new Database(to, { fileMustExist: true });
-  try {
-    dst.pragma('journal_mode = DELETE');
-  } finally {
-    dst.close();
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
+import { closeSync, openSync } from 'node:fs';
 import { CANARY_SETTING } from '../crypto/master-key.ts';
 import { AppError } from '../errors/index.ts';
-import { SEALED_COLUMNS } from '../store/repos.ts';
 
 /** What a snapshot file holds, read without changing it. */
 export interface SnapshotFacts {
@@ -29,9 +29,8 @@ export function readSnapshot(file: string): SnapshotFacts {
   try {
     const check = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).join('; ');
     const migrations = (db.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map((r) => r.name);
-    const row = db.prepare('select value from settings where key = ?').get(CANARY_SETTING) as { value: string } | undefined;
     const newest = db.prepare('select max(at) as at from audit_events').get() as { at: string | null };
-    return { migrations, canary: row ? (JSON.parse(row.value) as string) : undefined, check, snapshotAt: newest.at };
+    return { migrations, canary: storedSetting(db, CANARY_SETTING) as string | undefined, check, snapshotAt: newest.at };
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('ERR_VALIDATION', `${file} is not an Airlock store: ${(err as Error).message}`, { field: 'snapshot', example: 'a file that airlock backup create wrote', cause: err });
@@ -40,33 +39,40 @@ export function readSnapshot(file: string): SnapshotFacts {
   }
 }
 
-/**
- * Makes a freshly written snapshot stand alone: rollback journal instead of WAL (no `-wal` file
- * must travel with it), then checks it. Returns the check's answer.
- */
-export function sealSnapshot(file: string): SnapshotFacts {
+/** One setting of a SQLite store file, as stored (JSON text; `schema` for an attached one); undefined when absent. */
+export function storedSetting(db: Database.Database, key: string, schema = 'main'): unknown {
+  const row = db.prepare(`select value from ${schema}.settings where key = ?`).get(key) as { value: string } | undefined;
+  return row === undefined ? undefined : (JSON.parse(row.value) as unknown);
+}
+
+/** Rollback journal instead of WAL, so no `-wal` file has to travel with the file. */
+function standAlone(file: string): void {
   const db = new Database(file, { fileMustExist: true });
   try {
     db.pragma('journal_mode = DELETE');
   } finally {
     db.close();
   }
+}
+
+/** Makes a freshly written snapshot stand alone, then checks it. Returns the check's answer. */
+export function sealSnapshot(file: string): SnapshotFacts {
+  standAlone(file);
   return readSnapshot(file);
 }
 
-/** The master-key fingerprints that seal anything in a store file (every sealed column, and the canary). */
-export function fingerprintsIn(file: string): string[] {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+/**
+ * A consistent, stand-alone copy of a SQLite file (mode 0600), its write-ahead log included:
+ * through SQLite's backup, not as a file, since a copy of a live store has its latest writes in a
+ * `-wal` file beside it that a file copy would leave behind.
+ */
+export async function copyDatabase(from: string, to: string): Promise<void> {
+  const src = new Database(from, { readonly: true, fileMustExist: true });
   try {
-    const found = new Set<string>();
-    const add = (sealed: string) => found.add(sealed.split('.')[1] ?? '');
-    for (const [table, { column }] of Object.entries(SEALED_COLUMNS)) {
-      for (const r of db.prepare(`select ${column} as v from ${table} where ${column} is not null`).all() as { v: string }[]) add(r.v);
-    }
-    const canary = db.prepare('select value from settings where key = ?').get(CANARY_SETTING) as { value: string } | undefined;
-    if (canary) add(JSON.parse(canary.value) as string);
-    return [...found];
+    closeSync(openSync(to, 'wx', 0o600));
+    await src.backup(to);
   } finally {
-    db.close();
+    src.close();
   }
+  standAlone(to);
 }
