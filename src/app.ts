@@ -229,7 +229,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const backups = createBackups({ store, dir: resolve(config.backupDir ?? join(dataDir, 'backups')), keep: config.backupKeep, clock, logger, onResult: (ok) => metrics.backup(ok) });
   metrics.sampleBackupsWith(() => {
-    const newest = backups.list()[0];
+    const newest = backups.newest();
     return newest && Date.parse(newest.createdAt);
   });
 

@@ -25,6 +25,8 @@ export interface Backups {
   create(): Promise<BackupInfo & { migrations: string[]; deleted: string[] }>;
   /** The snapshots in the directory, newest first. */
   list(): BackupInfo[];
+  /** The newest snapshot not dated in the future (a clock that jumped back, a copied file): what "fresh" is judged by. */
+  newest(): BackupInfo | undefined;
   /** Takes a snapshot if the newest is older than `intervalSeconds` (or there is none); for the timer. */
   createIfDue(intervalSeconds: number): Promise<BackupInfo | undefined>;
 }
@@ -109,9 +111,9 @@ export function createBackups(o: { store: Store; dir: string; keep: number; cloc
         },
       );
     },
+    newest: () => (embedded ? list().find((b) => Date.parse(b.createdAt) <= o.clock.now()) : undefined),
     async createIfDue(intervalSeconds) {
-      // A name dated in the future (a clock that jumped back, a copied file) does not count as fresh.
-      const newest = list().find((b) => Date.parse(b.createdAt) <= o.clock.now());
+      const newest = backups.newest();
       if (newest && o.clock.now() - Date.parse(newest.createdAt) < intervalSeconds * 1000) return undefined;
       const made = await backups.create();
       o.logger.info('backup written', { file: made.path, bytes: made.bytes, deleted: made.deleted });
