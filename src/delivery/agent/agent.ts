@@ -92,16 +92,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (o.metricsFile === undefined) return;
     try {
       const { agentMetricsText } = await import('../../metrics/agent.ts');
-      const held = keeper.held();
       const stats = keeper.stats();
       const text = await agentMetricsText({
         deployment: profile.deployment.name,
         component: profile.component,
         now: o.clock.now(),
-        tokens: plan.tokens.map((f) => {
-          const h = held.find((t) => t.audience === f.audience);
-          return { audience: f.audience, issuedAt: h?.issuedAt, expiresAt: h?.expiresAt };
-        }),
+        tokens: heldPerFile(session).map(({ file, held }) => ({ audience: file.audience, issuedAt: held?.issuedAt, expiresAt: held?.expiresAt })),
         exchanges: stats.mints,
         failures: stats.failures,
       });
@@ -178,6 +174,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   return { session, done };
 }
 
+/** Each token file the plan names, with the token held for its audience (if any yet). */
+function heldPerFile(session: Session): { file: Session['plan']['tokens'][number]; held: HeldToken | undefined }[] {
+  const held = session.keeper.held();
+  return session.plan.tokens.map((file) => ({ file, held: held.find((t) => t.audience === file.audience) }));
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
@@ -197,11 +199,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, session: Sessio
   const url = new URL(req.url ?? '/', 'http://agent');
   if (req.method !== 'GET') return send(res, 405, { error: { code: 'ERR_METHOD_NOT_ALLOWED', message: 'the agent socket answers GET only' } });
   if (url.pathname === '/healthz') {
-    const held = session.keeper.held();
-    const tokens = session.plan.tokens.map((f) => {
-      const h = held.find((t) => t.audience === f.audience);
-      return { audience: f.audience, path: f.path, expiresAt: h ? new Date(h.expiresAt).toISOString() : null, fresh: h !== undefined && h.expiresAt > now() };
-    });
+    const tokens = heldPerFile(session).map(({ file, held: h }) => ({ audience: file.audience, path: file.path, expiresAt: h ? new Date(h.expiresAt).toISOString() : null, fresh: h !== undefined && h.expiresAt > now() }));
     return send(res, tokens.every((t) => t.fresh) ? 200 : 503, { ok: tokens.every((t) => t.fresh), tokens, stats: session.keeper.stats() });
   }
   if (url.pathname === '/v1/env') return send(res, 200, session.env());
